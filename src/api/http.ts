@@ -1,0 +1,190 @@
+// Small HTTP plumbing shared by the master and the agent: bounded body reading, JSON
+// parsing that refuses deep nesting before it can hurt, routing, and one error mapper.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
+import type { Logger } from 'pino'
+import { BadRequestError, DromosError, PayloadTooLargeError } from '../core/errors.js'
+
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+export const MAX_JSON_DEPTH = 64
+
+export async function readBody(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? '0')
+  if (declared > limitBytes) {
+    req.resume()
+    throw new PayloadTooLargeError(limitBytes)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    const buf = chunk as Buffer
+    size += buf.length
+    if (size > limitBytes) {
+      req.resume()
+      throw new PayloadTooLargeError(limitBytes)
+    }
+    chunks.push(buf)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Nesting depth of a JSON text, counted without parsing it (strings are skipped). */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+      continue
+    }
+    if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      depth++
+      if (depth > max) max = depth
+    } else if (c === 125 || c === 93) depth--
+  }
+  return max
+}
+
+export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
+  if (jsonDepth(text) > maxDepth) throw new BadRequestError(`JSON is nested deeper than ${maxDepth} levels`)
+  try {
+    return JSON.parse(text) as unknown
+  } catch (e) {
+    throw new BadRequestError(`Failed to parse JSON: ${(e as Error).message}`)
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+export interface RequestContext {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly url: URL
+  readonly params: Readonly<Record<string, string>>
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void> | void
+
+interface Route {
+  readonly method: string
+  readonly pattern: RegExp
+  readonly keys: readonly string[]
+  readonly handler: Handler
+}
+
+export interface Router {
+  on(method: string, path: string, handler: Handler): Router
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>
+}
+
+/**
+ * Paths are literal except `:name` segments. Errors thrown by handlers become a status and
+ * a plain-text message (Mesos endpoints answer errors in plain text).
+ */
+export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx: RequestContext) => void }): Router {
+  const routes: Route[] = []
+  const router: Router = {
+    on(method, path, handler) {
+      const keys: string[] = []
+      const source = path
+        .split('/')
+        .map((seg) => {
+          if (seg.startsWith(':')) {
+            keys.push(seg.slice(1))
+            return '([^/]+)'
+          }
+          return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+        })
+        .join('/')
+      routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler })
+      return router
+    },
+    async handle(req, res) {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      let pathMatched = false
+      for (const route of routes) {
+        const m = route.pattern.exec(url.pathname)
+        if (!m) continue
+        pathMatched = true
+        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
+        const params: Record<string, string> = {}
+        route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')))
+        const ctx: RequestContext = { req, res, url, params }
+        try {
+          await route.handler(ctx)
+        } catch (e) {
+          const err = e instanceof DromosError ? e : null
+          if (!err) opts.log.error({ err: e, path: url.pathname }, 'request failed')
+          if (res.headersSent) {
+            res.destroy()
+            return
+          }
+          const mapped = err ?? new DromosError('INTERNAL', 500, 'Internal error')
+          if (opts.onError) opts.onError(mapped, ctx)
+          else sendText(res, mapped.status, mapped.message)
+        }
+        return
+      }
+      if (pathMatched) sendText(res, 405, `Expecting one of the supported methods for '${url.pathname}'`)
+      else sendText(res, 404, `No endpoint at '${url.pathname}'`)
+    },
+  }
+  return router
+}
+
+export async function listen(opts: { router: Router; host: string; port: number; log: Logger }): Promise<Server> {
+  const server = createServer((req, res) => {
+    opts.router.handle(req, res).catch((e: unknown) => {
+      opts.log.error({ err: e }, 'unhandled request error')
+      if (!res.headersSent) sendText(res, 500, 'Internal error')
+      else res.destroy()
+    })
+  })
+  server.keepAliveTimeout = 65_000
+  server.requestTimeout = 0
+  server.headersTimeout = 30_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  return server
+}
+
+/** Writes one RecordIO record (`<length>\n<json>`) as one HTTP chunk. */
+export function writeRecord(res: ServerResponse, event: unknown): boolean {
+  const json = JSON.stringify(event)
+  return res.write(`${Buffer.byteLength(json)}\n${json}`)
+}
+
+/** Incremental RecordIO decoder, for clients of the streaming APIs. */
+export function createRecordIoDecoder(onRecord: (json: string) => void): (chunk: Buffer) => void {
+  let buf: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk
+    for (;;) {
+      const nl = buf.indexOf(10)
+      if (nl < 0) return
+      const len = Number(buf.subarray(0, nl).toString('ascii'))
+      if (!Number.isInteger(len) || len < 0) throw new Error('Malformed RecordIO length')
+      if (buf.length < nl + 1 + len) return
+      onRecord(buf.subarray(nl + 1, nl + 1 + len).toString('utf8'))
+      buf = buf.subarray(nl + 1 + len)
+    }
+  }
+}
