@@ -1,0 +1,121 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { Resources } from '../core/resources.js'
+import { contains, equals } from '../core/resources.js'
+import type { AllocAgent, AllocFramework, AllocSnapshot } from './allocator.js'
+import { allocate } from './allocator.js'
+
+const res = (cpus: number, mem: number): Resources => ({ scalars: { cpus, mem }, ranges: { ports: [{ begin: 31000, end: 31010 }] } })
+
+const agentArb = fc.record({
+  id: fc.uuid(),
+  cpus: fc.integer({ min: 0, max: 32 }),
+  mem: fc.integer({ min: 0, max: 65536 }),
+  usedFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+})
+
+const frameworkArb = fc.record({
+  id: fc.uuid(),
+  roles: fc.subarray(['a', 'b', 'c'], { minLength: 1 }),
+  suppress: fc.subarray(['a', 'b', 'c']),
+  refuseAll: fc.boolean(),
+})
+
+function snapshotOf(
+  agents: Array<{ id: string; cpus: number; mem: number; usedFraction: number }>,
+  frameworks: Array<{ id: string; roles: string[]; suppress: string[]; refuseAll: boolean }>,
+): AllocSnapshot {
+  const allocAgents: AllocAgent[] = agents.map((a) => ({
+    id: a.id,
+    total: res(a.cpus, a.mem),
+    free: res(Math.floor(a.cpus * (1 - a.usedFraction)), Math.floor(a.mem * (1 - a.usedFraction))),
+  }))
+  const allocFrameworks: AllocFramework[] = frameworks.map((f) => ({
+    id: f.id,
+    roles: f.roles,
+    suppressedRoles: f.suppress,
+    allocated: {},
+    refusals: f.refuseAll ? Object.fromEntries(agents.map((a) => [a.id, 2000])) : {},
+  }))
+  return { agents: allocAgents, frameworks: allocFrameworks, roleWeights: {}, now: 1000 }
+}
+
+describe('allocate', () => {
+  it('never offers more than an agent has free, and each agent at most once', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 20 }), fc.uniqueArray(frameworkArb, { selector: (f) => f.id, maxLength: 5 }), (agents, frameworks) => {
+        const snap = snapshotOf(agents, frameworks)
+        const out = allocate(snap)
+        const seen = new Set<string>()
+        for (const o of out) {
+          expect(seen.has(o.agentId)).toBe(false)
+          seen.add(o.agentId)
+          const agent = snap.agents.find((a) => a.id === o.agentId)!
+          expect(contains(agent.free, o.resources)).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('never offers to a suppressed role or a framework that refused the agent', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 10 }), fc.uniqueArray(frameworkArb, { selector: (f) => f.id, maxLength: 5 }), (agents, frameworks) => {
+        const snap = snapshotOf(agents, frameworks)
+        for (const o of allocate(snap)) {
+          const f = frameworks.find((x) => x.id === o.frameworkId)!
+          expect(f.refuseAll).toBe(false)
+          expect(f.suppress).not.toContain(o.role)
+          expect(f.roles).toContain(o.role)
+        }
+      }),
+    )
+  })
+
+  it('offers every allocatable agent when some framework can take it', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 10 }), (agents) => {
+        const snap = snapshotOf(agents, [{ id: 'f', roles: ['*'], suppress: [], refuseAll: false }])
+        const offered = new Set(allocate(snap).map((o) => o.agentId))
+        for (const a of snap.agents) {
+          const worth = (a.free.scalars.cpus ?? 0) >= 0.01 || (a.free.scalars.mem ?? 0) >= 32
+          expect(offered.has(a.id)).toBe(worth)
+        }
+      }),
+    )
+  })
+
+  it('shares identical agents evenly between identical frameworks (DRF)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 2, max: 4 }), (n, k) => {
+        const agents = Array.from({ length: n }, (_, i) => ({ id: `a${i}`, cpus: 4, mem: 4096, usedFraction: 0 }))
+        const frameworks = Array.from({ length: k }, (_, i) => ({ id: `f${i}`, roles: ['*'], suppress: [], refuseAll: false }))
+        const counts = new Map<string, number>()
+        for (const o of allocate(snapshotOf(agents, frameworks))) counts.set(o.frameworkId, (counts.get(o.frameworkId) ?? 0) + 1)
+        const values = frameworks.map((f) => counts.get(f.id) ?? 0)
+        expect(Math.max(...values) - Math.min(...values)).toBeLessThanOrEqual(1)
+      }),
+    )
+  })
+
+  it('gives the next agent to the framework with the lowest dominant share', () => {
+    const agents: AllocAgent[] = [{ id: 'x', total: res(8, 8192), free: res(4, 4096) }]
+    const frameworks: AllocFramework[] = [
+      { id: 'heavy', roles: ['*'], suppressedRoles: [], allocated: { '*': res(3, 512) }, refusals: {} },
+      { id: 'light', roles: ['*'], suppressedRoles: [], allocated: { '*': res(1, 1024) }, refusals: {} },
+    ]
+    const out = allocate({ agents, frameworks, roleWeights: {}, now: 0 })
+    expect(out.map((o) => o.frameworkId)).toEqual(['light'])
+    expect(equals(out[0]!.resources, res(4, 4096))).toBe(true)
+  })
+
+  it('honours role weights', () => {
+    const agents: AllocAgent[] = Array.from({ length: 9 }, (_, i) => ({ id: `a${i}`, total: res(1, 1024), free: res(1, 1024) }))
+    const frameworks: AllocFramework[] = [
+      { id: 'f-heavy', roles: ['gold'], suppressedRoles: [], allocated: {}, refusals: {} },
+      { id: 'f-light', roles: ['bronze'], suppressedRoles: [], allocated: {}, refusals: {} },
+    ]
+    const out = allocate({ agents, frameworks, roleWeights: { gold: 2 }, now: 0 })
+    expect(out.filter((o) => o.role === 'gold')).toHaveLength(6)
+    expect(out.filter((o) => o.role === 'bronze')).toHaveLength(3)
+  })
+})

@@ -1,0 +1,98 @@
+// Dominant Resource Fairness over roles, then over the frameworks of each role, as a pure
+// function of a snapshot. The master calls it on every allocation pass and turns the result
+// into offers; nothing here reads a clock or does I/O.
+import type { Resources } from '../core/resources.js'
+import { add, isEmpty, scalar } from '../core/resources.js'
+
+export interface AllocAgent {
+  readonly id: string
+  readonly total: Resources
+  /** What is neither used by tasks nor held in outstanding offers. */
+  readonly free: Resources
+}
+
+export interface AllocFramework {
+  readonly id: string
+  readonly roles: readonly string[]
+  readonly suppressedRoles: readonly string[]
+  /** Resources used or offered, per role. */
+  readonly allocated: Readonly<Record<string, Resources>>
+  /** agent id -> time (ms) until which this framework refuses that agent's resources. */
+  readonly refusals: Readonly<Record<string, number>>
+}
+
+export interface AllocSnapshot {
+  readonly agents: readonly AllocAgent[]
+  readonly frameworks: readonly AllocFramework[]
+  readonly roleWeights: Readonly<Record<string, number>>
+  readonly now: number
+}
+
+export interface Allocation {
+  readonly frameworkId: string
+  readonly role: string
+  readonly agentId: string
+  readonly resources: Resources
+}
+
+const SHARE_KINDS = ['cpus', 'mem', 'disk', 'gpus'] as const
+
+/** Mesos' minimum allocatable: an offer is worth sending if it has 0.01 cpus or 32 MB. */
+export function isAllocatable(r: Resources): boolean {
+  return scalar(r, 'cpus') >= 0.01 || scalar(r, 'mem') >= 32
+}
+
+export function dominantShare(allocated: Resources, total: Resources): number {
+  let share = 0
+  for (const kind of SHARE_KINDS) {
+    const t = scalar(total, kind)
+    if (t > 0) share = Math.max(share, scalar(allocated, kind) / t)
+  }
+  return share
+}
+
+/**
+ * One pass: every agent with allocatable free resources goes, whole, to the eligible
+ * (role, framework) with the lowest weighted dominant share, visiting agents in the order given
+ * (the caller shuffles them, so no agent is always first).
+ */
+export function allocate(snapshot: AllocSnapshot): Allocation[] {
+  const clusterTotal = snapshot.agents.reduce<Resources>((acc, a) => add(acc, a.total), { scalars: {}, ranges: {} })
+  const byFramework = new Map<string, Record<string, Resources>>()
+  const byRole = new Map<string, Resources>()
+  for (const f of snapshot.frameworks) {
+    byFramework.set(f.id, { ...f.allocated })
+    for (const [role, r] of Object.entries(f.allocated)) byRole.set(role, add(byRole.get(role) ?? { scalars: {}, ranges: {} }, r))
+  }
+  const weight = (role: string): number => {
+    const w = snapshot.roleWeights[role]
+    return w !== undefined && w > 0 ? w : 1
+  }
+  const roleShare = (role: string): number => dominantShare(byRole.get(role) ?? { scalars: {}, ranges: {} }, clusterTotal) / weight(role)
+  const frameworkShare = (fid: string, role: string): number =>
+    dominantShare(byFramework.get(fid)?.[role] ?? { scalars: {}, ranges: {} }, clusterTotal)
+
+  const out: Allocation[] = []
+  for (const agent of snapshot.agents) {
+    if (isEmpty(agent.free) || !isAllocatable(agent.free)) continue
+    let best: { fid: string; role: string; rs: number; fs: number } | undefined
+    for (const f of snapshot.frameworks) {
+      const until = f.refusals[agent.id]
+      if (until !== undefined && until > snapshot.now) continue
+      for (const role of f.roles) {
+        if (f.suppressedRoles.includes(role)) continue
+        const rs = roleShare(role)
+        const fs = frameworkShare(f.id, role)
+        // Ties are broken by the order of the frameworks, which the caller keeps stable.
+        if (!best || rs < best.rs || (rs === best.rs && fs < best.fs)) best = { fid: f.id, role, rs, fs }
+      }
+    }
+    if (!best) continue
+    out.push({ frameworkId: best.fid, role: best.role, agentId: agent.id, resources: agent.free })
+    const fa = byFramework.get(best.fid) ?? {}
+    fa[best.role] = add(fa[best.role] ?? { scalars: {}, ranges: {} }, agent.free)
+    byFramework.set(best.fid, fa)
+    byRole.set(best.role, add(byRole.get(best.role) ?? { scalars: {}, ranges: {} }, agent.free))
+  }
+  return out
+}

@@ -1,0 +1,399 @@
+// The master's HTTP surface: the v1 scheduler and operator APIs, v0 JSON endpoints, metrics,
+// and the internal endpoints agents use.
+import type { Server } from 'node:http'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './master.js'
+import { MASTER_VERSION } from './master.js'
+import type { RequestContext } from '../api/http.js'
+import { createRouter, listen, parseJson, readBody, sendJson, sendText, writeRecord } from '../api/http.js'
+import type { ResourceWire } from '../api/mesos.js'
+import { AttributeSchema, ResourceSchema, resourcesFromWire, SchedulerCallSchema, stripNulls, TaskInfoSchema } from '../api/mesos.js'
+import { BadRequestError, NotFoundError } from '../core/errors.js'
+import type { Resources } from '../core/resources.js'
+import { add, EMPTY } from '../core/resources.js'
+import { isTerminal } from '../core/task-state.js'
+import { renderPrometheus } from './prometheus.js'
+
+export interface MasterHttpOptions {
+  readonly master: Master
+  readonly log: Logger
+  readonly host: string
+  readonly port: number
+  readonly maxBodyBytes: number
+}
+
+function zodMessage(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, maxBodyBytes: number): Promise<T> {
+  const type = ctx.req.headers['content-type'] ?? ''
+  if (type && !type.includes('json')) throw new BadRequestError(`Expecting 'Content-Type' of application/json, got '${type}'`)
+  const text = await readBody(ctx.req, maxBodyBytes)
+  const raw = stripNulls(parseJson(text))
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new BadRequestError(`Failed to validate request: ${zodMessage(parsed.error)}`)
+  return parsed.data
+}
+
+/** v0 JSON shows resources as a flat object: {"cpus":1,"mem":128,"ports":"[31000-31001]"}. */
+export function v0Resources(r: Resources): Record<string, number | string> {
+  const out: Record<string, number | string> = { cpus: 0, mem: 0, disk: 0, gpus: 0 }
+  for (const [k, v] of Object.entries(r.scalars)) out[k] = v
+  for (const [k, v] of Object.entries(r.ranges)) out[k] = `[${v.map((x) => `${x.begin}-${x.end}`).join(', ')}]`
+  return out
+}
+
+function v0Attributes(list: readonly z.infer<typeof AttributeSchema>[]): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  for (const a of list) out[a.name] = a.type === 'SCALAR' ? (a.scalar?.value ?? 0) : (a.text?.value ?? '')
+  return out
+}
+
+const RegistrationSchema = z.object({
+  agent_id: z.string().optional(),
+  hostname: z.string().min(1),
+  ip: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  resources: z.array(ResourceSchema),
+  attributes: z.array(AttributeSchema).default([]),
+  version: z.string().optional(),
+  tasks: z
+    .array(z.object({ framework_id: z.string(), task_info: TaskInfoSchema, state: z.string(), status: z.looseObject({ task_id: z.object({ value: z.string() }), state: z.string(), timestamp: z.number() }).optional() }))
+    .default([]),
+})
+
+const StatusSchema = z.object({
+  agent_id: z.string(),
+  framework_id: z.string(),
+  status: z.looseObject({ task_id: z.object({ value: z.string() }), state: z.string(), timestamp: z.number(), uuid: z.string().optional() }),
+})
+
+const OperatorCallSchema = z.looseObject({ type: z.string() })
+
+export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> {
+  const { master, log, maxBodyBytes } = opts
+  const router = createRouter({ log })
+
+  // ---- scheduler API ----
+  router.on('POST', '/api/v1/scheduler', async (ctx) => {
+    const call = await parseBody(ctx, SchedulerCallSchema, maxBodyBytes)
+    if (call.type === 'SUBSCRIBE') {
+      const accept = String(ctx.req.headers.accept ?? '')
+      await master.subscribe(call, ctx.res, accept.includes('application/recordio'))
+      return
+    }
+    const streamId = ctx.req.headers['mesos-stream-id']
+    await master.handleCall(call, typeof streamId === 'string' ? streamId : undefined)
+    if (!ctx.res.headersSent) {
+      ctx.res.writeHead(202, { 'Content-Length': 0 })
+      ctx.res.end()
+    }
+  })
+
+  // ---- operator API ----
+  const state = () => buildOperatorState(master)
+  router.on('POST', '/api/v1', async (ctx) => {
+    const call = await parseBody(ctx, OperatorCallSchema, maxBodyBytes)
+    const s = state()
+    switch (call.type) {
+      case 'GET_HEALTH':
+        return sendJson(ctx.res, 200, { type: 'GET_HEALTH', get_health: { healthy: true } })
+      case 'GET_VERSION':
+        return sendJson(ctx.res, 200, { type: 'GET_VERSION', get_version: { version_info: versionInfo() } })
+      case 'GET_FLAGS':
+        return sendJson(ctx.res, 200, { type: 'GET_FLAGS', get_flags: { flags: Object.entries(master.opts.flags).map(([name, value]) => ({ name, value })) } })
+      case 'GET_STATE':
+        return sendJson(ctx.res, 200, { type: 'GET_STATE', get_state: s })
+      case 'GET_AGENTS':
+        return sendJson(ctx.res, 200, { type: 'GET_AGENTS', get_agents: s.get_agents })
+      case 'GET_FRAMEWORKS':
+        return sendJson(ctx.res, 200, { type: 'GET_FRAMEWORKS', get_frameworks: s.get_frameworks })
+      case 'GET_TASKS':
+        return sendJson(ctx.res, 200, { type: 'GET_TASKS', get_tasks: s.get_tasks })
+      case 'GET_EXECUTORS':
+        return sendJson(ctx.res, 200, { type: 'GET_EXECUTORS', get_executors: s.get_executors })
+      case 'GET_ROLES':
+        return sendJson(ctx.res, 200, { type: 'GET_ROLES', get_roles: { roles: roles(master) } })
+      case 'GET_MASTER':
+        return sendJson(ctx.res, 200, {
+          type: 'GET_MASTER',
+          get_master: { master_info: master.masterInfo(), start_time: master.startedAt / 1000, elected_time: master.startedAt / 1000 },
+        })
+      case 'GET_METRICS':
+        return sendJson(ctx.res, 200, {
+          type: 'GET_METRICS',
+          get_metrics: { metrics: Object.entries(master.metrics()).map(([name, value]) => ({ name, value })) },
+        })
+      case 'SUBSCRIBE': {
+        ctx.res.socket?.setNoDelay(true)
+        ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
+        writeRecord(ctx.res, { type: 'SUBSCRIBED', subscribed: { get_state: s, heartbeat_interval_seconds: master.opts.heartbeatIntervalSeconds } })
+        const off = master.onOperatorEvent((e) => writeRecord(ctx.res, e))
+        const hb = setInterval(() => writeRecord(ctx.res, { type: 'HEARTBEAT' }), master.opts.heartbeatIntervalSeconds * 1000)
+        ctx.res.on('close', () => {
+          off()
+          clearInterval(hb)
+        })
+        return
+      }
+      default:
+        throw new BadRequestError(`Unsupported operator call type '${call.type}'`)
+    }
+  })
+
+  // ---- v0 JSON ----
+  const v0State = () => buildV0State(master)
+  router.on('GET', '/master/state', (ctx) => sendJson(ctx.res, 200, v0State()))
+  router.on('GET', '/master/state.json', (ctx) => sendJson(ctx.res, 200, v0State()))
+  router.on('GET', '/state.json', (ctx) => sendJson(ctx.res, 200, v0State()))
+  router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, v0State()))
+  router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0State().slaves }))
+  router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0State().frameworks }))
+  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0State().frameworks.flatMap((f) => f.tasks) }))
+  router.on('GET', '/master/redirect', (ctx) => {
+    ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
+    ctx.res.end()
+  })
+  router.on('GET', '/redirect', (ctx) => {
+    ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
+    ctx.res.end()
+  })
+  router.on('GET', '/health', (ctx) => sendText(ctx.res, 200, ''))
+  router.on('GET', '/master/health', (ctx) => sendText(ctx.res, 200, ''))
+  router.on('GET', '/version', (ctx) => sendJson(ctx.res, 200, versionInfo()))
+  router.on('GET', '/metrics/snapshot', (ctx) => sendJson(ctx.res, 200, master.metrics()))
+  router.on('GET', '/metrics', (ctx) => {
+    ctx.res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
+    ctx.res.end(renderPrometheus(master.metrics()))
+  })
+
+  // ---- sandbox files, proxied to the agent that holds them ----
+  for (const op of ['browse', 'read', 'download']) {
+    router.on('GET', `/files/${op}`, async (ctx) => {
+      const path = ctx.url.searchParams.get('path') ?? ''
+      const m = /\/slaves\/([^/]+)\//.exec(path)
+      const agent = m ? master.agents.get(m[1]!) : undefined
+      if (!agent) throw new NotFoundError(`No agent holds '${path}'`)
+      const r = await fetch(`http://${agent.ip}:${agent.port}/files/${op}${ctx.url.search}`, { signal: AbortSignal.timeout(30_000) })
+      const body = Buffer.from(await r.arrayBuffer())
+      const headers: Record<string, string> = { 'Content-Length': String(body.length) }
+      for (const h of ['content-type', 'content-disposition']) {
+        const v = r.headers.get(h)
+        if (v) headers[h] = v
+      }
+      ctx.res.writeHead(r.status, headers)
+      ctx.res.end(body)
+    })
+  }
+
+  // ---- agents ----
+  router.on('POST', '/internal/agent/register', async (ctx) => {
+    const reg = await parseBody(ctx, RegistrationSchema, maxBodyBytes)
+    const registration: AgentRegistration = {
+      hostname: reg.hostname,
+      ip: reg.ip,
+      port: reg.port,
+      resources: resourcesFromWire(reg.resources),
+      attributes: reg.attributes,
+      tasks: reg.tasks.map((t) => ({ framework_id: t.framework_id, task_info: t.task_info, state: t.state, ...(t.status ? { status: t.status as never } : {}) })),
+      ...(reg.agent_id ? { agent_id: reg.agent_id } : {}),
+      ...(reg.version ? { version: reg.version } : {}),
+    }
+    sendJson(ctx.res, 200, await master.registerAgent(registration))
+  })
+  router.on('POST', '/internal/agent/status', async (ctx) => {
+    const body = await parseBody(ctx, StatusSchema, maxBodyBytes)
+    if (!master.agents.has(body.agent_id)) throw new NotFoundError(`Unknown agent ${body.agent_id}: re-register`)
+    master.agentStatusUpdate(body.agent_id, body.framework_id, body.status as never)
+    ctx.res.writeHead(202, { 'Content-Length': 0 })
+    ctx.res.end()
+  })
+
+  return listen({ router, host: opts.host, port: opts.port, log })
+}
+
+function versionInfo(): Record<string, unknown> {
+  return { version: MASTER_VERSION, build_date: '', build_time: 0, build_user: 'dromos' }
+}
+
+function taskV1(t: TaskRecord): Record<string, unknown> {
+  const latest = t.statuses[t.statuses.length - 1]
+  return {
+    name: t.info.name,
+    task_id: { value: t.taskId },
+    framework_id: { value: t.frameworkId },
+    agent_id: { value: t.agentId },
+    state: t.state,
+    resources: t.info.resources as ResourceWire[],
+    statuses: t.statuses,
+    ...(latest?.uuid ? { status_update_state: latest.state, status_update_uuid: latest.uuid } : {}),
+    ...(t.info.labels ? { labels: t.info.labels } : {}),
+    ...(t.info.container ? { container: t.info.container } : {}),
+    ...(t.info.health_check ? { health_check: t.info.health_check } : {}),
+    ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
+  }
+}
+
+function roles(master: Master): Array<Record<string, unknown>> {
+  const names = new Set<string>(['*'])
+  for (const f of master.frameworks.values()) for (const r of f.roles) names.add(r)
+  return [...names].sort().map((name) => {
+    let used: Resources = EMPTY
+    for (const t of master.tasks.values()) if (t.role === name && !isTerminal(t.state)) used = add(used, t.resources)
+    return {
+      name,
+      weight: master.opts.roleWeights[name] ?? 1,
+      frameworks: [...master.frameworks.values()].filter((f) => f.roles.includes(name)).map((f) => ({ value: f.id })),
+      resources: toWire(used),
+    }
+  })
+}
+
+function toWire(r: Resources): ResourceWire[] {
+  const out: ResourceWire[] = []
+  for (const [name, value] of Object.entries(r.scalars)) out.push({ name, type: 'SCALAR', scalar: { value } })
+  for (const [name, range] of Object.entries(r.ranges)) out.push({ name, type: 'RANGES', ranges: { range: [...range] } })
+  return out
+}
+
+export function buildOperatorState(master: Master) {
+  const tasks = [...master.tasks.values()]
+  return {
+    get_tasks: {
+      tasks: tasks.filter((t) => t.state !== 'TASK_UNREACHABLE').map(taskV1),
+      unreachable_tasks: tasks.filter((t) => t.state === 'TASK_UNREACHABLE').map(taskV1),
+      completed_tasks: master.completedTasks.map(taskV1),
+      pending_tasks: [],
+      orphan_tasks: [],
+    },
+    get_executors: { executors: [], orphan_executors: [] },
+    get_frameworks: {
+      frameworks: [...master.frameworks.values()].map((f) => ({
+        framework_info: { ...f.info, id: { value: f.id } },
+        active: !!f.stream,
+        connected: !!f.stream,
+        recovered: false,
+        registered_time: { nanoseconds: f.registeredAt * 1e6 },
+        ...(f.reregisteredAt ? { reregistered_time: { nanoseconds: f.reregisteredAt * 1e6 } } : {}),
+      })),
+      completed_frameworks: master.completedFrameworks.map((f) => ({
+        framework_info: { ...f.info, id: { value: f.id } },
+        active: false,
+        connected: false,
+        recovered: false,
+      })),
+      recovered_frameworks: [],
+    },
+    get_agents: {
+      agents: [...master.agents.values()]
+        .filter((a) => a.unreachableSince === undefined)
+        .map((a) => ({
+          agent_info: { id: { value: a.id }, hostname: a.hostname, port: a.port, resources: toWire(a.total), attributes: a.attributes },
+          active: true,
+          version: a.version,
+          pid: `slave(1)@${a.ip}:${a.port}`,
+          registered_time: { nanoseconds: a.registeredAt * 1e6 },
+          total_resources: toWire(a.total),
+          allocated_resources: toWire(master.agentUsed(a.id)),
+          offered_resources: toWire(master.agentOffered(a.id)),
+        })),
+      recovered_agents: [],
+    },
+  }
+}
+
+export function buildV0State(master: Master) {
+  const { opts } = master
+  const pid = `master@${opts.ip}:${opts.port}`
+  const v0Task = (t: TaskRecord) => ({
+    id: t.taskId,
+    name: t.info.name,
+    framework_id: t.frameworkId,
+    executor_id: '',
+    slave_id: t.agentId,
+    state: t.state,
+    role: t.role,
+    resources: v0Resources(t.resources),
+    statuses: t.statuses.map((s) => ({ state: s.state, timestamp: s.timestamp, ...(s.container_status ? { container_status: s.container_status } : {}), ...(s.healthy !== undefined ? { healthy: s.healthy } : {}) })),
+    ...(t.info.labels ? { labels: t.info.labels.labels } : {}),
+    ...(t.info.container ? { container: t.info.container } : {}),
+    ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
+  })
+  const frameworkV0 = (f: FrameworkRecord, active: boolean) => {
+    const tasks = [...master.tasks.values()].filter((t) => t.frameworkId === f.id)
+    let used: Resources = EMPTY
+    for (const t of tasks) if (!isTerminal(t.state)) used = add(used, t.resources)
+    let offered: Resources = EMPTY
+    for (const o of master.offers.values()) if (o.frameworkId === f.id) offered = add(offered, o.resources)
+    return {
+      id: f.id,
+      name: f.info.name,
+      user: f.info.user,
+      hostname: f.info.hostname ?? '',
+      pid: '',
+      failover_timeout: f.info.failover_timeout,
+      checkpoint: f.info.checkpoint,
+      role: f.roles[0] ?? '*',
+      roles: f.roles,
+      principal: f.info.principal ?? '',
+      webui_url: f.info.webui_url ?? '',
+      capabilities: f.info.capabilities.map((c) => c.type),
+      active,
+      connected: active,
+      recovered: false,
+      registered_time: f.registeredAt / 1000,
+      unregistered_time: (f.unregisteredAt ?? 0) / 1000,
+      resources: v0Resources(used),
+      used_resources: v0Resources(used),
+      offered_resources: v0Resources(offered),
+      tasks: tasks.filter((t) => !isTerminal(t.state)).map(v0Task),
+      unreachable_tasks: [],
+      completed_tasks: [...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)].map(v0Task),
+      offers: [...master.offers.values()].filter((o) => o.frameworkId === f.id).map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
+      executors: [],
+      completed_executors: [],
+    }
+  }
+  const agents = [...master.agents.values()]
+  return {
+    version: MASTER_VERSION,
+    build_date: '',
+    build_user: 'dromos',
+    start_time: master.startedAt / 1000,
+    elected_time: master.startedAt / 1000,
+    id: master.id,
+    pid,
+    hostname: opts.hostname,
+    leader: pid,
+    leader_info: master.masterInfo(),
+    activated_slaves: agents.filter((a) => a.unreachableSince === undefined).length,
+    deactivated_slaves: 0,
+    unreachable_slaves: agents.filter((a) => a.unreachableSince !== undefined).length,
+    log_dir: '',
+    flags: master.opts.flags,
+    slaves: agents
+      .filter((a) => a.unreachableSince === undefined)
+      .map((a) => ({
+        id: a.id,
+        pid: `slave(1)@${a.ip}:${a.port}`,
+        hostname: a.hostname,
+        port: a.port,
+        registered_time: a.registeredAt / 1000,
+        ...(a.reregisteredAt ? { reregistered_time: a.reregisteredAt / 1000 } : {}),
+        resources: v0Resources(a.total),
+        used_resources: v0Resources(master.agentUsed(a.id)),
+        offered_resources: v0Resources(master.agentOffered(a.id)),
+        reserved_resources: {},
+        unreserved_resources: v0Resources(a.total),
+        attributes: v0Attributes(a.attributes),
+        active: true,
+        version: a.version,
+      })),
+    frameworks: [...master.frameworks.values()].map((f) => frameworkV0(f, !!f.stream)),
+    completed_frameworks: master.completedFrameworks.map((f) => frameworkV0(f, false)),
+    orphan_tasks: [],
+    unregistered_frameworks: [],
+  }
+}
