@@ -1,0 +1,514 @@
+// Runs tasks without a DOCKER container as plain host processes, the way the Mesos
+// containerizer does with its posix launcher and cgroups isolators:
+//
+// - each task is its own session and process group, so kill() reaches its children;
+// - memory and CPU are limited with cgroup v1 when the hierarchy is writable. The child
+//   joins its cgroups itself, before it execs the command, so not one instruction of the
+//   task runs unlimited;
+// - stdout and stderr go to files in the sandbox, where the sandbox browser finds them.
+import { execFile, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { closeSync, existsSync, openSync } from 'node:fs'
+import { access, chown, lchown, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { TaskInfo } from '../../api/mesos.js'
+import { FetchFailedError, fetchUris } from '../fetcher.js'
+import type { ContainerEvent, Containerizer, LaunchRequest, RecoveredContainer } from './types.js'
+import { LaunchFailedError } from './types.js'
+
+export interface ProcessContainerizerOptions {
+  readonly log?: Logger
+  /** Where the cgroup v1 controllers are mounted (memory/, cpu/ below it). */
+  readonly cgroupRoot?: string
+  /** Grace used by destroyAll(). */
+  readonly destroyGraceMs?: number
+}
+
+const CFS_PERIOD_US = 100_000
+const DEFAULT_PATH = '/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin'
+/** How often a running task's memory cgroup is read for OOM kills. */
+const OOM_POLL_MS = 250
+
+interface RunAs {
+  readonly uid: number
+  readonly gid: number
+  readonly name: string
+}
+
+/** The cgroup directories one task was given; either may be missing if that controller isn't usable. */
+interface TaskCgroups {
+  readonly memory?: string
+  readonly cpu?: string
+}
+
+interface RunningTask {
+  readonly taskId: string
+  readonly frameworkId: string
+  child?: ChildProcess
+  cgroups: TaskCgroups
+  /** Set by kill(): the exit that follows is reported as killed. */
+  killRequested: boolean
+  /** The shortest grace asked for by a kill() that came before there was a process to signal. */
+  pendingKillGraceMs?: number
+  /** Set when the memory cgroup's OOM killer fired and we destroyed the rest of the task. */
+  oomMessage?: string
+  readonly done: Promise<void>
+  markDone(): void
+  readonly timers: Set<NodeJS.Timeout>
+}
+
+export function createProcessContainerizer(opts: ProcessContainerizerOptions = {}): Containerizer {
+  const log = opts.log?.child({ component: 'process-containerizer' })
+  const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup'
+  const destroyGraceMs = opts.destroyGraceMs ?? 2_000
+  const tasks = new Map<string, RunningTask>()
+
+  async function launch(req: LaunchRequest, onEvent: (e: ContainerEvent) => void): Promise<void> {
+    const taskId = req.taskInfo.task_id.value
+    const command = req.taskInfo.command
+    if (!command?.value) throw new LaunchFailedError(`Task '${taskId}' has no command to run`, 'REASON_TASK_INVALID')
+    if (tasks.has(taskId)) throw new LaunchFailedError(`Task '${taskId}' is already running on this agent`, 'REASON_TASK_INVALID')
+
+    let markDone!: () => void
+    const done = new Promise<void>((resolve) => (markDone = resolve))
+    const task: RunningTask = { taskId, frameworkId: req.frameworkId, cgroups: {}, killRequested: false, done, markDone, timers: new Set() }
+    tasks.set(taskId, task)
+    const tlog = log?.child({ taskId })
+
+    // Everything before spawn can fail; each failure undoes what was set up and reports a launch failure.
+    const abandon = async (err: LaunchFailedError): Promise<never> => {
+      tasks.delete(taskId)
+      await removeCgroups(task.cgroups, tlog)
+      markDone()
+      throw err
+    }
+
+    let runAs: RunAs | undefined
+    try {
+      runAs = command.user ? await lookupUser(command.user) : undefined
+    } catch (err) {
+      return abandon(new LaunchFailedError(errorMessage(err), 'REASON_CONTAINER_LAUNCH_FAILED'))
+    }
+
+    try {
+      await fetchUris(command.uris, req.sandboxDir, tlog ? { log: tlog } : {})
+    } catch (err) {
+      const message = err instanceof FetchFailedError ? err.message : `Failed to fetch URIs: ${errorMessage(err)}`
+      return abandon(new LaunchFailedError(message, 'REASON_CONTAINER_LAUNCH_FAILED'))
+    }
+    if (task.killRequested) return abandon(new LaunchFailedError(`Task '${taskId}' was killed before it started`, 'REASON_TASK_KILLED_DURING_LAUNCH'))
+
+    // Mesos hands the sandbox to the task's user, so the task can write next to its files.
+    if (runAs) {
+      try {
+        await chownTree(req.sandboxDir, runAs)
+      } catch (err) {
+        return abandon(new LaunchFailedError(`Cannot give the sandbox to user '${runAs.name}': ${errorMessage(err)}`))
+      }
+    }
+
+    task.cgroups = await createCgroups({ cgroupRoot, taskId, cpus: req.cpus, memMb: req.memMb, ...(runAs ? { runAs } : {}) }, tlog)
+
+    const env: Record<string, string> = { ...req.env }
+    env.PATH ??= process.env.PATH ?? DEFAULT_PATH
+    if (runAs) {
+      env.USER ??= runAs.name
+      env.LOGNAME ??= runAs.name
+    }
+
+    const commandLine = commandArgv(command)
+    const plan = wrapForCgroups(commandLine, task.cgroups)
+
+    let stdoutFd: number | undefined
+    let stderrFd: number | undefined
+    let child: ChildProcess
+    try {
+      stdoutFd = openSync(path.join(req.sandboxDir, 'stdout'), 'a')
+      stderrFd = openSync(path.join(req.sandboxDir, 'stderr'), 'a')
+      child = spawn(plan.file, plan.args, {
+        argv0: plan.argv0,
+        cwd: req.sandboxDir,
+        env,
+        // A new session makes the task a process-group leader, so signals reach its children.
+        detached: true,
+        stdio: ['ignore', stdoutFd, stderrFd],
+        ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      })
+      task.child = child
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve)
+        child.once('error', reject)
+      })
+    } catch (err) {
+      return abandon(new LaunchFailedError(`Cannot start '${commandLine.argv.join(' ')}': ${errorMessage(err)}`))
+    } finally {
+      // The child holds its own copies; ours would only leak.
+      if (stdoutFd !== undefined) closeSync(stdoutFd)
+      if (stderrFd !== undefined) closeSync(stderrFd)
+    }
+
+    const pid = child.pid as number
+    tlog?.info({ pid, cgroups: task.cgroups }, 'task started')
+
+    if (task.cgroups.memory) watchForOom(task, task.cgroups.memory, pid, tlog)
+
+    child.once('exit', (code, signal) => {
+      finish(task, pid, code, signal, onEvent, tlog).catch((err: unknown) => tlog?.error({ err }, 'exit handling failed'))
+    })
+
+    onEvent({ type: 'running', containerId: `process-${pid}`, ipAddresses: ['127.0.0.1'] })
+    // kill() may have come while we set up cgroups or spawned; honour it now that there is a process.
+    if (task.pendingKillGraceMs !== undefined) terminate(task, pid, task.pendingKillGraceMs)
+  }
+
+  async function finish(
+    task: RunningTask,
+    pid: number,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    onEvent: (e: ContainerEvent) => void,
+    tlog: Logger | undefined,
+  ): Promise<void> {
+    for (const t of task.timers) clearTimeout(t)
+    task.timers.clear()
+    // The command's leftovers die with it, as when Mesos destroys a container.
+    signalGroup(pid, 'SIGKILL')
+
+    let oomMessage = task.oomMessage
+    if (!oomMessage && task.cgroups.memory) oomMessage = await oomAfterExit(task.cgroups.memory, code, signal)
+    await removeCgroups(task.cgroups, tlog)
+
+    const oomKilled = oomMessage !== undefined
+    const killed = task.killRequested && !oomKilled
+    const message =
+      oomMessage ??
+      (killed
+        ? `Task killed${signal ? ` by ${signal}` : ''}`
+        : signal
+          ? `Command terminated with signal ${signal}`
+          : `Command exited with status ${code ?? 'unknown'}`)
+    tlog?.info({ pid, exitCode: code, signal, killed, oomKilled }, 'task exited')
+    tasks.delete(task.taskId)
+    task.markDone()
+    onEvent({ type: 'exited', exitCode: code, signal, killed, oomKilled, message })
+  }
+
+  /**
+   * Mesos destroys the whole container at the first OOM kill instead of leaving a task that
+   * lost one of its processes; polling the counter is the simplest way to notice from Node.
+   */
+  function watchForOom(task: RunningTask, memoryCgroup: string, pid: number, tlog: Logger | undefined): void {
+    const poll = async (): Promise<void> => {
+      const oom = await readOomState(memoryCgroup)
+      const child = task.child
+      if (!child || child.exitCode !== null || child.signalCode !== null) return
+      if (oom.oomKills > 0) {
+        task.oomMessage = oomMessageFor(memoryCgroup, oom)
+        tlog?.warn({ pid }, 'task exceeded its memory limit; destroying it')
+        signalGroup(pid, 'SIGKILL')
+        return
+      }
+      schedule()
+    }
+    const schedule = (): void => {
+      const t = setTimeout(() => {
+        task.timers.delete(t)
+        poll().catch((err: unknown) => tlog?.warn({ err }, 'cannot read memory.oom_control'))
+      }, OOM_POLL_MS)
+      t.unref()
+      task.timers.add(t)
+    }
+    schedule()
+  }
+
+  async function kill(taskId: string, gracePeriodMs: number): Promise<void> {
+    const task = tasks.get(taskId)
+    if (!task) return
+    task.killRequested = true
+    const pid = task.child?.pid
+    if (pid !== undefined) terminate(task, pid, gracePeriodMs)
+    // Without a pid the task is still being prepared: launch() gives up if it is still
+    // fetching, or signals the process as soon as it has one.
+    else task.pendingKillGraceMs = Math.min(task.pendingKillGraceMs ?? Infinity, gracePeriodMs)
+    await task.done
+  }
+
+  function terminate(task: RunningTask, pid: number, gracePeriodMs: number): void {
+    signalGroup(pid, 'SIGTERM')
+    const t = setTimeout(() => signalGroup(pid, 'SIGKILL'), Math.max(0, gracePeriodMs))
+    task.timers.add(t)
+  }
+
+  return {
+    name: 'process',
+    supports: (task: TaskInfo) => task.container?.type !== 'DOCKER',
+    launch,
+    kill,
+    // Tasks are children of the agent and share its session's lifetime only loosely: after a
+    // restart we have neither their exit status nor their stdio, so there is nothing honest
+    // to re-attach to. The agent reports them lost, as Mesos does without checkpointing.
+    recover: (_agentId: string, _onEvent: (taskId: string, e: ContainerEvent) => void): Promise<RecoveredContainer[]> =>
+      Promise.resolve([]),
+    async destroyAll(_agentId: string): Promise<void> {
+      await Promise.all([...tasks.keys()].map((id) => kill(id, destroyGraceMs)))
+    },
+  }
+}
+
+// ---- command line ----
+
+interface CommandLine {
+  /** What to exec, looked up on PATH when it has no slash. */
+  readonly file: string
+  readonly argv: readonly string[]
+}
+
+interface SpawnPlan {
+  readonly file: string
+  readonly args: string[]
+  readonly argv0: string
+}
+
+/**
+ * The argv Mesos would exec: `sh -c value`, or the executable `value` with `arguments` as its
+ * whole argv (argv[0] included, as with execvp(value, arguments)).
+ */
+function commandArgv(command: NonNullable<TaskInfo['command']>): CommandLine {
+  const value = command.value ?? ''
+  if (command.shell) return { file: '/bin/sh', argv: ['/bin/sh', '-c', value] }
+  return { file: value, argv: [command.arguments[0] ?? value, ...command.arguments.slice(1)] }
+}
+
+/**
+ * Builds what to spawn. With cgroups, a tiny shell joins them with its own pid and then
+ * execs the command, so the command starts inside its limits. bash's `exec -a` keeps the
+ * argv[0] Mesos promises; where there is no bash, argv[0] becomes the executable's path.
+ */
+function wrapForCgroups(cmd: CommandLine, cgroups: TaskCgroups): SpawnPlan {
+  const procsFiles = [cgroups.memory, cgroups.cpu].filter((d): d is string => d !== undefined).map((d) => path.join(d, 'cgroup.procs'))
+  const [argv0 = cmd.file, ...rest] = cmd.argv
+  if (procsFiles.length === 0) return { file: cmd.file, args: rest, argv0 }
+
+  const join = procsFiles.map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ')
+  const fail = `{ echo 'dromos: cannot join the task cgroup' >&2; exit 125; }`
+  if (existsSync('/bin/bash')) {
+    // bash -c SCRIPT ARGV0 FILE ARGS...: $0 is the argv[0] to give, "$@" the file and its arguments.
+    const script = `${join} || ${fail}; exec -a "$0" "$@"`
+    return { file: '/bin/bash', args: ['-c', script, argv0, cmd.file, ...rest], argv0: 'bash' }
+  }
+  const script = `${join} || ${fail}; exec "$0" "$@"`
+  return { file: '/bin/sh', args: ['-c', script, cmd.file, ...rest], argv0: 'sh' }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+// ---- users ----
+
+async function lookupUser(name: string): Promise<RunAs | undefined> {
+  if (name === userInfo().username) return undefined
+  const id = async (flag: '-u' | '-g'): Promise<number> => {
+    const out = await execText('id', [flag, name])
+    const n = Number(out.trim())
+    if (!Number.isInteger(n)) throw new Error(`unexpected output from id ${flag} ${name}: ${out}`)
+    return n
+  }
+  try {
+    return { name, uid: await id('-u'), gid: await id('-g') }
+  } catch (err) {
+    throw new Error(`Cannot run the task as user '${name}': ${errorMessage(err)}`)
+  }
+}
+
+async function chownTree(dir: string, user: RunAs): Promise<void> {
+  await chown(dir, user.uid, user.gid)
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name)
+    if (entry.isDirectory()) await chownTree(p, user)
+    else await lchown(p, user.uid, user.gid)
+  }
+}
+
+// ---- cgroups ----
+
+/** cgroup directory names: readable, bounded, and unique even when sanitising merges two ids. */
+export function cgroupName(taskId: string): string {
+  const readable = taskId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 160)
+  const hash = createHash('sha1').update(taskId).digest('hex').slice(0, 8)
+  return `${readable}-${hash}`
+}
+
+async function createCgroups(
+  o: { cgroupRoot: string; taskId: string; cpus: number; memMb: number; runAs?: RunAs },
+  log: Logger | undefined,
+): Promise<TaskCgroups> {
+  const name = cgroupName(o.taskId)
+  const result: { memory?: string; cpu?: string } = {}
+
+  const memory = path.join(o.cgroupRoot, 'memory', 'dromos', name)
+  if (o.memMb > 0) {
+    try {
+      await makeCgroup(memory)
+      const bytes = String(Math.floor(o.memMb * 1024 * 1024))
+      await writeFile(path.join(memory, 'memory.limit_in_bytes'), bytes)
+      // Without this the task could swap past its limit; kernels without swap accounting lack the file.
+      await writeFile(path.join(memory, 'memory.memsw.limit_in_bytes'), bytes).catch(() => undefined)
+      if (o.runAs) await chown(path.join(memory, 'cgroup.procs'), o.runAs.uid, o.runAs.gid)
+      result.memory = memory
+    } catch (err) {
+      log?.warn({ err: errorMessage(err), cgroup: memory }, 'memory cgroup not usable; running the task without a memory limit')
+      await rmdirRetry(memory).catch(() => undefined)
+    }
+  }
+
+  const cpu = path.join(o.cgroupRoot, 'cpu', 'dromos', name)
+  if (o.cpus > 0) {
+    try {
+      await makeCgroup(cpu)
+      await writeFile(path.join(cpu, 'cpu.shares'), String(Math.max(2, Math.floor(o.cpus * 1024))))
+      await writeFile(path.join(cpu, 'cpu.cfs_period_us'), String(CFS_PERIOD_US)).catch(() => undefined)
+      // The kernel refuses quotas under 1 ms.
+      await writeFile(path.join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(o.cpus * CFS_PERIOD_US)))).catch(
+        (err: unknown) => log?.warn({ err: errorMessage(err) }, 'cannot set a CFS quota; the task is limited by cpu.shares only'),
+      )
+      if (o.runAs) await chown(path.join(cpu, 'cgroup.procs'), o.runAs.uid, o.runAs.gid)
+      result.cpu = cpu
+    } catch (err) {
+      log?.warn({ err: errorMessage(err), cgroup: cpu }, 'cpu cgroup not usable; running the task without a CPU limit')
+      await rmdirRetry(cpu).catch(() => undefined)
+    }
+  }
+  return result
+}
+
+async function makeCgroup(dir: string): Promise<void> {
+  // A cgroup filesystem has its control files; a plain directory (no controller mounted) doesn't.
+  const parent = path.dirname(path.dirname(dir))
+  await access(path.join(parent, 'cgroup.procs'))
+  await mkdir(dir, { recursive: true })
+  await access(path.join(dir, 'cgroup.procs'))
+}
+
+async function removeCgroups(cgroups: TaskCgroups, log: Logger | undefined): Promise<void> {
+  for (const dir of [cgroups.memory, cgroups.cpu]) {
+    if (!dir) continue
+    try {
+      await killCgroupMembers(dir)
+      await rmdirRetry(dir)
+    } catch (err) {
+      log?.warn({ err: errorMessage(err), cgroup: dir }, 'cannot remove task cgroup')
+    }
+  }
+}
+
+/** Processes that left the task's process group still sit in its cgroup, and block rmdir. */
+async function killCgroupMembers(dir: string): Promise<void> {
+  const text = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
+  for (const line of text.split('\n')) {
+    const pid = Number(line)
+    if (!Number.isInteger(pid) || pid <= 0) continue
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // exited meanwhile
+    }
+  }
+}
+
+async function rmdirRetry(dir: string): Promise<void> {
+  // rmdir fails with EBUSY until the kernel has reaped the last member; that takes a moment.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir)
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      if (attempt >= 20) throw err
+      if (attempt % 5 === 4) await killCgroupMembers(dir)
+      await sleep(50)
+    }
+  }
+}
+
+interface OomState {
+  readonly oomKills: number
+  readonly failcnt: number
+  readonly maxUsageBytes: number | undefined
+  readonly limitBytes: number | undefined
+}
+
+async function readOomState(memoryCgroup: string): Promise<OomState> {
+  const read = (file: string): Promise<string> => readFile(path.join(memoryCgroup, file), 'utf8').catch(() => '')
+  const [control, failcnt, maxUsage, limit] = await Promise.all([
+    read('memory.oom_control'),
+    read('memory.failcnt'),
+    read('memory.max_usage_in_bytes'),
+    read('memory.limit_in_bytes'),
+  ])
+  const oomKills = Number(/^oom_kill\s+(\d+)/m.exec(control)?.[1] ?? 0)
+  const num = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s.trim()))
+  return { oomKills, failcnt: num(failcnt) ?? 0, maxUsageBytes: num(maxUsage), limitBytes: num(limit) }
+}
+
+/**
+ * Decides after the fact whether memory was why the task died. Kernels without the oom_kill
+ * counter leave only failcnt; with it, a SIGKILL (or a shell reporting 128+9) is taken as the OOM killer.
+ */
+async function oomAfterExit(memoryCgroup: string, code: number | null, signal: NodeJS.Signals | null): Promise<string | undefined> {
+  const oom = await readOomState(memoryCgroup)
+  const diedOfKill = signal === 'SIGKILL' || code === 137
+  if (oom.oomKills > 0 && (diedOfKill || code !== 0)) return oomMessageFor(memoryCgroup, oom)
+  if (oom.oomKills === 0 && oom.failcnt > 0 && diedOfKill) return oomMessageFor(memoryCgroup, oom)
+  return undefined
+}
+
+function oomMessageFor(memoryCgroup: string, oom: OomState): string {
+  const mib = (b: number | undefined): string => (b === undefined ? 'unknown' : `${Math.round(b / 1024 / 1024)} MiB`)
+  return `Memory limit exceeded: Requested: ${mib(oom.limitBytes)}, Maximal used: ${mib(oom.maxUsageBytes)} (cgroup ${path.basename(memoryCgroup)})`
+}
+
+// ---- small helpers ----
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // The group is gone already.
+  }
+}
+
+function execText(cmd: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 10_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(stderr.trim() || err.message))
+      else resolve(stdout)
+    })
+  })
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** Whether tasks launched here would get cgroup limits; lets callers (and tests) say so up front. */
+export async function cgroupsWritable(cgroupRoot = '/sys/fs/cgroup'): Promise<boolean> {
+  const probe = path.join(cgroupRoot, 'memory', 'dromos', `probe-${process.pid}`)
+  try {
+    await makeCgroup(probe)
+    await writeFile(path.join(probe, 'memory.limit_in_bytes'), String(64 * 1024 * 1024))
+    return true
+  } catch {
+    return false
+  } finally {
+    await rmdir(probe).catch(() => undefined)
+  }
+}

@@ -1,0 +1,156 @@
+// The Mesos fetcher, reduced to what dromos agents need: copy each CommandInfo URI into the
+// task's sandbox before the task starts, then make it executable or unpack it. Both the
+// process and the docker containerizers call this, so it knows nothing about either.
+//
+// Not supported: the fetcher cache (`cache: true` fetches anyway), and schemes other than
+// http(s), file:// and absolute local paths (hdfs, s3, ftp… fail with FetchFailedError).
+import { execFile } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { access, chmod, constants, copyFile, mkdir, rename, rm } from 'node:fs/promises'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import type { CommandInfo } from '../api/mesos.js'
+
+export type CommandUri = CommandInfo['uris'][number]
+
+/** A URI could not be fetched; `uri` names it so the task's failure message can too. */
+export class FetchFailedError extends Error {
+  readonly code = 'FETCH_FAILED'
+  constructor(
+    readonly uri: string,
+    readonly detail: string,
+  ) {
+    super(`Failed to fetch '${uri}': ${detail}`)
+  }
+}
+
+export interface FetchOptions {
+  readonly log?: Logger
+  /** Upper bound for each download and each extraction. */
+  readonly timeoutMs?: number
+}
+
+/** The archive suffixes we unpack; GNU tar detects the compression itself. */
+const TAR_SUFFIXES = ['.tar.gz', '.tgz', '.tar', '.tar.bz2', '.tbz2', '.tar.xz', '.txz']
+
+/** Fetches every URI in order; the first failure stops the rest, as in Mesos. */
+export async function fetchUris(uris: readonly CommandUri[], sandboxDir: string, opts: FetchOptions = {}): Promise<string[]> {
+  const fetched: string[] = []
+  for (const uri of uris) fetched.push(await fetchUri(uri, sandboxDir, opts))
+  return fetched
+}
+
+/** Fetches one URI and returns the absolute path of the local copy. */
+export async function fetchUri(uri: CommandUri, sandboxDir: string, opts: FetchOptions = {}): Promise<string> {
+  const timeoutMs = opts.timeoutMs ?? 5 * 60_000
+  const log = opts.log?.child({ uri: uri.value })
+  try {
+    const source = classify(uri.value)
+    const target = resolveTarget(sandboxDir, uri.output_file ?? defaultName(source))
+    await mkdir(path.dirname(target), { recursive: true })
+
+    // Write beside the target and rename, so a half-finished download never looks complete.
+    const partial = `${target}.dromos-partial`
+    try {
+      if (source.kind === 'http') await download(source.url, partial, timeoutMs)
+      else await copyFile(source.path, partial)
+      await rename(partial, target)
+    } finally {
+      await rm(partial, { force: true })
+    }
+
+    // Mesos treats `executable` as "this is a binary, leave it alone", so it wins over extract.
+    if (uri.executable) await chmod(target, 0o755)
+    // An archive unpacks where it landed, so output_file 'tools/x.tgz' fills tools/.
+    else if (uri.extract && isArchive(target)) await extract(target, path.dirname(target), timeoutMs)
+    log?.debug({ target }, 'fetched URI')
+    return target
+  } catch (err) {
+    if (err instanceof FetchFailedError) throw err
+    throw new FetchFailedError(uri.value, err instanceof Error ? err.message : String(err))
+  }
+}
+
+type Source = { kind: 'http'; url: URL } | { kind: 'local'; path: string }
+
+function classify(value: string): Source {
+  if (value.startsWith('/')) return { kind: 'local', path: value }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new FetchFailedError(value, 'not an absolute path or a URL')
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') return { kind: 'http', url }
+  if (url.protocol === 'file:') return { kind: 'local', path: fileURLToPath(url) }
+  throw new FetchFailedError(value, `unsupported scheme '${url.protocol.replace(/:$/, '')}'`)
+}
+
+function defaultName(source: Source): string {
+  const raw = source.kind === 'http' ? decodeURIComponent(source.url.pathname) : source.path
+  const name = path.posix.basename(raw)
+  if (!name) throw new Error('the URI has no file name; set output_file')
+  return name
+}
+
+/** output_file may name a subdirectory of the sandbox, never a place outside it. */
+function resolveTarget(sandboxDir: string, name: string): string {
+  if (path.isAbsolute(name)) throw new Error(`output_file '${name}' must be a relative path`)
+  const root = path.resolve(sandboxDir)
+  const target = path.resolve(root, name)
+  if (target === root || !target.startsWith(root + path.sep)) throw new Error(`output_file '${name}' leaves the sandbox`)
+  return target
+}
+
+async function download(url: URL, dest: string, timeoutMs: number): Promise<void> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' })
+  if (!res.ok || !res.body) {
+    await res.body?.cancel()
+    throw new Error(`HTTP ${res.status} ${res.statusText}`.trim())
+  }
+  // The DOM and node:stream/web ReadableStream types differ only nominally.
+  await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(dest))
+}
+
+function isArchive(file: string): boolean {
+  const lower = file.toLowerCase()
+  return lower.endsWith('.zip') || TAR_SUFFIXES.some((s) => lower.endsWith(s))
+}
+
+async function extract(archive: string, intoDir: string, timeoutMs: number): Promise<void> {
+  if (!archive.toLowerCase().endsWith('.zip')) {
+    await run('tar', ['-C', intoDir, '-xf', archive], timeoutMs)
+  } else if (await onPath('unzip')) {
+    await run('unzip', ['-o', '-q', archive, '-d', intoDir], timeoutMs)
+  } else {
+    // Python's zipfile module is the fallback on hosts without unzip; it drops file modes.
+    await run('python3', ['-m', 'zipfile', '-e', archive, intoDir], timeoutMs)
+  }
+}
+
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
+      if (!err) return resolve()
+      const why = stderr.trim() || err.message
+      reject(new Error(`${cmd} failed: ${why}`))
+    })
+  })
+}
+
+async function onPath(cmd: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(path.delimiter)) {
+    if (!dir) continue
+    try {
+      await access(path.join(dir, cmd), constants.X_OK)
+      return true
+    } catch {
+      // not in this directory
+    }
+  }
+  return false
+}

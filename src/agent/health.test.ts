@@ -1,0 +1,220 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { HealthCheckSchema } from '../api/mesos.js'
+import type { HealthCheckHandle, HealthResult } from './health.js'
+import { startHealthCheck } from './health.js'
+
+let sandboxDir: string
+const handles: HealthCheckHandle[] = []
+
+beforeAll(async () => {
+  sandboxDir = await mkdtemp(path.join(tmpdir(), 'dromos-health-'))
+})
+
+afterEach(() => {
+  for (const h of handles.splice(0)) h.stop()
+})
+
+afterAll(async () => {
+  await rm(sandboxDir, { recursive: true, force: true })
+})
+
+/** Starts a check with fast defaults and records what it reports, with times since start. */
+function watch(check: Record<string, unknown>, env: Record<string, string> = {}) {
+  const results: HealthResult[] = []
+  const failures: { message: string; atMs: number }[] = []
+  const startedAt = Date.now()
+  const handle = startHealthCheck({
+    check: HealthCheckSchema.parse({
+      delay_seconds: 0,
+      interval_seconds: 0.1,
+      timeout_seconds: 0.5,
+      consecutive_failures: 3,
+      grace_period_seconds: 0,
+      ...check,
+    }),
+    host: '127.0.0.1',
+    env,
+    sandboxDir,
+    onResult: (r) => results.push(r),
+    onFailed: (message) => failures.push({ message, atMs: Date.now() - startedAt }),
+  })
+  handles.push(handle)
+  return { results, failures, handle }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await sleep(20)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+describe('HTTP health checks', () => {
+  let server: http.Server
+  let port: number
+  let status = 200
+  let requests = 0
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      requests += 1
+      res.statusCode = req.url === '/health' ? status : 404
+      res.end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  it('reports the first result and each change between healthy and unhealthy', async () => {
+    status = 200
+    const { results, failures } = watch({ type: 'HTTP', http: { port, path: '/health' }, consecutive_failures: 100 })
+    await waitFor(() => results.length === 1)
+    expect(results[0]).toEqual({ healthy: true, consecutiveFailures: 0 })
+
+    // Unchanged results are not reported again.
+    const before = requests
+    await waitFor(() => requests >= before + 3)
+    expect(results).toHaveLength(1)
+
+    status = 500
+    await waitFor(() => results.length === 2)
+    expect(results[1]).toMatchObject({ healthy: false, consecutiveFailures: 1 })
+    expect(results[1]?.message).toContain('500')
+
+    status = 302
+    await waitFor(() => results.length === 3)
+    expect(results[2]).toEqual({ healthy: true, consecutiveFailures: 0 })
+    expect(failures).toEqual([])
+  })
+
+  it('calls onFailed once after consecutive failures and stops checking', async () => {
+    status = 500
+    const { results, failures } = watch({ type: 'HTTP', http: { port, path: '/health' }, consecutive_failures: 3 })
+    await waitFor(() => failures.length === 1)
+    expect(failures[0]?.message).toMatch(/failed 3 consecutive times/)
+    // The task's first result is reported once; later failures only count.
+    expect(results).toEqual([expect.objectContaining({ healthy: false, consecutiveFailures: 1 })])
+    const after = requests
+    await sleep(350)
+    expect(failures).toHaveLength(1)
+    expect(requests).toBe(after)
+  })
+
+  it('treats a path the task does not serve as a failure', async () => {
+    status = 200
+    const { results } = watch({ type: 'HTTP', http: { port, path: '/nope' }, consecutive_failures: 100 })
+    await waitFor(() => results.length === 1)
+    expect(results[0]).toMatchObject({ healthy: false })
+    expect(results[0]?.message).toContain('404')
+  })
+})
+
+describe('grace period', () => {
+  it('ignores failures during the grace period, then counts them', async () => {
+    const { results, failures } = watch({
+      type: 'COMMAND',
+      command: { value: 'exit 1' },
+      grace_period_seconds: 0.5,
+      consecutive_failures: 2,
+    })
+    await sleep(400)
+    expect(results).toEqual([])
+    expect(failures).toEqual([])
+    await waitFor(() => failures.length === 1)
+    expect(failures[0]?.atMs).toBeGreaterThanOrEqual(500)
+    expect(results).toHaveLength(1)
+  })
+
+  it('stops applying once the first check succeeded', async () => {
+    const marker = path.join(sandboxDir, 'grace-ok')
+    await writeFile(marker, '')
+    const { results, failures } = watch({
+      type: 'COMMAND',
+      command: { value: 'test -f grace-ok' },
+      grace_period_seconds: 30,
+      consecutive_failures: 2,
+    })
+    await waitFor(() => results.length === 1)
+    expect(results[0]?.healthy).toBe(true)
+    await rm(marker)
+    await waitFor(() => failures.length === 1, 2_000)
+    expect(results.map((r) => r.healthy)).toEqual([true, false])
+  })
+
+  it('waits delay_seconds before the first check', async () => {
+    const { results } = watch({ type: 'COMMAND', command: { value: 'true' }, delay_seconds: 0.3 })
+    await sleep(200)
+    expect(results).toEqual([])
+    await waitFor(() => results.length === 1)
+  })
+})
+
+describe('TCP health checks', () => {
+  it('is healthy while something listens and fails when nothing does', async () => {
+    const server = net.createServer((socket) => socket.end())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+
+    const { results, failures } = watch({ type: 'TCP', tcp: { port }, consecutive_failures: 2 })
+    await waitFor(() => results.length === 1)
+    expect(results[0]?.healthy).toBe(true)
+
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await waitFor(() => failures.length === 1)
+    expect(results.map((r) => r.healthy)).toEqual([true, false])
+    expect(results[1]?.message).toContain(`127.0.0.1:${port}`)
+  })
+})
+
+describe('COMMAND health checks', () => {
+  it('runs in the sandbox with the task environment and the check own variables', async () => {
+    await writeFile(path.join(sandboxDir, 'present'), '')
+    const { results } = watch(
+      {
+        type: 'COMMAND',
+        command: {
+          value: 'test -f present && [ "$TASK_VAR" = task ] && [ "$CHECK_VAR" = check ]',
+          environment: { variables: [{ name: 'CHECK_VAR', value: 'check' }] },
+        },
+      },
+      { TASK_VAR: 'task' },
+    )
+    await waitFor(() => results.length === 1)
+    expect(results[0]?.healthy).toBe(true)
+  })
+
+  it('fails a check that outlives its timeout, killing it', async () => {
+    const { results } = watch({
+      type: 'COMMAND',
+      command: { value: 'sleep 5' },
+      timeout_seconds: 0.2,
+      consecutive_failures: 100,
+    })
+    const begun = Date.now()
+    await waitFor(() => results.length === 1)
+    expect(Date.now() - begun).toBeLessThan(1_500)
+    expect(results[0]).toMatchObject({ healthy: false })
+    expect(results[0]?.message).toContain('timed out')
+  })
+
+  it('takes the type from the filled-in section and rejects a check without one', () => {
+    const { handle } = watch({ command: { value: 'true' } })
+    handle.stop()
+    expect(() => watch({})).toThrow(/no type/)
+  })
+})

@@ -1,0 +1,187 @@
+// The agent's HTTP surface: internal endpoints the master calls, the v0 state, and the
+// sandbox files API (`/files/browse`, `/files/read`, `/files/download`).
+import { createReadStream } from 'node:fs'
+import { open, readdir, realpath, stat } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import { basename, join, resolve, sep } from 'node:path'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import type { Agent } from './agent.js'
+import { AGENT_VERSION } from './agent.js'
+import type { RequestContext } from '../api/http.js'
+import { createRouter, listen, sendJson, sendText } from '../api/http.js'
+import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
+import { BadRequestError, NotFoundError } from '../core/errors.js'
+import { resourcesFromWire } from '../api/mesos.js'
+import { isTerminal } from '../core/task-state.js'
+import { parseBody, v0Resources } from '../master/http.js'
+
+const LaunchSchema = z.object({ framework_id: z.string(), framework_info: FrameworkInfoSchema.optional(), task_info: TaskInfoSchema })
+const KillSchema = z.object({ framework_id: z.string(), task_id: z.string(), grace_period_ms: z.number().int().nonnegative().default(3000) })
+const AckSchema = z.object({ framework_id: z.string(), task_id: z.string(), uuid: z.string() })
+const FrameworkSchema = z.object({ framework_id: z.string() })
+const MessageSchema = z.object({ framework_id: z.string(), executor_id: z.string(), data: z.string() })
+
+const accepted = (ctx: RequestContext): void => {
+  ctx.res.writeHead(202, { 'Content-Length': 0 })
+  ctx.res.end()
+}
+
+export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: string; port: number; maxBodyBytes: number }): Promise<Server> {
+  const { agent, log, maxBodyBytes } = opts
+  const router = createRouter({ log })
+
+  router.on('GET', '/internal/ping', (ctx) => {
+    const ok = agent.ping(ctx.url.searchParams.get('agent_id'))
+    sendJson(ctx.res, ok ? 200 : 409, { agent_id: agent.agentId() ?? null })
+  })
+  router.on('POST', '/internal/tasks/launch', async (ctx) => {
+    const body = await parseBody(ctx, LaunchSchema, maxBodyBytes)
+    accepted(ctx)
+    agent.launch(body.framework_id, body.framework_info, body.task_info).catch((e: unknown) => log.error({ err: e }, 'launch failed'))
+  })
+  router.on('POST', '/internal/tasks/kill', async (ctx) => {
+    const body = await parseBody(ctx, KillSchema, maxBodyBytes)
+    accepted(ctx)
+    agent.kill(body.framework_id, body.task_id, body.grace_period_ms).catch((e: unknown) => log.error({ err: e }, 'kill failed'))
+  })
+  router.on('POST', '/internal/ack', async (ctx) => {
+    const body = await parseBody(ctx, AckSchema, maxBodyBytes)
+    await agent.acknowledge(body.framework_id, body.task_id, body.uuid)
+    accepted(ctx)
+  })
+  router.on('POST', '/internal/framework/shutdown', async (ctx) => {
+    const body = await parseBody(ctx, FrameworkSchema, maxBodyBytes)
+    accepted(ctx)
+    agent.shutdownFramework(body.framework_id).catch((e: unknown) => log.error({ err: e }, 'framework shutdown failed'))
+  })
+  router.on('POST', '/internal/message', async (ctx) => {
+    const body = await parseBody(ctx, MessageSchema, maxBodyBytes)
+    // Command tasks have no executor to talk to; the message is logged and dropped, as Mesos
+    // drops messages for executors that do not exist.
+    log.info({ frameworkId: body.framework_id, executorId: body.executor_id, bytes: body.data.length }, 'framework message dropped: no custom executors')
+    accepted(ctx)
+  })
+
+  const state = () => {
+    const byFramework = new Map<string, Array<Record<string, unknown>>>()
+    for (const t of agent.tasks.values()) {
+      const list = byFramework.get(t.frameworkId) ?? []
+      list.push({
+        id: t.info.task_id.value,
+        name: t.info.name,
+        framework_id: t.frameworkId,
+        executor_id: t.info.task_id.value,
+        slave_id: agent.agentId() ?? '',
+        state: t.state,
+        resources: v0Resources(resourcesFromWire(t.info.resources)),
+        directory: t.sandbox,
+        statuses: t.latest ? [{ state: t.latest.state, timestamp: t.latest.timestamp, ...(t.latest.healthy !== undefined ? { healthy: t.latest.healthy } : {}) }] : [],
+        ...(t.info.container ? { container: t.info.container } : {}),
+      })
+      byFramework.set(t.frameworkId, list)
+    }
+    return {
+      version: AGENT_VERSION,
+      id: agent.agentId() ?? '',
+      pid: `slave(1)@${agent.opts.ip}:${agent.opts.port}`,
+      hostname: agent.opts.hostname,
+      resources: v0Resources(agent.opts.resources),
+      attributes: Object.fromEntries(agent.opts.attributes.map((a) => [a.name, a.scalar?.value ?? a.text?.value ?? ''])),
+      master_hostname: new URL(agent.opts.masterUrl).hostname,
+      flags: { work_dir: agent.opts.workDir, port: String(agent.opts.port), hostname: agent.opts.hostname },
+      frameworks: [...byFramework].map(([id, tasks]) => ({
+        id,
+        executors: tasks.map((t) => ({
+          id: t.executor_id,
+          directory: t.directory,
+          tasks: isTerminal(String(t.state)) ? [] : [t],
+          completed_tasks: isTerminal(String(t.state)) ? [t] : [],
+          queued_tasks: [],
+        })),
+        completed_executors: [],
+      })),
+      completed_frameworks: [],
+    }
+  }
+  router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, state()))
+  router.on('GET', '/state.json', (ctx) => sendJson(ctx.res, 200, state()))
+  router.on('GET', '/slave(1)/state', (ctx) => sendJson(ctx.res, 200, state()))
+  router.on('GET', '/health', (ctx) => sendText(ctx.res, 200, ''))
+
+  // ---- sandbox files ----
+  const workRoot = resolve(agent.opts.workDir)
+  async function safePath(ctx: RequestContext): Promise<string> {
+    const path = ctx.url.searchParams.get('path')
+    if (!path) throw new BadRequestError("Expecting 'path' to be present")
+    let real: string
+    try {
+      real = await realpath(resolve(path))
+    } catch {
+      throw new NotFoundError(`No such file or directory: '${path}'`)
+    }
+    const root = await realpath(workRoot).catch(() => workRoot)
+    if (real !== root && !real.startsWith(root + sep)) throw new NotFoundError(`'${path}' is not in this agent's work directory`)
+    return real
+  }
+
+  router.on('GET', '/files/browse', async (ctx) => {
+    const dir = await safePath(ctx)
+    const st = await stat(dir)
+    if (!st.isDirectory()) throw new BadRequestError(`'${dir}' is not a directory`)
+    const entries = await readdir(dir)
+    const out = []
+    for (const name of entries.sort()) {
+      const p = join(dir, name)
+      const s = await stat(p).catch(() => undefined)
+      if (!s) continue
+      out.push({ path: p, nlink: s.nlink, size: s.size, mtime: Math.floor(s.mtimeMs / 1000), mode: modeString(s.mode, s.isDirectory()), uid: String(s.uid), gid: String(s.gid) })
+    }
+    sendJson(ctx.res, 200, out)
+  })
+
+  router.on('GET', '/files/read', async (ctx) => {
+    const file = await safePath(ctx)
+    const st = await stat(file)
+    if (st.isDirectory()) throw new BadRequestError(`'${file}' is a directory`)
+    const offsetParam = ctx.url.searchParams.get('offset')
+    const lengthParam = ctx.url.searchParams.get('length')
+    const offset = offsetParam === null ? 0 : Number(offsetParam)
+    if (!Number.isInteger(offset) || offset < -1) throw new BadRequestError("'offset' must be an integer >= -1")
+    // offset -1 asks only for the size, as Mesos' log tailers do.
+    if (offset === -1) return sendJson(ctx.res, 200, { data: '', offset: st.size })
+    const maxLength = 16 * 1024 * 1024
+    const length = lengthParam === null ? Math.min(maxLength, Math.max(0, st.size - offset)) : Number(lengthParam)
+    if (!Number.isInteger(length) || length < 0) throw new BadRequestError("'length' must be a non-negative integer")
+    const n = Math.min(length, maxLength, Math.max(0, st.size - offset))
+    const buf = Buffer.alloc(n)
+    const fh = await open(file, 'r')
+    try {
+      await fh.read(buf, 0, n, offset)
+    } finally {
+      await fh.close()
+    }
+    sendJson(ctx.res, 200, { data: buf.toString('utf8'), offset })
+  })
+
+  router.on('GET', '/files/download', async (ctx) => {
+    const file = await safePath(ctx)
+    const st = await stat(file)
+    if (st.isDirectory()) throw new BadRequestError(`'${file}' is a directory`)
+    ctx.res.writeHead(200, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': st.size,
+      'Content-Disposition': `attachment; filename=${basename(file)}`,
+    })
+    createReadStream(file).pipe(ctx.res)
+  })
+
+  return listen({ router, host: opts.host, port: opts.port, log })
+}
+
+function modeString(mode: number, dir: boolean): string {
+  const bits = 'rwxrwxrwx'
+  let s = dir ? 'd' : '-'
+  for (let i = 0; i < 9; i++) s += mode & (1 << (8 - i)) ? bits[i] : '-'
+  return s
+}
