@@ -1,0 +1,109 @@
+// `dromos` subcommands. Importing this module runs the CLI.
+import { Command, InvalidArgumentError } from 'commander'
+import { runAgent, runMaster, runUp } from './processes.js'
+import { parseDurationMs } from '../core/duration.js'
+
+const duration = (v: string): number => {
+  try {
+    return parseDurationMs(v)
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message)
+  }
+}
+const int = (v: string): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`'${v}' is not a non-negative integer`)
+  return n
+}
+
+const program = new Command()
+program.name('dromos').description('A cluster manager and PaaS in the line of Mesos, Marathon and marathon-lb').version('0.1.0')
+
+program
+  .command('master')
+  .description('run a master (Mesos v1 scheduler and operator APIs on :5050)')
+  .option('--ip <ip>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', int, 5050)
+  .option('--hostname <name>', 'hostname to advertise (default: the ip)')
+  .option('--work-dir <dir>', 'where the master keeps its state', '.dromos/master')
+  .option('--allocation-interval <duration>', 'time between allocation passes', duration, 1000)
+  .option('--offer-timeout <duration>', 'rescind offers not used within this time (0: never)', duration, 0)
+  .option('--agent-ping-timeout <duration>', 'how long an agent may take to answer a ping', duration, 15_000)
+  .option('--max-agent-ping-timeouts <n>', 'missed pings before an agent is unreachable', int, 5)
+  .option('--heartbeat-interval <duration>', 'scheduler stream heartbeat interval', duration, 15_000)
+  .option('--weights <list>', 'role weights, e.g. "ops=2,dev=1"', '')
+  .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: MasterFlags) => {
+    await runMaster(o)
+  })
+
+program
+  .command('agent')
+  .description('run an agent (runs tasks in Docker or as processes, on :5051)')
+  .requiredOption('--master <url>', 'the master, e.g. 127.0.0.1:5050 or http://127.0.0.1:5050')
+  .option('--ip <ip>', 'address to listen on and to advertise to the master', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', int, 5051)
+  .option('--hostname <name>', 'hostname to advertise (default: this machine\'s)')
+  .option('--work-dir <dir>', 'where sandboxes and the checkpoint live', '.dromos/agent')
+  .option('--resources <spec>', 'e.g. "cpus:2;mem:4096;disk:10000;ports:[31000-32000]" (default: detected)')
+  .option('--attributes <spec>', 'e.g. "rack:r1;zone:a"', '')
+  .option('--containerizers <list>', 'comma-separated: docker,process', 'docker,process')
+  .option('--status-update-retry <duration>', 'first retry interval for unacknowledged status updates', duration, 10_000)
+  .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: AgentFlags) => {
+    await runAgent(o)
+  })
+
+program
+  .command('up')
+  .description('run a single-machine cluster: master on :5050 and one agent on :5051')
+  .option('--work-dir <dir>', 'state and logs of the cluster', '.dromos')
+  .option('--resources <spec>', 'the agent\'s resources (default: detected)')
+  .option('--keep-tasks', 'leave tasks running when dromos up stops', false)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: UpFlags) => {
+    await runUp(o)
+  })
+
+export interface MasterFlags {
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  allocationInterval: number
+  offerTimeout: number
+  agentPingTimeout: number
+  maxAgentPingTimeouts: number
+  heartbeatInterval: number
+  weights: string
+  maxBodyBytes: number
+  logLevel: string
+}
+
+export interface AgentFlags {
+  master: string
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  resources?: string
+  attributes: string
+  containerizers: string
+  statusUpdateRetry: number
+  maxBodyBytes: number
+  logLevel: string
+}
+
+export interface UpFlags {
+  workDir: string
+  resources?: string
+  keepTasks: boolean
+  logLevel: string
+}
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`dromos: ${(e as Error).message}\n`)
+  process.exit(1)
+})

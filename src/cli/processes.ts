@@ -1,0 +1,232 @@
+// Starting the long-running processes: each `start*` returns a handle with `stop()`, so that
+// `dromos up` can run several of them in one process and stop them in order.
+import { mkdirSync, statfsSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Logger } from 'pino'
+import pino from 'pino'
+import type { AgentFlags, MasterFlags, UpFlags } from './main.js'
+import { createAgent } from '../agent/agent.js'
+import { createDockerContainerizer } from '../agent/containerizers/docker.js'
+import { createProcessContainerizer } from '../agent/containerizers/process.js'
+import type { Containerizer } from '../agent/containerizers/types.js'
+import { startAgentHttp } from '../agent/http.js'
+import { parseAttributeString } from '../api/mesos.js'
+import { systemClock } from '../core/clock.js'
+import type { Resources } from '../core/resources.js'
+import { add, parseResourceString } from '../core/resources.js'
+import { startMasterHttp } from '../master/http.js'
+import { createMaster } from '../master/master.js'
+import { openSqliteStore } from '../store/sqlite.js'
+
+export interface Running {
+  readonly url: string
+  stop(opts?: { destroyTasks?: boolean }): Promise<void>
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((res) => {
+    server.close(() => res())
+    server.closeAllConnections()
+  })
+}
+
+function parseWeights(text: string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const part of text.split(',')) {
+    const [role, w] = part.split('=')
+    if (!role?.trim()) continue
+    const n = Number(w)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid weight for role '${role}': '${w}'`)
+    out[role.trim()] = n
+  }
+  return out
+}
+
+export async function startMaster(flags: MasterFlags, log: Logger): Promise<Running> {
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const store = openSqliteStore(join(workDir, 'state.db'))
+  const hostname = flags.hostname ?? flags.ip
+  const master = createMaster({
+    store,
+    log: log.child({ component: 'master' }),
+    clock: systemClock,
+    hostname,
+    ip: flags.ip,
+    port: flags.port,
+    allocationIntervalMs: flags.allocationInterval,
+    offerTimeoutMs: flags.offerTimeout,
+    agentPingTimeoutMs: flags.agentPingTimeout,
+    maxAgentPingTimeouts: flags.maxAgentPingTimeouts,
+    heartbeatIntervalSeconds: flags.heartbeatInterval / 1000,
+    roleWeights: parseWeights(flags.weights),
+    flags: {
+      ip: flags.ip,
+      port: String(flags.port),
+      hostname,
+      work_dir: workDir,
+      allocation_interval: `${flags.allocationInterval}ms`,
+      offer_timeout: `${flags.offerTimeout}ms`,
+      agent_ping_timeout: `${flags.agentPingTimeout}ms`,
+      max_agent_ping_timeouts: String(flags.maxAgentPingTimeouts),
+      weights: flags.weights,
+    },
+  })
+  await master.start()
+  const server = await startMasterHttp({ master, log: log.child({ component: 'master-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes })
+  log.info({ url: `http://${flags.ip}:${flags.port}` }, 'master started')
+  return {
+    url: `http://${flags.ip}:${flags.port}`,
+    async stop() {
+      await master.stop()
+      await closeServer(server)
+      await store.close()
+    },
+  }
+}
+
+/** Resources of this machine, less a share kept for the system, as the Mesos agent does. */
+export function detectResources(workDir: string): Resources {
+  const memMb = Math.floor(totalmem() / 1024 / 1024)
+  let diskMb = 10_000
+  try {
+    const s = statfsSync(workDir)
+    diskMb = Math.floor((s.bavail * s.bsize) / 1024 / 1024)
+  } catch {
+    // keep the default
+  }
+  return {
+    scalars: {
+      cpus: availableParallelism(),
+      mem: Math.max(256, memMb >= 2048 ? memMb - 1024 : Math.floor(memMb / 2)),
+      disk: Math.max(1024, diskMb >= 10_240 ? diskMb - 5120 : Math.floor(diskMb / 2)),
+    },
+    ranges: { ports: [{ begin: 31000, end: 32000 }] },
+  }
+}
+
+export async function startAgent(flags: AgentFlags, log: Logger): Promise<Running> {
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const store = openSqliteStore(join(workDir, 'checkpoint.db'))
+  const detected = detectResources(workDir)
+  // Given resources replace the detected ones kind by kind, as --resources does in Mesos.
+  const given = flags.resources ? parseResourceString(flags.resources) : undefined
+  const resources: Resources = given
+    ? add({ scalars: Object.fromEntries(Object.entries(detected.scalars).filter(([k]) => !(k in given.scalars))), ranges: Object.fromEntries(Object.entries(detected.ranges).filter(([k]) => !(k in given.ranges))) }, given)
+    : detected
+  const names = flags.containerizers.split(',').map((s) => s.trim()).filter(Boolean)
+  const containerizers: Containerizer[] = []
+  for (const name of names) {
+    if (name === 'docker') containerizers.push(createDockerContainerizer({ log: log.child({ component: 'docker' }) }))
+    else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }) }))
+    else throw new Error(`Unknown containerizer '${name}': expected docker or process`)
+  }
+  const masterUrl = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`
+  const agent = createAgent({
+    masterUrl,
+    ip: flags.ip,
+    port: flags.port,
+    hostname: flags.hostname ?? osHostname(),
+    workDir,
+    resources,
+    attributes: parseAttributeString(flags.attributes),
+    containerizers,
+    store,
+    log: log.child({ component: 'agent' }),
+    clock: systemClock,
+    statusUpdateRetryMs: flags.statusUpdateRetry,
+    statusUpdateMaxRetryMs: 10 * 60_000,
+  })
+  // Serve first: the master pings the agent as soon as it registers.
+  const server = await startAgentHttp({ agent, log: log.child({ component: 'agent-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes })
+  await agent.start()
+  log.info({ url: `http://${flags.ip}:${flags.port}`, agentId: agent.agentId() }, 'agent started')
+  return {
+    url: `http://${flags.ip}:${flags.port}`,
+    async stop(opts = {}) {
+      await agent.stop(opts)
+      await closeServer(server)
+      await store.close()
+    },
+  }
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false
+  const handler = (): void => {
+    if (stopping) process.exit(130)
+    stopping = true
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+}
+
+export async function runMaster(flags: MasterFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel })
+  const m = await startMaster(flags, log)
+  onSignals(() => m.stop())
+}
+
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel })
+  const a = await startAgent(flags, log)
+  onSignals(() => a.stop())
+}
+
+export async function runUp(flags: UpFlags): Promise<void> {
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const logFile = join(workDir, 'dromos.log')
+  const log = pino({ level: flags.logLevel }, pino.destination({ dest: logFile, sync: false, mkdir: true }))
+  const say = (line: string): void => void process.stdout.write(`${line}\n`)
+  say(`dromos up: state and logs in ${workDir}`)
+  const master = await startMaster(
+    {
+      ip: '127.0.0.1',
+      port: 5050,
+      workDir: join(workDir, 'master'),
+      allocationInterval: 1000,
+      offerTimeout: 0,
+      agentPingTimeout: 15_000,
+      maxAgentPingTimeouts: 5,
+      heartbeatInterval: 15_000,
+      weights: '',
+      maxBodyBytes: 4 * 1024 * 1024,
+      logLevel: flags.logLevel,
+    },
+    log,
+  )
+  say(`  master   ${master.url}   (Mesos v1 API: ${master.url}/api/v1/scheduler, state: ${master.url}/master/state)`)
+  const agent = await startAgent(
+    {
+      master: master.url,
+      ip: '127.0.0.1',
+      port: 5051,
+      workDir: join(workDir, 'agent'),
+      attributes: '',
+      containerizers: 'docker,process',
+      statusUpdateRetry: 10_000,
+      maxBodyBytes: 4 * 1024 * 1024,
+      logLevel: flags.logLevel,
+      ...(flags.resources ? { resources: flags.resources } : {}),
+    },
+    log,
+  )
+  say(`  agent    ${agent.url}   (sandboxes under ${join(workDir, 'agent')})`)
+  say(`  logs     ${logFile}`)
+  say('Ctrl-C stops the cluster' + (flags.keepTasks ? ' and leaves its tasks running.' : ' and its tasks.'))
+  onSignals(async () => {
+    say('dromos up: stopping…')
+    await agent.stop({ destroyTasks: !flags.keepTasks })
+    await master.stop()
+    log.flush()
+    say('dromos up: stopped.')
+  })
+}

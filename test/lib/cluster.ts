@@ -1,0 +1,140 @@
+// Runs real `bin/dromos master` and `bin/dromos agent` processes for cross-process tests.
+import type { ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'dromos')
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer()
+    s.once('error', rej)
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      s.close(() => res(port))
+    })
+  })
+}
+
+export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+export class Proc {
+  child: ChildProcess
+  exited: Promise<number | null>
+  constructor(
+    readonly args: string[],
+    readonly logFile: string,
+  ) {
+    this.child = this.spawn()
+    this.exited = this.watch()
+  }
+  private spawn(): ChildProcess {
+    const out = createWriteStream(this.logFile, { flags: 'a' })
+    const child = spawn(process.execPath, [BIN, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout?.pipe(out)
+    child.stderr?.pipe(out)
+    return child
+  }
+  private watch(): Promise<number | null> {
+    return new Promise((res) => this.child.once('exit', (code) => res(code)))
+  }
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.kill(signal)
+    await this.exited
+  }
+  restart(): void {
+    this.child = this.spawn()
+    this.exited = this.watch()
+  }
+}
+
+export interface AgentSpec {
+  resources?: string
+  attributes?: string
+  hostname?: string
+  extraArgs?: string[]
+}
+
+export class TestCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'dromos-cluster-'))
+  master!: Proc
+  masterUrl = ''
+  masterPort = 0
+  readonly agents: Array<{ proc: Proc; port: number; url: string; workDir: string }> = []
+
+  static async start(opts: { masterArgs?: string[]; agents?: AgentSpec[] } = {}): Promise<TestCluster> {
+    const c = new TestCluster()
+    await c.startMaster(opts.masterArgs ?? [])
+    for (const a of opts.agents ?? [{}]) await c.addAgent(a)
+    return c
+  }
+
+  async startMaster(args: string[]): Promise<void> {
+    this.masterPort = await freePort()
+    this.masterUrl = `http://127.0.0.1:${this.masterPort}`
+    this.master = new Proc(
+      ['master', '--port', String(this.masterPort), '--work-dir', join(this.dir, 'master'), '--allocation-interval', '100ms', '--log-level', 'debug', ...args],
+      join(this.dir, 'master.log'),
+    )
+    await waitUntil('master to answer /health', async () => (await fetch(`${this.masterUrl}/health`)).ok)
+  }
+
+  async addAgent(spec: AgentSpec = {}): Promise<{ proc: Proc; port: number; url: string; workDir: string; id: string }> {
+    const port = await freePort()
+    const workDir = join(this.dir, `agent-${this.agents.length}`)
+    const proc = new Proc(
+      [
+        'agent',
+        '--master', this.masterUrl,
+        '--port', String(port),
+        '--work-dir', workDir,
+        '--resources', spec.resources ?? 'cpus:2;mem:1024;disk:1000;ports:[31000-31099]',
+        '--status-update-retry', '1s',
+        '--log-level', 'debug',
+        ...(spec.attributes ? ['--attributes', spec.attributes] : []),
+        ...(spec.hostname ? ['--hostname', spec.hostname] : []),
+        ...(spec.extraArgs ?? []),
+      ],
+      join(this.dir, `agent-${this.agents.length}.log`),
+    )
+    const agent = { proc, port, url: `http://127.0.0.1:${port}`, workDir }
+    this.agents.push(agent)
+    const id = await waitUntil('agent to register', async () => {
+      const s = (await (await fetch(`${agent.url}/state`)).json()) as { id: string }
+      return s.id || undefined
+    })
+    await waitUntil('master to list the agent', async () => {
+      const st = (await (await fetch(`${this.masterUrl}/master/state`)).json()) as { slaves: Array<{ id: string }> }
+      return st.slaves.some((s) => s.id === id)
+    })
+    return { ...agent, id }
+  }
+
+  async state(): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return (await fetch(`${this.masterUrl}/master/state`)).json()
+  }
+
+  async stop(): Promise<void> {
+    for (const a of this.agents) await a.proc.stop()
+    await this.master?.stop()
+    if (!process.env.DROMOS_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
