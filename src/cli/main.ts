@@ -61,6 +61,8 @@ program
   .description('run a single-machine cluster: master on :5050 and one agent on :5051')
   .option('--work-dir <dir>', 'state and logs of the cluster', '.dromos')
   .option('--resources <spec>', 'the agent\'s resources (default: detected)')
+  .option('--master-port <port>', 'the master\'s port', int, 5050)
+  .option('--agent-port <port>', 'the agent\'s port', int, 5051)
   .option('--keep-tasks', 'leave tasks running when dromos up stops', false)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: UpFlags) => {
@@ -99,6 +101,8 @@ export interface AgentFlags {
 export interface UpFlags {
   workDir: string
   resources?: string
+  masterPort: number
+  agentPort: number
   keepTasks: boolean
   logLevel: string
 }

@@ -190,7 +190,7 @@ export async function runUp(flags: UpFlags): Promise<void> {
   const master = await startMaster(
     {
       ip: '127.0.0.1',
-      port: 5050,
+      port: flags.masterPort,
       workDir: join(workDir, 'master'),
       allocationInterval: 1000,
       offerTimeout: 0,
@@ -208,7 +208,7 @@ export async function runUp(flags: UpFlags): Promise<void> {
     {
       master: master.url,
       ip: '127.0.0.1',
-      port: 5051,
+      port: flags.agentPort,
       workDir: join(workDir, 'agent'),
       attributes: '',
       containerizers: 'docker,process',

@@ -1,0 +1,68 @@
+// `dromos up`: one command gives a working cluster; Ctrl-C stops it and its containers.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Dockerode from 'dockerode'
+import { afterAll, describe, expect, it } from 'vitest'
+import { freePort, Proc, waitUntil } from './lib/cluster.js'
+import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
+import { offeredPorts, ports, scalar, TestFramework } from './lib/scheduler.js'
+
+const docker = new Dockerode()
+const dirs: string[] = []
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
+
+async function upAndLaunch(extra: string[]): Promise<{ proc: Proc; dir: string; taskLabel: string; hostPort: number }> {
+  await ensureBusyboxImage()
+  const dir = mkdtempSync(join(tmpdir(), 'dromos-up-'))
+  dirs.push(dir)
+  const masterPort = await freePort()
+  const agentPort = await freePort()
+  const proc = new Proc(
+    ['up', '--work-dir', join(dir, 'state'), '--master-port', String(masterPort), '--agent-port', String(agentPort), '--resources', 'cpus:1;mem:512;ports:[31200-31210]', ...extra],
+    join(dir, 'up.out'),
+  )
+  const master = `http://127.0.0.1:${masterPort}`
+  await waitUntil('the agent to register', async () => {
+    const s = (await (await fetch(`${master}/master/state`)).json()) as { slaves: unknown[] }
+    return s.slaves.length === 1
+  })
+  const f = await TestFramework.subscribe({ master, name: 'up-test' })
+  const offer = (await f.waitOffers()).offers.offers[0]
+  const [hostPort] = offeredPorts(offer, 1)
+  const taskId = `up-web-${Date.now()}`
+  await f.launch(offer, [
+    {
+      name: 'web',
+      task_id: { value: taskId },
+      resources: [scalar('cpus', 0.1), scalar('mem', 32), ports(hostPort!)],
+      command: { value: 'exec httpd -f -p 80 -h /www' },
+      container: { type: 'DOCKER', docker: { image: BUSYBOX_TAG, network: 'BRIDGE', port_mappings: [{ host_port: hostPort, container_port: 80 }] } },
+    },
+  ])
+  await f.waitUpdate(taskId, 'TASK_RUNNING')
+  await waitUntil('the task to answer', async () => (await fetch(`http://127.0.0.1:${hostPort}/`)).ok)
+  f.close()
+  return { proc, dir, taskLabel: `dromos.task_id=${taskId}`, hostPort: hostPort! }
+}
+
+describe('dromos up', () => {
+  it('runs tasks, writes its log to the work dir, and Ctrl-C removes its containers', async () => {
+    const { proc, dir, taskLabel } = await upAndLaunch([])
+    expect(existsSync(join(dir, 'state', 'dromos.log'))).toBe(true)
+    proc.child.kill('SIGINT')
+    expect(await proc.exited).toBe(0)
+    const left = await docker.listContainers({ all: true, filters: { label: [taskLabel] } })
+    expect(left).toHaveLength(0)
+  })
+
+  it('leaves the containers running with --keep-tasks', async () => {
+    const { proc, taskLabel, hostPort } = await upAndLaunch(['--keep-tasks'])
+    proc.child.kill('SIGINT')
+    expect(await proc.exited).toBe(0)
+    const left = await docker.listContainers({ filters: { label: [taskLabel] } })
+    expect(left).toHaveLength(1)
+    expect((await fetch(`http://127.0.0.1:${hostPort}/`)).ok).toBe(true)
+    await docker.getContainer(left[0]!.Id).remove({ force: true })
+  })
+})
