@@ -1,6 +1,6 @@
 // The agent: registers with the master, runs tasks through its containerizers, reports
 // their status reliably and checkpoints what it needs to recover after a restart.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { AttributeWire, FrameworkInfo, HealthCheck, TaskInfo, TaskStatusWire } from '../api/mesos.js'
@@ -404,9 +404,42 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     for (const [k, t] of tasks) {
       if (isTerminal(t.state) || found.has(k)) continue
-      await update(t, TaskState.FAILED, { reason: 'REASON_EXECUTOR_TERMINATED', message: 'Container was not found when the agent recovered' })
+      const killed = t.containerizer === 'process' && killOrphanProcess(t)
+      await update(t, TaskState.FAILED, {
+        reason: 'REASON_EXECUTOR_TERMINATED',
+        message: killed ? 'The task process could not be re-attached after the agent restarted and was killed' : 'Container was not found when the agent recovered',
+      })
     }
     log.info({ agentId, tasks: tasks.size }, 'recovered agent state')
+  }
+
+  /**
+   * Process tasks cannot be re-attached after a restart (their exit status and stdio went with
+   * the old agent), but they outlive it in their own sessions. Reported FAILED, they would run
+   * on unseen, holding ports and resources the master offers again: end them, as Mesos destroys
+   * the containers it cannot recover. True if a process of the task was found and killed.
+   */
+  function killOrphanProcess(t: AgentTask): boolean {
+    const m = /^process-(\d+)$/.exec(t.containerId ?? '')
+    if (!m) return false
+    const pid = Number(m[1])
+    let environ: string
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    } catch {
+      return false
+    }
+    // The pid may be another process's by now: only one that carries this task's ids is ours.
+    const vars = new Set(environ.split('\0'))
+    if (!vars.has(`MESOS_TASK_ID=${t.info.task_id.value}`) || !vars.has(`MESOS_FRAMEWORK_ID=${t.frameworkId}`)) return false
+    try {
+      // The task leads its own process group: the group takes its children along.
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      return false
+    }
+    log.warn({ taskId: t.info.task_id.value, pid }, 'killed the process of a task that could not be recovered')
+    return true
   }
 
   return {

@@ -110,7 +110,9 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
   router.on('GET', '/health', (ctx) => sendText(ctx.res, 200, ''))
 
   // ---- sandbox files ----
-  const workRoot = resolve(agent.opts.workDir)
+  // Only sandboxes are served, as Mesos serves only the directories it attaches. The rest of
+  // the work directory holds the checkpoint, whose TaskInfos carry the tasks' environment.
+  const workRoot = resolve(agent.opts.workDir, 'slaves')
   async function safePath(ctx: RequestContext): Promise<string> {
     const path = ctx.url.searchParams.get('path')
     if (!path) throw new BadRequestError("Expecting 'path' to be present")
@@ -121,7 +123,7 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
       throw new NotFoundError(`No such file or directory: '${path}'`)
     }
     const root = await realpath(workRoot).catch(() => workRoot)
-    if (real !== root && !real.startsWith(root + sep)) throw new NotFoundError(`'${path}' is not in this agent's work directory`)
+    if (real !== root && !real.startsWith(root + sep)) throw new NotFoundError(`'${path}' is not in a sandbox on this agent`)
     return real
   }
 

@@ -3,13 +3,12 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './master.js'
+import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, OfferRecord, TaskRecord } from './master.js'
 import { MASTER_VERSION } from './master.js'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, listen, parseJson, readBody, sendJson, sendText, writeRecord } from '../api/http.js'
-import type { ResourceWire } from '../api/mesos.js'
-import { AttributeSchema, ResourceSchema, resourcesFromWire, SchedulerCallSchema, stripNulls, TaskInfoSchema } from '../api/mesos.js'
-import { BadRequestError, NotFoundError } from '../core/errors.js'
+import { AttributeSchema, ResourceSchema, resourcesFromWire, resourcesToWire, SchedulerCallSchema, stripNulls, TaskInfoSchema } from '../api/mesos.js'
+import { BadRequestError, DromosError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
@@ -29,7 +28,8 @@ function zodMessage(e: z.ZodError): string {
 
 export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, maxBodyBytes: number): Promise<T> {
   const type = ctx.req.headers['content-type'] ?? ''
-  if (type && !type.includes('json')) throw new BadRequestError(`Expecting 'Content-Type' of application/json, got '${type}'`)
+  // Mesos answers 415 Unsupported Media Type, not 400, to a body it cannot read at all.
+  if (type && !type.includes('json')) throw new DromosError('UNSUPPORTED_MEDIA_TYPE', 415, `Expecting 'Content-Type' of application/json, got '${type}'`)
   const text = await readBody(ctx.req, maxBodyBytes)
   const raw = stripNulls(parseJson(text))
   const parsed = schema.safeParse(raw)
@@ -130,6 +130,8 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
         ctx.res.socket?.setNoDelay(true)
         ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' })
         writeRecord(ctx.res, { type: 'SUBSCRIBED', subscribed: { get_state: s, heartbeat_interval_seconds: master.opts.heartbeatIntervalSeconds } })
+        // Mesos follows SUBSCRIBED with a HEARTBEAT at once, so clients can arm their timeout.
+        writeRecord(ctx.res, { type: 'HEARTBEAT' })
         const off = master.onOperatorEvent((e) => writeRecord(ctx.res, e))
         const hb = setInterval(() => writeRecord(ctx.res, { type: 'HEARTBEAT' }), master.opts.heartbeatIntervalSeconds * 1000)
         ctx.res.on('close', () => {
@@ -218,46 +220,105 @@ function versionInfo(): Record<string, unknown> {
   return { version: MASTER_VERSION, build_date: '', build_time: 0, build_user: 'dromos' }
 }
 
+const timeInfo = (ms: number): { nanoseconds: number } => ({ nanoseconds: Math.round(ms) * 1e6 })
+
+/** A `Task` of mesos.proto, as the operator API shows it. */
 function taskV1(t: TaskRecord): Record<string, unknown> {
-  const latest = t.statuses[t.statuses.length - 1]
+  // status_update_state/uuid name the latest update forwarded with a uuid (one that wants an
+  // acknowledgement); as in Mesos they stay after the acknowledgement.
+  const latest = t.statuses.findLast((s) => s.uuid !== undefined)
   return {
     name: t.info.name,
     task_id: { value: t.taskId },
     framework_id: { value: t.frameworkId },
     agent_id: { value: t.agentId },
     state: t.state,
-    resources: t.info.resources as ResourceWire[],
+    // Resources carry the role they were allocated to, as in Mesos' multi-role model.
+    resources: resourcesToWire(t.resources, t.role),
     statuses: t.statuses,
     ...(latest?.uuid ? { status_update_state: latest.state, status_update_uuid: latest.uuid } : {}),
     ...(t.info.labels ? { labels: t.info.labels } : {}),
+    ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
     ...(t.info.container ? { container: t.info.container } : {}),
     ...(t.info.health_check ? { health_check: t.info.health_check } : {}),
-    ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
+    ...(t.info.kill_policy ? { kill_policy: t.info.kill_policy } : {}),
+    ...(t.info.command?.user ? { user: t.info.command.user } : {}),
   }
 }
 
 function roles(master: Master): Array<Record<string, unknown>> {
-  const names = new Set<string>(['*'])
+  // Mesos lists every role that has a framework or a non-default weight.
+  const names = new Set<string>(['*', ...Object.keys(master.opts.roleWeights)])
   for (const f of master.frameworks.values()) for (const r of f.roles) names.add(r)
   return [...names].sort().map((name) => {
     let used: Resources = EMPTY
     for (const t of master.tasks.values()) if (t.role === name && !isTerminal(t.state)) used = add(used, t.resources)
+    for (const o of master.offers.values()) if (o.role === name) used = add(used, o.resources)
     return {
       name,
       weight: master.opts.roleWeights[name] ?? 1,
       frameworks: [...master.frameworks.values()].filter((f) => f.roles.includes(name)).map((f) => ({ value: f.id })),
-      resources: toWire(used),
+      // As in Mesos: allocated plus offered, scalar quantities only.
+      resources: resourcesToWire({ scalars: used.scalars, ranges: {} }),
     }
   })
 }
 
-function toWire(r: Resources): ResourceWire[] {
-  const out: ResourceWire[] = []
-  for (const [name, value] of Object.entries(r.scalars)) out.push({ name, type: 'SCALAR', scalar: { value } })
-  for (const [name, range] of Object.entries(r.ranges)) out.push({ name, type: 'RANGES', ranges: { range: [...range] } })
-  return out
+/** An `Offer` as the operator API shows it inside a framework. */
+function offerV1(master: Master, o: OfferRecord): Record<string, unknown> {
+  const agent = master.agents.get(o.agentId)
+  return {
+    id: { value: o.id },
+    framework_id: { value: o.frameworkId },
+    agent_id: { value: o.agentId },
+    hostname: agent?.hostname ?? '',
+    resources: resourcesToWire(o.resources, o.role),
+    attributes: agent?.attributes ?? [],
+    allocation_info: { role: o.role },
+    ...(agent ? { url: { scheme: 'http', address: { hostname: agent.hostname, ip: agent.ip, port: agent.port }, path: '/slave(1)' } } : {}),
+  }
 }
 
+/** A `Response.GetFrameworks.Framework` of master.proto. */
+function frameworkV1(master: Master, f: FrameworkRecord, connected: boolean): Record<string, unknown> {
+  let used: Resources = EMPTY
+  for (const t of master.tasks.values()) if (t.frameworkId === f.id && !isTerminal(t.state)) used = add(used, t.resources)
+  const offers = connected ? [...master.offers.values()].filter((o) => o.frameworkId === f.id) : []
+  const offered = offers.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
+  return {
+    framework_info: { ...f.info, id: { value: f.id } },
+    active: connected,
+    connected,
+    recovered: false,
+    registered_time: timeInfo(f.registeredAt),
+    ...(f.reregisteredAt ? { reregistered_time: timeInfo(f.reregisteredAt) } : {}),
+    ...(f.unregisteredAt ? { unregistered_time: timeInfo(f.unregisteredAt) } : {}),
+    offers: offers.map((o) => offerV1(master, o)),
+    inverse_offers: [],
+    // As in Mesos: allocated is what the framework's tasks use, offered what it holds in offers.
+    allocated_resources: resourcesToWire(used),
+    offered_resources: resourcesToWire(offered),
+  }
+}
+
+/** A `Response.GetAgents.Agent` of master.proto. */
+function agentV1(master: Master, a: AgentRecord): Record<string, unknown> {
+  return {
+    agent_info: { id: { value: a.id }, hostname: a.hostname, port: a.port, resources: resourcesToWire(a.total), attributes: a.attributes },
+    active: a.unreachableSince === undefined,
+    deactivated: false,
+    version: a.version,
+    pid: `slave(1)@${a.ip}:${a.port}`,
+    registered_time: timeInfo(a.registeredAt),
+    ...(a.reregisteredAt ? { reregistered_time: timeInfo(a.reregisteredAt) } : {}),
+    total_resources: resourcesToWire(a.total),
+    allocated_resources: resourcesToWire(master.agentUsed(a.id)),
+    offered_resources: resourcesToWire(master.agentOffered(a.id)),
+    capabilities: [{ type: 'MULTI_ROLE' }],
+  }
+}
+
+/** A `Response.GetState` of master.proto. */
 export function buildOperatorState(master: Master) {
   const tasks = [...master.tasks.values()]
   return {
@@ -270,35 +331,13 @@ export function buildOperatorState(master: Master) {
     },
     get_executors: { executors: [], orphan_executors: [] },
     get_frameworks: {
-      frameworks: [...master.frameworks.values()].map((f) => ({
-        framework_info: { ...f.info, id: { value: f.id } },
-        active: !!f.stream,
-        connected: !!f.stream,
-        recovered: false,
-        registered_time: { nanoseconds: f.registeredAt * 1e6 },
-        ...(f.reregisteredAt ? { reregistered_time: { nanoseconds: f.reregisteredAt * 1e6 } } : {}),
-      })),
-      completed_frameworks: master.completedFrameworks.map((f) => ({
-        framework_info: { ...f.info, id: { value: f.id } },
-        active: false,
-        connected: false,
-        recovered: false,
-      })),
+      frameworks: [...master.frameworks.values()].map((f) => frameworkV1(master, f, !!f.stream)),
+      completed_frameworks: master.completedFrameworks.map((f) => frameworkV1(master, f, false)),
       recovered_frameworks: [],
     },
     get_agents: {
-      agents: [...master.agents.values()]
-        .filter((a) => a.unreachableSince === undefined)
-        .map((a) => ({
-          agent_info: { id: { value: a.id }, hostname: a.hostname, port: a.port, resources: toWire(a.total), attributes: a.attributes },
-          active: true,
-          version: a.version,
-          pid: `slave(1)@${a.ip}:${a.port}`,
-          registered_time: { nanoseconds: a.registeredAt * 1e6 },
-          total_resources: toWire(a.total),
-          allocated_resources: toWire(master.agentUsed(a.id)),
-          offered_resources: toWire(master.agentOffered(a.id)),
-        })),
+      // Unreachable agents are removed from the registered list, as in Mesos.
+      agents: [...master.agents.values()].filter((a) => a.unreachableSince === undefined).map((a) => agentV1(master, a)),
       recovered_agents: [],
     },
   }

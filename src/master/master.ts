@@ -422,6 +422,11 @@ export function createMaster(opts: MasterOptions): Master {
   // ---- status updates ----
 
   function agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void {
+    // An agent the master marked unreachable must re-register first: its registration is what
+    // brings its tasks back (and tells the frameworks). An update that slipped in before it
+    // would mark the task RUNNING quietly. The 404 makes the agent re-register and retry.
+    const agent = agents.get(agentId)
+    if (agent && !isActive(agent)) throw new NotFoundError(`Agent ${agentId} is unreachable: re-register`)
     const k = taskKey(frameworkId, status.task_id.value)
     const t = tasks.get(k)
     const f = frameworks.get(frameworkId)
@@ -438,13 +443,21 @@ export function createMaster(opts: MasterOptions): Master {
     const t = tasks.get(taskKey(f.id, ack.task_id.value))
     const agent = agents.get(ack.agent_id.value)
     if (!agent) throw new BadRequestError(`Unknown agent ${ack.agent_id.value}`)
-    await agentRequest(agent, '/internal/ack', { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
-      (r) => r.arrayBuffer(),
-      (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
-    )
+    // An unreachable agent would hold the framework's call until the request times out; as in
+    // Mesos the acknowledgement is dropped, and the agent re-sends the update once it is back.
+    if (isActive(agent)) {
+      await agentRequest(agent, '/internal/ack', { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
+        (r) => r.arrayBuffer(),
+        (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
+      )
+    } else log.info({ agentId: agent.id, taskId: ack.task_id.value }, 'dropping acknowledgement for an unreachable agent')
     if (t && t.pendingUuid === ack.uuid) {
       delete t.pendingUuid
-      if (isTerminal(t.state)) apply({ type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
+      // Only the acknowledgement of a terminal update ends the task. The acknowledgement of an
+      // earlier update can arrive after the master marked the task LOST (its agent stopped
+      // answering, maybe while this very acknowledgement waited on it): the task may come back.
+      const acked = [...t.statuses].reverse().find((s) => s.uuid === ack.uuid)
+      if (isTerminal(t.state) && (acked ? isTerminal(acked.state) : true)) apply({ type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
     }
   }
 

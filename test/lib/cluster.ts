@@ -55,10 +55,19 @@ export class Proc {
   private watch(): Promise<number | null> {
     return new Promise((res) => this.child.once('exit', (code) => res(code)))
   }
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     this.child.kill(signal)
+    // A process stopped with SIGSTOP (a partition test) acts on the signal only once continued.
+    this.child.kill('SIGCONT')
+    // Never hang a test run on a process that ignores its signal.
+    const force = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
     await this.exited
+    clearTimeout(force)
+  }
+  /** Sends a signal without waiting (SIGSTOP / SIGCONT to simulate a partition). */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal)
   }
   restart(): void {
     this.child = this.spawn()
@@ -126,6 +135,13 @@ export class TestCluster {
       return st.slaves.some((s) => s.id === id)
     })
     return { ...agent, id }
+  }
+
+  /** Stops the master (SIGTERM) and starts it again with the same flags, work dir and port. */
+  async restartMaster(): Promise<void> {
+    await this.master.stop()
+    this.master.restart()
+    await waitUntil('restarted master to answer /health', async () => (await fetch(`${this.masterUrl}/health`)).ok)
   }
 
   async state(): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
