@@ -87,6 +87,8 @@ interface Route {
 
 export interface Router {
   on(method: string, path: string, handler: Handler): Router
+  /** Matches every path under `prefix`, after the exact routes found nothing. */
+  onPrefix(method: string, prefix: string, handler: Handler): Router
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>
 }
 
@@ -96,7 +98,27 @@ export interface Router {
  */
 export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx: RequestContext) => void }): Router {
   const routes: Route[] = []
+  const prefixRoutes: Array<{ method: string; prefix: string; handler: Handler }> = []
+  const run = async (handler: Handler, ctx: RequestContext): Promise<void> => {
+    try {
+      await handler(ctx)
+    } catch (e) {
+      const err = e instanceof DromosError ? e : null
+      if (!err) opts.log.error({ err: e, path: ctx.url.pathname }, 'request failed')
+      if (ctx.res.headersSent) {
+        ctx.res.destroy()
+        return
+      }
+      const mapped = err ?? new DromosError('INTERNAL', 500, 'Internal error')
+      if (opts.onError) opts.onError(mapped, ctx)
+      else sendText(ctx.res, mapped.status, mapped.message)
+    }
+  }
   const router: Router = {
+    onPrefix(method, prefix, handler) {
+      prefixRoutes.push({ method, prefix, handler })
+      return router
+    },
     on(method, path, handler) {
       const keys: string[] = []
       const source = path
@@ -122,20 +144,14 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
         if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
         const params: Record<string, string> = {}
         route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')))
-        const ctx: RequestContext = { req, res, url, params }
-        try {
-          await route.handler(ctx)
-        } catch (e) {
-          const err = e instanceof DromosError ? e : null
-          if (!err) opts.log.error({ err: e, path: url.pathname }, 'request failed')
-          if (res.headersSent) {
-            res.destroy()
-            return
-          }
-          const mapped = err ?? new DromosError('INTERNAL', 500, 'Internal error')
-          if (opts.onError) opts.onError(mapped, ctx)
-          else sendText(res, mapped.status, mapped.message)
-        }
+        await run(route.handler, { req, res, url, params })
+        return
+      }
+      for (const route of prefixRoutes) {
+        if (!url.pathname.startsWith(route.prefix)) continue
+        pathMatched = true
+        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
+        await run(route.handler, { req, res, url, params: {} })
         return
       }
       if (pathMatched) sendText(res, 405, `Expecting one of the supported methods for '${url.pathname}'`)

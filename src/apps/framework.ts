@@ -1,0 +1,850 @@
+// The apps framework: a Mesos framework (through the v1 scheduler HTTP API only) that keeps
+// Marathon apps at their target. The decisions are pure (reconcile.ts, plan.ts,
+// placement.ts); this module owns the state, talks to the master and runs the checks.
+import type { Logger } from 'pino'
+import type { OfferWire, TaskInfo, TaskStatusWire } from '../api/mesos.js'
+import type { SchedulerClient, SchedulerEvent } from '../api/scheduler-client.js'
+import { createSchedulerClient } from '../api/scheduler-client.js'
+import type { Clock } from '../core/clock.js'
+import { ConflictError, DromosError, NotFoundError } from '../core/errors.js'
+import { newUuid } from '../core/ids.js'
+import { isTerminal } from '../core/task-state.js'
+import type { Store } from '../store/store.js'
+import { startHealthCheck } from '../agent/health.js'
+import type { EventBus } from './events.js'
+import { appToJson, dependencyOrder } from './definition.js'
+import { planDeployment, stepOf } from './plan.js'
+import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeInstances, taskIdFor } from './placement.js'
+import { decideApp, isAlive, isTerminalCondition } from './reconcile.js'
+import type { AppsState, DeploymentRecord } from './state.js'
+import { createAppsState } from './state.js'
+import type { AppDefinition, DeploymentPlan, Instance, OfferView } from './types.js'
+import { Condition } from './types.js'
+
+export const SERVICE_PORT_RANGE = { begin: 10000, end: 20000 } as const
+
+export class AppLockedError extends DromosError {
+  constructor(
+    readonly appIds: readonly string[],
+    readonly deploymentIds: readonly string[],
+  ) {
+    super('APP_LOCKED', 409, `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.`)
+  }
+}
+
+export interface AppsFrameworkOptions {
+  readonly store: Store
+  readonly master: string
+  readonly log: Logger
+  readonly clock: Clock
+  readonly events: EventBus
+  readonly frameworkName: string
+  readonly hostname: string
+  readonly webuiUrl?: string
+  readonly role?: string
+  /** Interval of the reconciling pass. */
+  readonly tickMs?: number
+  /** Interval of implicit task reconciliation with the master. */
+  readonly reconcileIntervalMs?: number
+  readonly failoverTimeoutSeconds?: number
+}
+
+export interface DeployChange {
+  readonly put: readonly AppDefinition[]
+  readonly remove: readonly string[]
+  readonly restart?: readonly string[]
+}
+
+export interface AppsFramework {
+  readonly state: AppsState
+  readonly events: EventBus
+  start(): Promise<void>
+  stop(): Promise<void>
+  connected(): boolean
+  frameworkId(): string | undefined
+  /** Stores the change and starts the deployment that carries it out. */
+  deploy(change: DeployChange, opts: { force: boolean }): Promise<DeploymentRecord>
+  killInstances(instanceIds: readonly string[], opts: { scale: boolean; wipe: boolean; force: boolean }): Promise<{ killed: Instance[]; deployment?: DeploymentRecord }>
+  cancelDeployment(id: string, force: boolean): Promise<DeploymentRecord | undefined>
+  resetDelay(appId: string): Promise<boolean>
+  /** Apps waiting for launches, for /v2/queue. */
+  queue(): Array<{ app: AppDefinition; count: number; delay?: { until: number } }>
+  deploymentsOf(appId: string): DeploymentRecord[]
+  planJson(plan: DeploymentPlan): Record<string, unknown>
+}
+
+const CONDITION_OF: Record<string, Condition> = {
+  TASK_STAGING: Condition.Staging,
+  TASK_STARTING: Condition.Starting,
+  TASK_RUNNING: Condition.Running,
+  TASK_KILLING: Condition.Killing,
+  TASK_FINISHED: Condition.Finished,
+  TASK_FAILED: Condition.Failed,
+  TASK_KILLED: Condition.Killed,
+  TASK_ERROR: Condition.Error,
+  TASK_LOST: Condition.Gone,
+  TASK_DROPPED: Condition.Dropped,
+  TASK_UNREACHABLE: Condition.Unreachable,
+  TASK_GONE: Condition.Gone,
+  TASK_GONE_BY_OPERATOR: Condition.Gone,
+  TASK_UNKNOWN: Condition.Unknown,
+}
+
+const MARATHON_CHECKED = new Set(['HTTP', 'HTTPS', 'TCP'])
+
+export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
+  const { log, clock, events, store } = opts
+  const state = createAppsState({ store, log: log.child({ component: 'apps-state' }) })
+  const tickMs = opts.tickMs ?? 1000
+  let client: SchedulerClient | undefined
+  let tickTimer: NodeJS.Timeout | undefined
+  let tickSoonTimer: NodeJS.Timeout | undefined
+  let reconcileTimer: NodeJS.Timeout | undefined
+  let suppressed = false
+  let lastVersion = ''
+  let stopped = false
+  const lastKillAt = new Map<string, number>()
+  const checks = new Map<string, Array<{ stop(): void }>>()
+  const checkResults = new Map<string, Array<boolean | undefined>>()
+  const readiness = new Map<string, NodeJS.Timeout>()
+  const nowIso = (): string => new Date(clock.now()).toISOString()
+
+  /** Versions are timestamps; two changes in one millisecond still get distinct versions. */
+  function nextVersion(): string {
+    let v = nowIso()
+    if (v <= lastVersion) v = new Date(Date.parse(lastVersion) + 1).toISOString()
+    lastVersion = v
+    return v
+  }
+
+  // ---- the target each app is driven to ----
+
+  function deploymentOf(appId: string): DeploymentRecord | undefined {
+    for (const d of state.deployments.values()) if (d.affectedApps.includes(appId)) return d
+    return undefined
+  }
+
+  function effectiveTarget(appId: string): AppDefinition | null {
+    const d = deploymentOf(appId)
+    if (d) {
+      const step = stepOf(d, appId)
+      if (step > d.currentStep) return d.original[appId] ?? null
+      return d.target[appId] ?? null
+    }
+    return state.apps.get(appId) ?? null
+  }
+
+  function knownAppIds(): string[] {
+    const ids = new Set<string>(state.apps.keys())
+    for (const i of state.instances.values()) ids.add(i.appId)
+    for (const d of state.deployments.values()) for (const id of d.affectedApps) ids.add(id)
+    return [...ids].sort()
+  }
+
+  // ---- events ----
+
+  function publishInstanceChanged(i: Instance): void {
+    events.publish('instance_changed_event', {
+      instanceId: i.instanceId,
+      condition: i.condition,
+      runSpecId: i.appId,
+      agentId: i.agentId,
+      host: i.host,
+      runSpecVersion: i.version,
+    })
+  }
+
+  function planJson(plan: DeploymentPlan): Record<string, unknown> {
+    const apps = (m: Record<string, AppDefinition | null>) => Object.values(m).flatMap((a) => (a ? [appToJson(a)] : []))
+    return {
+      id: plan.id,
+      version: plan.version,
+      original: { id: '/', apps: apps(plan.original), groups: [], dependencies: [] },
+      target: { id: '/', apps: apps(plan.target), groups: [], dependencies: [] },
+      steps: plan.steps,
+    }
+  }
+
+  // ---- launching ----
+
+  function launchDelayActive(app: AppDefinition): boolean {
+    const d = state.delays.get(app.id)
+    return !!d && d.configVersion === app.versionInfo.lastConfigChangeAt && d.until > clock.now()
+  }
+
+  async function noteFailure(inst: Instance): Promise<void> {
+    const app = state.apps.get(inst.appId)
+    if (!app) return
+    const prev = state.delays.get(app.id)
+    const ranLong = inst.startedAt && clock.now() - Date.parse(inst.startedAt) > app.maxLaunchDelaySeconds * 1000
+    const failures = prev && prev.configVersion === app.versionInfo.lastConfigChangeAt && !ranLong ? prev.failures + 1 : 1
+    const delaySeconds = Math.min(app.backoffSeconds * app.backoffFactor ** (failures - 1), app.maxLaunchDelaySeconds)
+    await state.apply({ type: 'delay-put', appId: app.id, delay: { configVersion: app.versionInfo.lastConfigChangeAt, failures, until: clock.now() + delaySeconds * 1000 } })
+  }
+
+  function needs(): Array<{ app: AppDefinition; count: number }> {
+    const out: Array<{ app: AppDefinition; count: number }> = []
+    for (const id of knownAppIds()) {
+      const target = effectiveTarget(id)
+      if (!target) continue
+      const d = decideApp({ target, instances: state.instancesOf(id), nowMs: clock.now() })
+      if (d.launch > 0) out.push({ app: target, count: d.launch })
+    }
+    return out
+  }
+
+  function takeFromOffer(view: OfferView, app: AppDefinition, hostPorts: readonly number[]): void {
+    view.cpus -= app.cpus
+    view.mem -= app.mem
+    view.disk -= app.disk
+    view.gpus -= app.gpus
+    let ranges = view.ports
+    for (const p of hostPorts) {
+      const next: Array<{ begin: number; end: number }> = []
+      for (const r of ranges) {
+        if (p < r.begin || p > r.end) next.push(r)
+        else {
+          if (p > r.begin) next.push({ begin: r.begin, end: p - 1 })
+          if (p < r.end) next.push({ begin: p + 1, end: r.end })
+        }
+      }
+      ranges = next
+    }
+    view.ports = ranges
+  }
+
+  async function onOffers(offers: OfferWire[]): Promise<void> {
+    if (!client) return
+    const views = offers.map((o) => ({ view: offerViewFromWire(o), ip: o.url?.address?.ip ?? o.hostname }))
+    const tasksByOffer = new Map<string, TaskInfo[]>()
+    const wanted = needs()
+    let blocked = false
+    for (const { app, count } of wanted) {
+      if (launchDelayActive(app)) {
+        blocked = true
+        continue
+      }
+      let left = count
+      for (const { view, ip } of views) {
+        if (left <= 0) break
+        const running = state.instancesOf(app.id).filter(isAlive)
+        const placed = placeInstances({ app, offers: [view], running, count: left })
+        for (const launch of placed.launches) {
+          const uuid = newUuid()
+          const instanceId = instanceIdFor(app.id, uuid)
+          const taskId = taskIdFor(app.id, uuid)
+          const servicePorts = servicePortsOf(app)
+          const instance: Instance = {
+            instanceId,
+            taskId,
+            appId: app.id,
+            version: app.version,
+            configVersion: app.versionInfo.lastConfigChangeAt,
+            agentId: view.agentId,
+            agentIp: ip,
+            host: view.hostname,
+            hostPorts: launch.hostPorts,
+            servicePorts,
+            condition: Condition.Provisioned,
+            mesosState: 'TASK_STAGING',
+            stagedAt: nowIso(),
+            ipAddresses: [],
+            goal: 'Running',
+          }
+          await state.apply({ type: 'instance-put', instance })
+          const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
+          tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
+          takeFromOffer(view, app, launch.hostPorts)
+          left--
+        }
+      }
+    }
+    await Promise.all(
+      views.map(async ({ view }) => {
+        const tasks = tasksByOffer.get(view.id)
+        try {
+          if (tasks && tasks.length > 0) await client!.accept([view.id], tasks, 1)
+          else await client!.decline([view.id], wanted.length > 0 || blocked ? 1 : 30)
+        } catch (e) {
+          log.warn({ err: (e as Error).message, offerId: view.id }, 'offer answer failed')
+        }
+      }),
+    )
+    if (wanted.length === 0 && !blocked && !suppressed) {
+      suppressed = true
+      client.suppress().catch(() => (suppressed = false))
+    }
+  }
+
+  // ---- status updates ----
+
+  function ipAddressesOf(status: TaskStatusWire): Instance['ipAddresses'] {
+    const cs = status.container_status as { network_infos?: Array<{ ip_addresses?: Array<{ ip_address?: string; protocol?: string }> }> } | undefined
+    const out: Instance['ipAddresses'] = []
+    for (const ni of cs?.network_infos ?? []) {
+      for (const a of ni.ip_addresses ?? []) if (a.ip_address) out.push({ ipAddress: a.ip_address, protocol: a.protocol === 'IPv6' ? 'IPv6' : 'IPv4' })
+    }
+    return out
+  }
+
+  async function onUpdate(status: TaskStatusWire): Promise<void> {
+    const taskId = status.task_id.value
+    const inst = state.byTaskId(taskId)
+    const agentId = status.agent_id?.value
+    try {
+      if (!inst) {
+        // A task we do not know (expunged, or from a lost state): it must not run.
+        if (!isTerminal(status.state)) {
+          log.info({ taskId, state: status.state }, 'killing unknown task')
+          await client?.kill(taskId, agentId)
+        }
+        return
+      }
+      const condition = CONDITION_OF[status.state] ?? Condition.Unknown
+      const app = appOf(inst)
+      const next: Instance = { ...inst, mesosState: status.state, condition }
+      if (status.message) next.lastMessage = status.message
+      if (agentId) next.agentId = agentId
+      if (condition === Condition.Running && !inst.startedAt) next.startedAt = new Date(status.timestamp * 1000).toISOString()
+      const ips = ipAddressesOf(status)
+      if (ips.length > 0) next.ipAddresses = ips
+      if (condition === Condition.Unreachable) {
+        // An instance already written off stays so until it comes back.
+        if (inst.condition === Condition.UnreachableInactive) next.condition = Condition.UnreachableInactive
+        next.unreachableSince = inst.unreachableSince ?? (status.unreachable_time ? new Date(status.unreachable_time.nanoseconds / 1e6).toISOString() : nowIso())
+      } else {
+        delete next.unreachableSince
+      }
+      const mesosChecked = app?.healthChecks.some((h) => !MARATHON_CHECKED.has(h.protocol))
+      const healthBefore = inst.healthy
+      if (status.healthy !== undefined && mesosChecked) next.healthy = status.healthy
+
+      events.publish('status_update_event', {
+        slaveId: next.agentId,
+        taskId,
+        taskStatus: status.state,
+        message: status.message ?? '',
+        appId: inst.appId,
+        host: inst.host,
+        ipAddresses: next.ipAddresses,
+        ports: inst.hostPorts,
+        version: inst.version,
+      })
+
+      if (isTerminalCondition(condition)) {
+        stopChecks(inst.instanceId)
+        await state.apply({ type: 'instance-removed', instanceId: inst.instanceId })
+        publishInstanceChanged(next)
+        if (inst.goal === 'Running' && condition !== Condition.Killed) {
+          await noteFailure(inst)
+          if (condition === Condition.Failed || condition === Condition.Error || condition === Condition.Gone) {
+            await state.apply({
+              type: 'task-failure',
+              failure: { appId: inst.appId, host: inst.host, message: status.message ?? '', state: status.state, taskId, timestamp: nowIso(), version: inst.version, slaveId: next.agentId },
+            })
+          }
+        }
+      } else {
+        await state.apply({ type: 'instance-put', instance: next })
+        if (inst.condition !== next.condition) publishInstanceChanged(next)
+        if (next.healthy !== healthBefore && next.healthy !== undefined) publishHealth(next)
+        if (condition === Condition.Running && inst.condition !== Condition.Running) startChecks(next)
+      }
+      tickSoon()
+    } finally {
+      if (status.uuid) await client?.acknowledge(status).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId }, 'acknowledge failed'))
+    }
+  }
+
+  function publishHealth(i: Instance): void {
+    events.publish('health_status_changed_event', { appId: i.appId, instanceId: i.instanceId, version: i.version, alive: i.healthy === true })
+    events.publish('instance_health_changed_event', { instanceId: i.instanceId, runSpecId: i.appId, runSpecVersion: i.version, healthy: i.healthy === true })
+  }
+
+  // ---- health and readiness checks run by the framework ----
+
+  function stopChecks(instanceId: string): void {
+    for (const c of checks.get(instanceId) ?? []) c.stop()
+    checks.delete(instanceId)
+    checkResults.delete(instanceId)
+    const r = readiness.get(instanceId)
+    if (r) clearTimeout(r)
+    readiness.delete(instanceId)
+  }
+
+  /** The definition an instance was started from: an older one while a restart replaces it. */
+  function appOf(inst: Instance): AppDefinition | undefined {
+    const app = state.apps.get(inst.appId)
+    if (app && app.versionInfo.lastConfigChangeAt === inst.configVersion) return app
+    const original = deploymentOf(inst.appId)?.original[inst.appId]
+    if (original && original.versionInfo.lastConfigChangeAt === inst.configVersion) return original
+    return app ?? original ?? undefined
+  }
+
+  function portOf(inst: Instance, index: number | undefined, fixed: number | undefined): number | undefined {
+    if (fixed !== undefined && fixed > 0) return fixed
+    return inst.hostPorts[index ?? 0]
+  }
+
+  function startChecks(inst: Instance): void {
+    const app = appOf(inst)
+    if (!app || checks.has(inst.instanceId) || !state.instances.has(inst.instanceId)) return
+    const handles: Array<{ stop(): void }> = []
+    const marathonChecks = app.healthChecks.map((h, idx) => ({ h, idx })).filter(({ h }) => MARATHON_CHECKED.has(h.protocol))
+    const results: Array<boolean | undefined> = marathonChecks.map(() => undefined)
+    checkResults.set(inst.instanceId, results)
+    marathonChecks.forEach(({ h }, k) => {
+      const port = portOf(inst, h.portIndex, h.port)
+      if (port === undefined) return
+      const check =
+        h.protocol === 'TCP'
+          ? { type: 'TCP' as const, tcp: { port } }
+          : { type: 'HTTP' as const, http: { port, path: h.path ?? '/', scheme: h.protocol === 'HTTPS' ? 'https' : 'http' } }
+      const handle = startHealthCheck({
+        check: {
+          ...check,
+          delay_seconds: h.delaySeconds,
+          interval_seconds: h.intervalSeconds,
+          timeout_seconds: h.timeoutSeconds,
+          consecutive_failures: h.maxConsecutiveFailures,
+          grace_period_seconds: h.gracePeriodSeconds,
+        },
+        host: inst.agentIp,
+        env: {},
+        sandboxDir: '/',
+        log: log.child({ component: 'health', instanceId: inst.instanceId }),
+        onResult: (r) => {
+          results[k] = r.healthy
+          const cur = state.instances.get(inst.instanceId)
+          if (!cur) return
+          if (!r.healthy) events.publish('failed_health_check_event', { appId: cur.appId, instanceId: cur.instanceId, healthCheck: h })
+          const healthy = results.every((x) => x === true) ? true : results.some((x) => x === false) ? false : undefined
+          if (healthy !== cur.healthy) {
+            const next = { ...cur }
+            if (healthy === undefined) delete next.healthy
+            else next.healthy = healthy
+            void state.apply({ type: 'instance-put', instance: next }).then(() => {
+              publishHealth(next)
+              tickSoon()
+            })
+          }
+        },
+        onFailed: (message) => {
+          const cur = state.instances.get(inst.instanceId)
+          if (!cur || cur.goal !== 'Running') return
+          log.info({ instanceId: cur.instanceId, message }, 'instance failed its health checks: killing it')
+          events.publish('unhealthy_instance_kill_event', {
+            appId: cur.appId,
+            taskId: cur.taskId,
+            instanceId: cur.instanceId,
+            version: cur.version,
+            reason: message,
+            host: cur.host,
+            slaveId: cur.agentId,
+          })
+          void noteFailure(cur).then(() => killInstance(cur, 'Decommissioned'))
+        },
+      })
+      handles.push(handle)
+    })
+    checks.set(inst.instanceId, handles)
+    if (app.readinessChecks.length > 0) pollReadiness(app, inst)
+  }
+
+  function pollReadiness(app: AppDefinition, inst: Instance): void {
+    const rc = app.readinessChecks[0]!
+    const names = portNames(app)
+    const idx = Math.max(0, names.indexOf(rc.portName))
+    const port = inst.hostPorts[idx]
+    if (port === undefined) return
+    const attempt = async (): Promise<void> => {
+      const cur = state.instances.get(inst.instanceId)
+      if (!cur || !isAlive(cur)) return
+      let ready = false
+      try {
+        const r = await fetch(`${rc.protocol === 'HTTPS' ? 'https' : 'http'}://${inst.agentIp}:${port}${rc.path}`, { signal: AbortSignal.timeout(rc.timeoutSeconds * 1000) })
+        await r.arrayBuffer()
+        ready = rc.httpStatusCodesForReady.includes(r.status)
+      } catch {
+        ready = false
+      }
+      const now = state.instances.get(inst.instanceId)
+      if (!now) return
+      if (ready) {
+        await state.apply({ type: 'instance-put', instance: { ...now, ready: true } })
+        readiness.delete(inst.instanceId)
+        tickSoon()
+        return
+      }
+      readiness.set(inst.instanceId, setTimeout(() => void attempt(), rc.intervalSeconds * 1000))
+    }
+    readiness.set(inst.instanceId, setTimeout(() => void attempt(), 0))
+  }
+
+  function portNames(app: AppDefinition): string[] {
+    if (app.container?.portMappings && app.networks.some((n) => n.mode !== 'host')) return app.container.portMappings.map((p) => p.name ?? '')
+    return app.portDefinitions.map((p) => p.name ?? '')
+  }
+
+  function servicePortsOf(app: AppDefinition): number[] {
+    if (app.networks.some((n) => n.mode !== 'host')) return (app.container?.portMappings ?? []).map((p) => p.servicePort)
+    return app.portDefinitions.map((p) => p.port)
+  }
+
+  // ---- kills ----
+
+  async function killInstance(inst: Instance, goal: Instance['goal']): Promise<void> {
+    const cur = state.instances.get(inst.instanceId) ?? inst
+    if (cur.goal !== goal) await state.apply({ type: 'instance-put', instance: { ...cur, goal } })
+    lastKillAt.set(cur.instanceId, clock.now())
+    const app = state.apps.get(cur.appId) ?? deploymentOf(cur.appId)?.original[cur.appId] ?? undefined
+    stopChecks(cur.instanceId)
+    await client?.kill(cur.taskId, cur.agentId, app?.taskKillGracePeriodSeconds).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId: cur.taskId }, 'kill failed'))
+  }
+
+  // ---- the reconciling pass ----
+
+  let ticking = false
+  async function tick(): Promise<void> {
+    if (ticking || stopped) return
+    ticking = true
+    try {
+      const now = clock.now()
+      let wantsOffers = false
+      for (const id of knownAppIds()) {
+        const target = effectiveTarget(id)
+        const instances = state.instancesOf(id)
+        const d = decideApp({ target, instances, nowMs: now })
+        for (const instanceId of d.inactivate) {
+          const i = state.instances.get(instanceId)
+          if (i) {
+            const next = { ...i, condition: Condition.UnreachableInactive }
+            await state.apply({ type: 'instance-put', instance: next })
+            publishInstanceChanged(next)
+          }
+        }
+        for (const instanceId of d.expunge) {
+          stopChecks(instanceId)
+          await state.apply({ type: 'instance-removed', instanceId })
+        }
+        for (const k of d.kill) {
+          const i = state.instances.get(k.instanceId)
+          if (i) {
+            log.info({ appId: id, instanceId: i.instanceId, reason: k.reason }, 'killing instance')
+            await killInstance(i, 'Decommissioned')
+          }
+        }
+        if (d.launch > 0 && target && !launchDelayActive(target)) wantsOffers = true
+        if (d.launch > 0 && target && launchDelayActive(target)) {
+          const until = state.delays.get(target.id)?.until ?? now
+          setTimeout(() => tickSoon(), Math.max(0, until - now) + 5).unref()
+        }
+        // Kills that got no answer are sent again.
+        for (const i of instances) {
+          if (i.goal === 'Running' || isTerminalCondition(i.condition)) continue
+          const last = lastKillAt.get(i.instanceId) ?? 0
+          if (now - last > 10_000) await killInstance(i, i.goal)
+        }
+      }
+      await advanceDeployments()
+      if (wantsOffers && suppressed && client?.connected()) {
+        suppressed = false
+        await client.revive().catch(() => (suppressed = true))
+      }
+    } catch (e) {
+      log.error({ err: e }, 'reconciling pass failed')
+    } finally {
+      ticking = false
+    }
+  }
+
+  function tickSoon(): void {
+    if (tickSoonTimer || stopped) return
+    tickSoonTimer = setTimeout(() => {
+      tickSoonTimer = undefined
+      void tick()
+    }, 10)
+  }
+
+  async function advanceDeployments(): Promise<void> {
+    const sorted = [...state.deployments.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+    for (const d of sorted) {
+      for (;;) {
+        const step = d.steps[d.currentStep]
+        if (!step) {
+          await state.apply({ type: 'deployment-removed', deploymentId: d.id })
+          events.publish('deployment_success', { id: d.id, plan: planJson(d) })
+          log.info({ deploymentId: d.id }, 'deployment finished')
+          break
+        }
+        const done = step.actions.every(({ action, app }) => {
+          if (action === 'StartApplication') return true
+          const target = action === 'StopApplication' ? null : (d.target[app] ?? null)
+          return decideApp({ target, instances: state.instancesOf(app), nowMs: clock.now() }).complete
+        })
+        if (!done) break
+        for (const { action, app } of step.actions) {
+          if (action === 'StopApplication') {
+            if (!state.apps.has(app)) events.publish('app_terminated_event', { appId: app })
+          }
+        }
+        events.publish('deployment_step_success', { plan: planJson(d), currentStep: d.currentStep + 1 })
+        const next: DeploymentRecord = { ...d, currentStep: d.currentStep + 1 }
+        await state.apply({ type: 'deployment-put', deployment: next })
+        Object.assign(d, next)
+        if (d.steps[d.currentStep]) events.publish('deployment_info', { plan: planJson(d), currentStep: d.currentStep + 1 })
+      }
+    }
+  }
+
+  // ---- service ports ----
+
+  function usedServicePorts(except: ReadonlySet<string>): Set<number> {
+    const used = new Set<number>()
+    for (const app of state.apps.values()) if (!except.has(app.id)) for (const p of servicePortsOf(app)) if (p > 0) used.add(p)
+    return used
+  }
+
+  /** Fills service ports left at 0, keeping the ones an app had at the same index. */
+  function assignServicePorts(apps: readonly AppDefinition[]): AppDefinition[] {
+    const used = usedServicePorts(new Set(apps.map((a) => a.id)))
+    for (const a of apps) for (const p of servicePortsOf(a)) if (p > 0) used.add(p)
+    let next: number = SERVICE_PORT_RANGE.begin
+    const take = (): number => {
+      while (used.has(next) && next <= SERVICE_PORT_RANGE.end) next++
+      if (next > SERVICE_PORT_RANGE.end) throw new ConflictError('No service ports left in 10000-20000')
+      used.add(next)
+      return next
+    }
+    return apps.map((a) => {
+      const before = state.apps.get(a.id)
+      const prev = before ? servicePortsOf(before) : []
+      const pick = (p: number, i: number): number => {
+        if (p > 0) return p
+        const old = prev[i]
+        if (old !== undefined && old > 0 && !apps.some((x) => x.id !== a.id && servicePortsOf(x).includes(old))) return old
+        return take()
+      }
+      if (a.networks.some((n) => n.mode !== 'host') && a.container?.portMappings) {
+        return { ...a, container: { ...a.container, portMappings: a.container.portMappings.map((m, i) => ({ ...m, servicePort: pick(m.servicePort, i) })) } }
+      }
+      return { ...a, portDefinitions: a.portDefinitions.map((p, i) => ({ ...p, port: pick(p.port, i) })) }
+    })
+  }
+
+  // ---- changes from the API ----
+
+  async function deploy(change: DeployChange, dopts: { force: boolean }): Promise<DeploymentRecord> {
+    const affected = [...new Set([...change.put.map((a) => a.id), ...change.remove, ...(change.restart ?? [])])]
+    const locking = [...state.deployments.values()].filter((d) => d.affectedApps.some((id) => affected.includes(id)))
+    if (locking.length > 0 && !dopts.force) throw new AppLockedError(affected, locking.map((d) => d.id))
+    for (const d of locking) {
+      await state.apply({ type: 'deployment-removed', deploymentId: d.id })
+      events.publish('deployment_failed', { id: d.id, plan: planJson(d), reason: 'cancelled by a forced change' })
+    }
+    for (const id of change.remove) if (!state.apps.has(id)) throw new NotFoundError(`App '${id}' does not exist`)
+    const version = nextVersion()
+    const current = new Map(state.apps)
+    const restart = new Set(change.restart ?? [])
+    const versioned = assignServicePorts(change.put).map((a) => {
+      const before = current.get(a.id)
+      const probe = { ...a, version: before?.version ?? '', versionInfo: before?.versionInfo ?? a.versionInfo }
+      const configChanged = !before || restart.has(a.id) || JSON.stringify({ ...probe, instances: 0 }) !== JSON.stringify({ ...before, instances: 0 })
+      return {
+        ...a,
+        version,
+        versionInfo: {
+          lastScalingAt: version,
+          lastConfigChangeAt: configChanged ? version : (before?.versionInfo.lastConfigChangeAt ?? version),
+        },
+      }
+    })
+    for (const id of restart) {
+      if (versioned.some((a) => a.id === id)) continue
+      const before = current.get(id)
+      if (!before) throw new NotFoundError(`App '${id}' does not exist`)
+      versioned.push({ ...before, version, versionInfo: { lastScalingAt: version, lastConfigChangeAt: version } })
+    }
+    const withPorts = versioned
+    const target = new Map(current)
+    for (const a of withPorts) target.set(a.id, a)
+    for (const id of change.remove) target.delete(id)
+    // Throws Marathon's 422 when the change closes a dependency cycle.
+    const levels = dependencyOrder([...new Map([...current, ...target]).values()])
+    const plan = planDeployment({ id: newUuid(), version, current, target, affected, levels, restart: [...restart] })
+    const record: DeploymentRecord = { ...plan, currentStep: 0, startedAt: nowIso() }
+    for (const a of withPorts) await state.apply({ type: 'app-put', app: a })
+    for (const id of change.remove) await state.apply({ type: 'app-removed', appId: id })
+    await state.apply({ type: 'deployment-put', deployment: record })
+    events.publish('group_change_success', { groupId: '/', version })
+    if (record.steps.length > 0) events.publish('deployment_info', { plan: planJson(record), currentStep: 1 })
+    log.info({ deploymentId: record.id, steps: record.steps.length, apps: affected }, 'deployment started')
+    tickSoon()
+    return record
+  }
+
+  async function killInstances(ids: readonly string[], kopts: { scale: boolean; wipe: boolean; force: boolean }): Promise<{ killed: Instance[]; deployment?: DeploymentRecord }> {
+    const killed = ids.flatMap((id) => {
+      const i = state.instances.get(id) ?? state.byTaskId(id)
+      return i ? [i] : []
+    })
+    let deployment: DeploymentRecord | undefined
+    if (kopts.scale) {
+      const byApp = new Map<string, number>()
+      for (const i of killed) byApp.set(i.appId, (byApp.get(i.appId) ?? 0) + 1)
+      const put: AppDefinition[] = []
+      for (const [appId, n] of byApp) {
+        const app = state.apps.get(appId)
+        if (app) put.push({ ...app, instances: Math.max(0, app.instances - n) })
+      }
+      // Mark first, so the scale-down kills exactly these instances.
+      for (const i of killed) await state.apply({ type: 'instance-put', instance: { ...i, goal: 'Decommissioned' } })
+      if (put.length > 0) deployment = await deploy({ put, remove: [] }, { force: kopts.force })
+    }
+    for (const i of killed) {
+      await killInstance(i, 'Decommissioned')
+      if (kopts.wipe) {
+        stopChecks(i.instanceId)
+        await state.apply({ type: 'instance-removed', instanceId: i.instanceId })
+      }
+    }
+    tickSoon()
+    return deployment ? { killed, deployment } : { killed }
+  }
+
+  async function cancelDeployment(id: string, force: boolean): Promise<DeploymentRecord | undefined> {
+    const d = state.deployments.get(id)
+    if (!d) throw new NotFoundError(`DeploymentPlan ${id} does not exist`)
+    if (force) {
+      await state.apply({ type: 'deployment-removed', deploymentId: id })
+      events.publish('deployment_failed', { id, plan: planJson(d), reason: 'cancelled' })
+      tickSoon()
+      return undefined
+    }
+    const put = Object.values(d.original).flatMap((a) => (a ? [a] : []))
+    const remove = Object.entries(d.original).flatMap(([appId, a]) => (a === null && state.apps.has(appId) ? [appId] : []))
+    events.publish('deployment_failed', { id, plan: planJson(d), reason: 'rolled back' })
+    return deploy({ put, remove }, { force: true })
+  }
+
+  // ---- scheduler events ----
+
+  async function reconcileTasks(): Promise<void> {
+    if (!client?.connected()) return
+    const known = [...state.instances.values()].map((i) => ({ taskId: i.taskId, agentId: i.agentId }))
+    await client.reconcile(known).catch(() => undefined)
+    await client.reconcile([]).catch(() => undefined)
+  }
+
+  function onEvent(e: SchedulerEvent): void {
+    switch (e.type) {
+      case 'SUBSCRIBED': {
+        const id = e.subscribed.framework_id.value
+        const reregistered = state.frameworkId === id
+        if (!reregistered) void state.apply({ type: 'framework-id', frameworkId: id })
+        events.publish(reregistered ? 'scheduler_reregistered_event' : 'scheduler_registered_event', { frameworkId: id, masterId: '' })
+        log.info({ frameworkId: id }, 'subscribed to master')
+        suppressed = false
+        void reconcileTasks()
+        tickSoon()
+        return
+      }
+      case 'OFFERS':
+        void enqueue(() => onOffers(e.offers.offers))
+        return
+      case 'UPDATE':
+        void enqueue(() => onUpdate(e.update.status))
+        return
+      case 'RESCIND':
+      case 'HEARTBEAT':
+      case 'MESSAGE':
+      case 'FAILURE':
+        return
+      case 'ERROR':
+        log.error({ message: e.error.message }, 'error from master')
+        return
+    }
+  }
+
+  // Offers and updates are handled one at a time, in arrival order.
+  let queueTail: Promise<void> = Promise.resolve()
+  function enqueue(fn: () => Promise<void>): Promise<void> {
+    queueTail = queueTail.then(fn).catch((err: unknown) => log.error({ err }, 'scheduler event handling failed'))
+    return queueTail
+  }
+
+  const framework: AppsFramework = {
+    state,
+    events,
+    async start() {
+      await state.load()
+      for (const i of state.instances.values()) if (i.condition === Condition.Running) startChecks(i)
+      client = createSchedulerClient({
+        master: opts.master,
+        log: log.child({ component: 'scheduler-client' }),
+        frameworkInfo: {
+          user: 'root',
+          name: opts.frameworkName,
+          roles: [opts.role ?? '*'],
+          failover_timeout: opts.failoverTimeoutSeconds ?? 604_800,
+          checkpoint: true,
+          hostname: opts.hostname,
+          capabilities: [{ type: 'MULTI_ROLE' }, { type: 'PARTITION_AWARE' }, { type: 'TASK_KILLING_STATE' }],
+          ...(opts.webuiUrl ? { webui_url: opts.webuiUrl } : {}),
+        },
+        ...(state.frameworkId ? { frameworkId: state.frameworkId } : {}),
+        onEvent,
+        onDisconnected: () => events.publish('scheduler_disconnected_event', {}),
+      })
+      client.start()
+      tickTimer = setInterval(() => void tick(), tickMs)
+      reconcileTimer = setInterval(() => void reconcileTasks(), opts.reconcileIntervalMs ?? 60_000)
+    },
+    async stop() {
+      stopped = true
+      if (tickTimer) clearInterval(tickTimer)
+      if (tickSoonTimer) clearTimeout(tickSoonTimer)
+      if (reconcileTimer) clearInterval(reconcileTimer)
+      for (const id of [...checks.keys()]) stopChecks(id)
+      client?.stop()
+      await queueTail
+    },
+    connected: () => client?.connected() ?? false,
+    frameworkId: () => state.frameworkId,
+    deploy: (change, o) => enqueueResult(() => deploy(change, o)),
+    killInstances: (ids, o) => enqueueResult(() => killInstances(ids, o)),
+    cancelDeployment: (id, force) => enqueueResult(() => cancelDeployment(id, force)),
+    async resetDelay(appId) {
+      if (!state.delays.has(appId)) return false
+      await state.apply({ type: 'delay-removed', appId })
+      tickSoon()
+      return true
+    },
+    queue() {
+      return needs().map(({ app, count }) => {
+        const d = state.delays.get(app.id)
+        return d && d.until > clock.now() && d.configVersion === app.versionInfo.lastConfigChangeAt ? { app, count, delay: { until: d.until } } : { app, count }
+      })
+    },
+    deploymentsOf(appId) {
+      return [...state.deployments.values()].filter((d) => d.affectedApps.includes(appId))
+    },
+    planJson,
+  }
+
+  /** API changes go through the same queue as scheduler events, so they never interleave. */
+  function enqueueResult<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      void enqueue(async () => {
+        try {
+          resolve(await fn())
+        } catch (e) {
+          reject(e as Error)
+        }
+      })
+    })
+  }
+
+  return framework
+}
+

@@ -1,0 +1,448 @@
+// Marathon's v2 REST API over the apps framework: Marathon's routes, JSON shapes, error
+// bodies and status codes.
+import type { Server } from 'node:http'
+import type { Logger } from 'pino'
+import type { RequestContext } from '../api/http.js'
+import { createRouter, DEFAULT_MAX_BODY_BYTES, listen, readBody, sendJson, sendText } from '../api/http.js'
+import { DromosError, NotFoundError } from '../core/errors.js'
+import { jsonDepth, MAX_JSON_DEPTH } from '../api/http.js'
+import type { AppsFramework } from './framework.js'
+import { AppLockedError } from './framework.js'
+import { appToJson, normalizeApp, normalizeGroup, parseAppId } from './definition.js'
+import type { DeploymentRecord } from './state.js'
+import type { AppDefinition, Instance } from './types.js'
+
+export const MARATHON_VERSION = '1.11.0'
+
+export interface AppsHttpOptions {
+  readonly framework: AppsFramework
+  readonly log: Logger
+  readonly host: string
+  readonly port: number
+  readonly master: string
+  readonly hostname: string
+  readonly maxBodyBytes?: number
+  readonly now: () => Date
+  /** Serves the web UI's static files, when there is one. */
+  readonly staticDir?: string
+}
+
+/** A Marathon error body: always `{message}` and sometimes more. */
+class MarathonError extends DromosError {
+  constructor(
+    status: number,
+    message: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super('MARATHON', status, message)
+  }
+}
+
+const bool = (v: string | null): boolean => v === 'true' || v === '1' || v === ''
+
+export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
+  const { framework: fw, log } = opts
+  const { state } = fw
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const router = createRouter({
+    log,
+    onError: (e, ctx) => {
+      if (e instanceof MarathonError) return sendJson(ctx.res, e.status, { message: e.message, ...e.body })
+      if (e instanceof AppLockedError) return sendJson(ctx.res, 409, { message: e.message, deployments: e.deploymentIds.map((id) => ({ id })) })
+      if (e.status === 413) return sendJson(ctx.res, 413, { message: e.message })
+      if (e.status === 400) return sendJson(ctx.res, 400, { message: 'Invalid JSON', details: [{ path: '/', errors: [e.message] }] })
+      if (e.status >= 500) return sendJson(ctx.res, e.status, { message: 'An unexpected server error occurred' })
+      sendJson(ctx.res, e.status, { message: e.message })
+    },
+  })
+
+  async function jsonBody(ctx: RequestContext): Promise<unknown> {
+    const text = await readBody(ctx.req, maxBody)
+    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new MarathonError(400, 'Invalid JSON', { details: [{ path: '/', errors: [`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`] }] })
+    try {
+      return JSON.parse(text) as unknown
+    } catch (e) {
+      throw new MarathonError(400, 'Invalid JSON', { details: [{ path: '/', errors: [(e as Error).message] }] })
+    }
+  }
+
+  function invalid(details: Array<{ path: string; errors: string[] }>): never {
+    throw new MarathonError(422, 'Object is not valid', { details })
+  }
+
+  function parseApp(raw: unknown, extra: { existing?: AppDefinition; partial?: boolean; idFromPath?: string } = {}): AppDefinition {
+    const r = normalizeApp(raw, { now: opts.now().toISOString(), ...extra })
+    if (!r.ok) invalid(r.details)
+    return r.app
+  }
+
+  // ---- JSON views ----
+
+  function taskJson(i: Instance): Record<string, unknown> {
+    return {
+      id: i.taskId,
+      appId: i.appId,
+      host: i.host,
+      ports: i.hostPorts,
+      servicePorts: i.servicePorts,
+      slaveId: i.agentId,
+      state: i.mesosState,
+      stagedAt: i.stagedAt,
+      ...(i.startedAt ? { startedAt: i.startedAt } : {}),
+      version: i.version,
+      ipAddresses: i.ipAddresses,
+      localVolumes: [],
+      healthCheckResults:
+        i.healthy === undefined
+          ? []
+          : [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.instanceId, ...(i.healthy ? { lastSuccess: i.startedAt ?? i.stagedAt } : { lastFailure: i.stagedAt }) }],
+    }
+  }
+
+  function liveInstances(appId: string): Instance[] {
+    return state.instancesOf(appId).filter((i) => i.condition !== 'Provisioned' || i.goal === 'Running')
+  }
+
+  function appView(app: AppDefinition, embed: ReadonlySet<string>): Record<string, unknown> {
+    const instances = liveInstances(app.id)
+    const out: Record<string, unknown> = {
+      ...appToJson(app),
+      tasksStaged: instances.filter((i) => ['Provisioned', 'Staging', 'Starting'].includes(i.condition)).length,
+      tasksRunning: instances.filter((i) => i.condition === 'Running').length,
+      tasksHealthy: app.healthChecks.length > 0 ? instances.filter((i) => i.healthy === true).length : 0,
+      tasksUnhealthy: instances.filter((i) => i.healthy === false).length,
+      deployments: fw.deploymentsOf(app.id).map((d) => ({ id: d.id })),
+    }
+    if (embed.has('tasks')) out.tasks = instances.map(taskJson)
+    const failure = state.lastFailures.get(app.id)
+    if (embed.has('lastTaskFailure') && failure) out.lastTaskFailure = failure
+    if (embed.has('readiness')) out.readinessCheckResults = []
+    return out
+  }
+
+  function embeds(url: URL, prefix: string): Set<string> {
+    const out = new Set<string>()
+    for (const e of url.searchParams.getAll('embed')) if (e.startsWith(prefix)) out.add(e.slice(prefix.length))
+    return out
+  }
+
+  function deploymentJson(d: DeploymentRecord): Record<string, unknown> {
+    const step = d.steps[d.currentStep]
+    return {
+      id: d.id,
+      version: d.version,
+      affectedApps: d.affectedApps,
+      affectedPods: [],
+      steps: d.steps,
+      currentActions: (step?.actions ?? []).map((a) => ({ action: a.action, app: a.app, readinessCheckResults: [] })),
+      currentStep: Math.min(d.currentStep + 1, d.steps.length),
+      totalSteps: d.steps.length,
+    }
+  }
+
+  const deployed = (d: DeploymentRecord) => ({ version: d.version, deploymentId: d.id })
+
+  function appIdFrom(ctx: RequestContext, suffix = ''): string {
+    // Ids are paths: /v2/apps//a/b and /v2/apps/a/b name the same app.
+    let path = ctx.url.pathname.slice('/v2/apps'.length)
+    if (suffix && path.endsWith(suffix)) path = path.slice(0, -suffix.length)
+    return parseAppId(decodeURIComponent(path))
+  }
+
+  function requireApp(id: string): AppDefinition {
+    const app = state.apps.get(id)
+    if (!app) throw new MarathonError(404, `App '${id}' does not exist`)
+    return app
+  }
+
+  function apiPost(ctx: RequestContext, app: AppDefinition | undefined): void {
+    fw.events.publish('api_post_event', { clientIp: ctx.req.socket.remoteAddress ?? '', uri: ctx.url.pathname, appDefinition: app ? appToJson(app) : {} })
+  }
+
+  const force = (ctx: RequestContext): boolean => bool(ctx.url.searchParams.get('force'))
+
+  // ---- /v2/apps ----
+
+  router.on('GET', '/v2/apps', (ctx) => {
+    const q = ctx.url.searchParams
+    const embed = embeds(ctx.url, 'apps.')
+    const cmd = q.get('cmd')
+    const idPart = q.get('id')
+    const label = q.get('label')
+    let apps = [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id))
+    if (cmd) apps = apps.filter((a) => (a.cmd ?? '').includes(cmd))
+    if (idPart) apps = apps.filter((a) => a.id.includes(idPart))
+    if (label) apps = apps.filter((a) => labelMatches(a.labels, label))
+    sendJson(ctx.res, 200, { apps: apps.map((a) => appView(a, embed)) })
+  })
+
+  router.on('POST', '/v2/apps', async (ctx) => {
+    const app = parseApp(await jsonBody(ctx))
+    if (state.apps.has(app.id)) throw new MarathonError(409, `An app with id [${app.id}] already exists.`)
+    if (groupIds().has(app.id)) throw new MarathonError(409, `A group with id [${app.id}] already exists.`)
+    const d = await fw.deploy({ put: [app], remove: [] }, { force: force(ctx) })
+    const stored = state.apps.get(app.id)!
+    apiPost(ctx, stored)
+    sendJson(ctx.res, 201, { ...appView(stored, new Set()), deployments: [{ id: d.id }] }, { Location: `/v2/apps${app.id}` })
+  })
+
+  router.on('PUT', '/v2/apps', async (ctx) => {
+    const raw = await jsonBody(ctx)
+    if (!Array.isArray(raw)) invalid([{ path: '/', errors: ['error.expected.jsarray'] }])
+    const partial = ctx.url.searchParams.get('partialUpdate') !== 'false'
+    const put = (raw as unknown[]).map((item, i) => {
+      const id = typeof item === 'object' && item && 'id' in item ? parseAppId(String((item as { id: unknown }).id)) : undefined
+      const existing = id ? state.apps.get(id) : undefined
+      const r = normalizeApp(item, { now: opts.now().toISOString(), ...(existing ? { existing, partial } : {}) })
+      if (!r.ok) invalid(r.details.map((d) => ({ ...d, path: `(${i})${d.path}` })))
+      return r.app
+    })
+    const d = await fw.deploy({ put, remove: [] }, { force: force(ctx) })
+    sendJson(ctx.res, 200, deployed(d))
+  })
+
+  // /v2/apps/{id}/... routes: the id may hold slashes, so match on the suffix.
+  const appRoute = async (ctx: RequestContext): Promise<void> => {
+    const path = ctx.url.pathname
+    const m = ctx.req.method ?? 'GET'
+    const taskMatch = /^(.*)\/tasks\/([^/]+)$/.exec(path.slice('/v2/apps'.length))
+    if (taskMatch && m === 'DELETE') {
+      const appId = parseAppId(decodeURIComponent(taskMatch[1]!))
+      requireApp(appId)
+      const taskId = decodeURIComponent(taskMatch[2]!)
+      const inst = state.instancesOf(appId).find((i) => i.taskId === taskId || i.instanceId === taskId)
+      if (!inst) throw new MarathonError(404, `Task '${taskId}' does not exist`)
+      const r = await fw.killInstances([inst.instanceId], { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+      return r.deployment ? sendJson(ctx.res, 200, deployed(r.deployment)) : sendJson(ctx.res, 200, { task: taskJson(inst) })
+    }
+    if (path.endsWith('/tasks')) {
+      const appId = appIdFrom(ctx, '/tasks')
+      requireApp(appId)
+      if (m === 'GET') return sendJson(ctx.res, 200, { tasks: liveInstances(appId).map(taskJson) })
+      if (m === 'DELETE') {
+        const host = ctx.url.searchParams.get('host')
+        const targets = liveInstances(appId).filter((i) => !host || i.host === host)
+        const r = await fw.killInstances(targets.map((i) => i.instanceId), { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+        return r.deployment ? sendJson(ctx.res, 200, deployed(r.deployment)) : sendJson(ctx.res, 200, { tasks: targets.map(taskJson) })
+      }
+    }
+    if (path.endsWith('/restart') && m === 'POST') {
+      const appId = appIdFrom(ctx, '/restart')
+      requireApp(appId)
+      const d = await fw.deploy({ put: [], remove: [], restart: [appId] }, { force: force(ctx) })
+      return sendJson(ctx.res, 200, deployed(d))
+    }
+    const versionMatch = /^(.*)\/versions(?:\/([^/]+))?$/.exec(path.slice('/v2/apps'.length))
+    if (versionMatch && m === 'GET') {
+      const appId = parseAppId(decodeURIComponent(versionMatch[1]!))
+      requireApp(appId)
+      if (!versionMatch[2]) return sendJson(ctx.res, 200, { versions: await state.versions(appId) })
+      const v = await state.version(appId, decodeURIComponent(versionMatch[2]))
+      if (!v) throw new MarathonError(404, `App '${appId}' does not exist in version ${versionMatch[2]}`)
+      return sendJson(ctx.res, 200, appToJson(v))
+    }
+    const appId = appIdFrom(ctx)
+    switch (m) {
+      case 'GET': {
+        const app = requireApp(appId)
+        return sendJson(ctx.res, 200, { app: appView(app, new Set(['tasks', 'lastTaskFailure', ...embeds(ctx.url, 'app.')])) })
+      }
+      case 'PUT':
+      case 'PATCH': {
+        const raw = await jsonBody(ctx)
+        const existing = state.apps.get(appId)
+        const partial = m === 'PATCH' || ctx.url.searchParams.get('partialUpdate') !== 'false'
+        const app = parseApp(raw, { idFromPath: appId, ...(existing ? { existing, partial } : {}) })
+        if (app.id !== appId) invalid([{ path: '/id', errors: [`The id in the body (${app.id}) does not match the path (${appId})`] }])
+        const d = await fw.deploy({ put: [app], remove: [] }, { force: force(ctx) })
+        apiPost(ctx, state.apps.get(appId))
+        return sendJson(ctx.res, existing ? 200 : 201, deployed(d), existing ? {} : { Location: `/v2/apps${appId}` })
+      }
+      case 'DELETE': {
+        requireApp(appId)
+        const d = await fw.deploy({ put: [], remove: [appId] }, { force: force(ctx) })
+        return sendJson(ctx.res, 200, deployed(d))
+      }
+      default:
+        throw new MarathonError(405, `Method ${m} is not allowed on ${path}`)
+    }
+  }
+  for (const method of ['GET', 'PUT', 'PATCH', 'DELETE', 'POST']) router.onPrefix(method, '/v2/apps/', appRoute)
+
+  // ---- /v2/groups ----
+
+  function groupIds(): Set<string> {
+    const out = new Set<string>(['/'])
+    for (const id of state.apps.keys()) {
+      const parts = id.split('/').filter(Boolean)
+      for (let i = 1; i < parts.length; i++) out.add('/' + parts.slice(0, i).join('/'))
+    }
+    return out
+  }
+
+  function groupJson(id: string, embedApps: boolean): Record<string, unknown> {
+    const prefix = id === '/' ? '/' : `${id}/`
+    const apps = [...state.apps.values()].filter((a) => a.id.startsWith(prefix) && !a.id.slice(prefix.length).includes('/'))
+    const children = [...groupIds()].filter((g) => g !== id && g.startsWith(prefix) && !g.slice(prefix.length).includes('/'))
+    const versions = [...state.apps.values()].filter((a) => a.id.startsWith(prefix)).map((a) => a.version).sort()
+    return {
+      id,
+      apps: embedApps ? apps.sort((a, b) => a.id.localeCompare(b.id)).map((a) => appToJson(a)) : [],
+      groups: children.sort().map((g) => groupJson(g, embedApps)),
+      pods: [],
+      dependencies: [],
+      version: versions[versions.length - 1] ?? opts.now().toISOString(),
+    }
+  }
+
+  const groupRoute = async (ctx: RequestContext): Promise<void> => {
+    const m = ctx.req.method ?? 'GET'
+    const rawId = decodeURIComponent(ctx.url.pathname.slice('/v2/groups'.length)) || '/'
+    const id = parseAppId(rawId)
+    const prefix = id === '/' ? '/' : `${id}/`
+    if (m === 'GET') {
+      if (!groupIds().has(id)) throw new MarathonError(404, `Group '${id}' does not exist`)
+      return sendJson(ctx.res, 200, groupJson(id, true))
+    }
+    if (m === 'DELETE') {
+      if (!groupIds().has(id)) throw new MarathonError(404, `Group '${id}' does not exist`)
+      const remove = [...state.apps.keys()].filter((a) => a.startsWith(prefix))
+      const d = await fw.deploy({ put: [], remove }, { force: force(ctx) })
+      return sendJson(ctx.res, 200, deployed(d))
+    }
+    if (m === 'POST' || m === 'PUT') {
+      const raw = await jsonBody(ctx)
+      const base = m === 'POST' ? id : id
+      const r = normalizeGroup(raw, { now: opts.now().toISOString(), base, existing: state.apps })
+      if (!r.ok) invalid(r.details)
+      if (m === 'POST' && groupIds().has(r.groupId) && r.groupId !== '/') throw new MarathonError(409, `Group ${r.groupId} is already created. Use PUT to change this group.`)
+      const inGroup = r.groupId === '/' ? '/' : `${r.groupId}/`
+      // A PUT of a group replaces what the group holds: apps no longer named are removed.
+      const remove = m === 'PUT' && r.apps.length > 0 ? [...state.apps.keys()].filter((a) => a.startsWith(inGroup) && !r.apps.some((x) => x.id === a)) : []
+      const put = r.scaleBy !== undefined ? [...state.apps.values()].filter((a) => a.id.startsWith(inGroup)).map((a) => ({ ...a, instances: Math.ceil(a.instances * r.scaleBy!) })) : r.apps
+      const d = await fw.deploy({ put, remove }, { force: force(ctx) })
+      return sendJson(ctx.res, m === 'POST' ? 201 : 200, deployed(d))
+    }
+    throw new MarathonError(405, `Method ${m} is not allowed on ${ctx.url.pathname}`)
+  }
+  for (const method of ['GET', 'PUT', 'POST', 'DELETE']) {
+    router.on(method, '/v2/groups', groupRoute)
+    router.onPrefix(method, '/v2/groups/', groupRoute)
+  }
+
+  // ---- deployments, tasks, queue ----
+
+  router.on('GET', '/v2/deployments', (ctx) => sendJson(ctx.res, 200, [...state.deployments.values()].map(deploymentJson)))
+  router.on('DELETE', '/v2/deployments/:id', async (ctx) => {
+    const id = ctx.params.id!
+    if (!state.deployments.has(id)) throw new MarathonError(404, `DeploymentPlan ${id} does not exist`)
+    const rollback = await fw.cancelDeployment(id, force(ctx))
+    if (!rollback) {
+      ctx.res.writeHead(202, { 'Content-Length': 0 })
+      ctx.res.end()
+      return
+    }
+    sendJson(ctx.res, 200, deployed(rollback))
+  })
+
+  router.on('GET', '/v2/tasks', (ctx) => {
+    const statuses = ctx.url.searchParams.getAll('status').map((s) => s.toLowerCase())
+    const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : ['Provisioned', 'Staging', 'Starting'].includes(i.condition) ? 'staging' : i.condition.toLowerCase())
+    const tasks = [...state.instances.values()].filter((i) => statuses.length === 0 || statuses.includes(stateOf(i)))
+    if (String(ctx.req.headers.accept ?? '').includes('text/plain')) {
+      const lines = [...state.apps.values()].map((a) => `${a.id.slice(1).replace(/\//g, '_')}\t${a.portDefinitions[0]?.port ?? ''}\t${liveInstances(a.id).map((i) => `${i.host}:${i.hostPorts[0] ?? ''}`).join('\t')}`)
+      return sendText(ctx.res, 200, lines.join('\n') + '\n')
+    }
+    sendJson(ctx.res, 200, { tasks: tasks.map(taskJson) })
+  })
+  router.on('POST', '/v2/tasks/delete', async (ctx) => {
+    const body = await jsonBody(ctx)
+    const ids = (body as { ids?: unknown }).ids
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) invalid([{ path: '/ids', errors: ['error.expected.jsarray of strings'] }])
+    const found = (ids as string[]).flatMap((id) => {
+      const i = state.byTaskId(id) ?? state.instances.get(id)
+      return i ? [i] : []
+    })
+    const r = await fw.killInstances(found.map((i) => i.instanceId), { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+    if (r.deployment) return sendJson(ctx.res, 200, deployed(r.deployment))
+    sendJson(ctx.res, 200, { tasks: found.map(taskJson) })
+  })
+
+  router.on('GET', '/v2/queue', (ctx) => {
+    const now = opts.now().getTime()
+    sendJson(ctx.res, 200, {
+      queue: fw.queue().map((q) => ({
+        app: appView(q.app, new Set()),
+        count: q.count,
+        delay: { timeLeftSeconds: q.delay ? Math.max(0, Math.ceil((q.delay.until - now) / 1000)) : 0, overdue: !q.delay },
+        since: q.app.version,
+        processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, rejectSummaryLastOffers: [], rejectSummaryLaunchAttempt: [] },
+        lastUnusedOffers: [],
+      })),
+    })
+  })
+  router.onPrefix('DELETE', '/v2/queue/', async (ctx) => {
+    const m = /^\/v2\/queue\/(.+)\/delay$/.exec(ctx.url.pathname)
+    if (!m) throw new NotFoundError('Not found')
+    const appId = parseAppId(decodeURIComponent(m[1]!))
+    requireApp(appId)
+    await fw.resetDelay(appId)
+    ctx.res.writeHead(204)
+    ctx.res.end()
+  })
+
+  // ---- info, leader, events, ping, metrics ----
+
+  const leader = `${opts.hostname}:${opts.port}`
+  router.on('GET', '/v2/info', (ctx) =>
+    sendJson(ctx.res, 200, {
+      name: 'marathon',
+      version: MARATHON_VERSION,
+      buildref: 'dromos',
+      elected: true,
+      leader,
+      frameworkId: fw.frameworkId() ?? null,
+      marathon_config: { master: opts.master, framework_name: 'marathon', hostname: opts.hostname, failover_timeout: 604800, mesos_role: '*', task_launch_timeout: 300000 },
+      zookeeper_config: {},
+      http_config: { http_port: opts.port, https_port: 8443 },
+      event_subscriber: null,
+    }),
+  )
+  router.on('GET', '/v2/leader', (ctx) => sendJson(ctx.res, 200, { leader }))
+  router.on('GET', '/v2/events', (ctx) => fw.events.serveSse(ctx.req, ctx.res, ctx.url))
+  router.on('GET', '/ping', (ctx) => sendText(ctx.res, 200, 'pong'))
+  router.on('GET', '/metrics', (ctx) => {
+    const instances = [...state.instances.values()]
+    const gauges: Record<string, { value: number }> = {
+      'marathon.apps.active.gauge': { value: state.apps.size },
+      'marathon.deployments.active.gauge': { value: state.deployments.size },
+      'marathon.instances.running.gauge': { value: instances.filter((i) => i.condition === 'Running').length },
+      'marathon.instances.staged.gauge': { value: instances.filter((i) => ['Provisioned', 'Staging', 'Starting'].includes(i.condition)).length },
+      'marathon.instances.launch-overdue.gauge': { value: fw.queue().reduce((n, q) => n + q.count, 0) },
+      'marathon.http.event-streams.active.gauge': { value: fw.events.subscriberCount() },
+      'marathon.mesos.connected.gauge': { value: fw.connected() ? 1 : 0 },
+    }
+    sendJson(ctx.res, 200, { version: '4.0.0', gauges, counters: {}, histograms: {}, meters: {}, timers: {} })
+  })
+
+  return listen({ router, host: opts.host, port: opts.port, log })
+}
+
+/** Marathon's label selector: `key`, `key==value`, `key!=value`, `key in (a,b)`; comma-separated clauses all hold. */
+export function labelMatches(labels: Readonly<Record<string, string>>, selector: string): boolean {
+  return selector.split(/,(?![^(]*\))/).every((raw) => {
+    const clause = raw.trim()
+    let m = /^(\S+?)\s*==\s*(.*)$/.exec(clause)
+    if (m) return labels[m[1]!] === m[2]!.trim()
+    m = /^(\S+?)\s*!=\s*(.*)$/.exec(clause)
+    if (m) return labels[m[1]!] !== m[2]!.trim()
+    m = /^(\S+)\s+(in|notin)\s+\((.*)\)$/.exec(clause)
+    if (m) {
+      const values = m[3]!.split(',').map((v) => v.trim())
+      const has = labels[m[1]!] !== undefined && values.includes(labels[m[1]!]!)
+      return m[2] === 'in' ? has : !has
+    }
+    return clause === '' || labels[clause] !== undefined
+  })
+}
+

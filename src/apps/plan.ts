@@ -1,0 +1,88 @@
+// The deployment plan: a pure function of (current apps, target apps), as Marathon's
+// DeploymentPlan(original, target). The runner carries the steps out one after the other.
+import type { AppDefinition, DeploymentAction, DeploymentPlan, DeploymentStep } from './types.js'
+
+/** What differs between two versions of an app, ignoring the version fields themselves. */
+export function changeOf(current: AppDefinition, target: AppDefinition): 'none' | 'scale' | 'config' {
+  const strip = (a: AppDefinition) => ({ ...a, instances: 0, version: '', versionInfo: { lastScalingAt: '', lastConfigChangeAt: '' } })
+  if (JSON.stringify(strip(current)) !== JSON.stringify(strip(target))) return 'config'
+  return current.instances !== target.instances ? 'scale' : 'none'
+}
+
+export interface PlanInput {
+  readonly id: string
+  readonly version: string
+  readonly current: ReadonlyMap<string, AppDefinition>
+  /** The apps after the change; an id absent here is removed. Only ids in `affected` are considered. */
+  readonly target: ReadonlyMap<string, AppDefinition>
+  /** Ids the change touches (apps added, changed or removed). */
+  readonly affected: readonly string[]
+  /** Apps grouped in dependency levels: every app's dependencies are in earlier levels. */
+  readonly levels: readonly (readonly string[])[]
+  /** Forces a restart of these apps even when their definitions did not change. */
+  readonly restart?: readonly string[]
+}
+
+export function planDeployment(input: PlanInput): DeploymentPlan {
+  const steps: DeploymentStep[] = []
+  const stops: string[] = []
+  const starts: string[] = []
+  const actionOf = new Map<string, DeploymentAction>()
+  for (const id of input.affected) {
+    const cur = input.current.get(id)
+    const tgt = input.target.get(id)
+    if (cur && !tgt) stops.push(id)
+    else if (!cur && tgt) {
+      starts.push(id)
+      actionOf.set(id, 'ScaleApplication')
+    } else if (cur && tgt) {
+      const change = input.restart?.includes(id) ? 'config' : changeOf(cur, tgt)
+      if (change === 'config') actionOf.set(id, 'RestartApplication')
+      else if (change === 'scale') actionOf.set(id, 'ScaleApplication')
+    }
+  }
+  // Dependants stop before what they depend on: the last level stops first.
+  if (stops.length > 0) {
+    const rank = new Map<string, number>()
+    input.levels.forEach((level, i) => level.forEach((id) => rank.set(id, i)))
+    const byRank = new Map<number, string[]>()
+    for (const id of stops) {
+      const r = rank.get(id) ?? 0
+      byRank.set(r, [...(byRank.get(r) ?? []), id])
+    }
+    for (const r of [...byRank.keys()].sort((a, b) => b - a)) {
+      steps.push({ actions: byRank.get(r)!.sort().map((app) => ({ action: 'StopApplication', app })) })
+    }
+  }
+  if (starts.length > 0) steps.push({ actions: starts.sort().map((app) => ({ action: 'StartApplication', app })) })
+  for (const level of input.levels) {
+    const actions = [...level]
+      .sort()
+      .flatMap((app) => {
+        const action = actionOf.get(app)
+        return action ? [{ action, app }] : []
+      })
+    if (actions.length > 0) steps.push({ actions })
+  }
+  // Apps the caller left out of every level still get their step, after the others.
+  const placed = new Set(input.levels.flat())
+  const rest = [...actionOf.keys()].filter((id) => !placed.has(id)).sort()
+  if (rest.length > 0) steps.push({ actions: rest.map((app) => ({ action: actionOf.get(app)!, app })) })
+
+  const target: Record<string, AppDefinition | null> = {}
+  const original: Record<string, AppDefinition | null> = {}
+  for (const id of input.affected) {
+    target[id] = input.target.get(id) ?? null
+    original[id] = input.current.get(id) ?? null
+  }
+  return { id: input.id, version: input.version, affectedApps: [...input.affected].sort(), steps, target, original }
+}
+
+/** The index of the step that carries out `appId`'s action (its last one), or -1. */
+export function stepOf(plan: DeploymentPlan, appId: string): number {
+  let found = -1
+  plan.steps.forEach((s, i) => {
+    if (s.actions.some((a) => a.app === appId)) found = i
+  })
+  return found
+}

@@ -1,0 +1,110 @@
+// Runs a real `bin/dromos apps` process against a TestCluster, and a small Marathon client.
+import { join } from 'node:path'
+import type { TestCluster } from './cluster.js'
+import { freePort, Proc, waitUntil } from './cluster.js'
+
+export interface MarathonEventRecord {
+  eventType: string
+  [k: string]: any // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export class AppsProcess {
+  proc!: Proc
+  url = ''
+  port = 0
+  constructor(
+    readonly cluster: TestCluster,
+    readonly workDir: string,
+  ) {}
+
+  static async start(cluster: TestCluster, extraArgs: string[] = []): Promise<AppsProcess> {
+    const a = new AppsProcess(cluster, join(cluster.dir, 'apps'))
+    a.port = await freePort()
+    a.url = `http://127.0.0.1:${a.port}`
+    a.proc = new Proc(
+      ['apps', '--master', cluster.masterUrl, '--port', String(a.port), '--work-dir', a.workDir, '--log-level', 'debug', ...extraArgs],
+      join(cluster.dir, 'apps.log'),
+    )
+    await a.waitReady()
+    return a
+  }
+
+  async waitReady(): Promise<void> {
+    await waitUntil('apps to answer /ping and register', async () => {
+      const r = await fetch(`${this.url}/v2/info`)
+      if (!r.ok) return false
+      const info = (await r.json()) as { frameworkId: string | null }
+      return !!info.frameworkId
+    })
+  }
+
+  async restart(): Promise<void> {
+    await this.proc.stop()
+    this.proc.restart()
+    await this.waitReady()
+  }
+
+  async req(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    })
+    const text = await r.text()
+    let parsed: unknown = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      // plain text
+    }
+    return { status: r.status, body: parsed }
+  }
+
+  async app(id: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const r = await this.req('GET', `/v2/apps${id}`)
+    return r.status === 200 ? r.body.app : undefined
+  }
+
+  /** Waits until no deployment is running for the app. */
+  async waitDeployed(id: string, timeoutMs = 60_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return waitUntil(`deployment of ${id} to finish`, async () => {
+      const app = await this.app(id)
+      return app && app.deployments.length === 0 ? app : undefined
+    }, timeoutMs, 200)
+  }
+}
+
+/** Follows /v2/events (SSE) and keeps every event. */
+export class EventStream {
+  readonly events: MarathonEventRecord[] = []
+  private controller = new AbortController()
+  private done: Promise<void>
+  constructor(url: string, filters: string[] = []) {
+    const q = filters.map((f) => `event_type=${encodeURIComponent(f)}`).join('&')
+    this.done = (async () => {
+      try {
+        const r = await fetch(`${url}/v2/events${q ? `?${q}` : ''}`, { headers: { Accept: 'text/event-stream' }, signal: this.controller.signal })
+        let buf = ''
+        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += Buffer.from(chunk).toString()
+          let i: number
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const frame = buf.slice(0, i)
+            buf = buf.slice(i + 2)
+            const data = frame.split('\n').find((l) => l.startsWith('data: '))
+            if (data) this.events.push(JSON.parse(data.slice(6)))
+          }
+        }
+      } catch {
+        // closed
+      }
+    })()
+  }
+  async waitFor(pred: (e: MarathonEventRecord) => boolean, what: string, timeoutMs = 60_000): Promise<MarathonEventRecord> {
+    return waitUntil(what, async () => this.events.find(pred), timeoutMs, 50)
+  }
+  close(): Promise<void> {
+    this.controller.abort()
+    return this.done
+  }
+}
