@@ -1,6 +1,6 @@
 // `dromos` subcommands. Importing this module runs the CLI.
 import { Command, InvalidArgumentError } from 'commander'
-import { runAgent, runMaster, runUp } from './processes.js'
+import { runAgent, runApps, runMaster, runUp } from './processes.js'
 import { parseDurationMs } from '../core/duration.js'
 
 const duration = (v: string): number => {
@@ -57,12 +57,29 @@ program
   })
 
 program
+  .command('apps')
+  .description('run the Marathon-compatible apps framework (Marathon v2 REST API on :8080)')
+  .requiredOption('--master <url>', 'the master, e.g. 127.0.0.1:5050 or http://127.0.0.1:5050')
+  .option('--ip <ip>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', int, 8080)
+  .option('--hostname <name>', 'hostname to advertise (default: the ip)')
+  .option('--work-dir <dir>', 'where the framework keeps its state', '.dromos/apps')
+  .option('--framework-name <name>', 'the framework name registered with the master', 'marathon')
+  .option('--reconciliation-interval <duration>', 'time between task reconciliations with the master', duration, 60_000)
+  .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: AppsFlags) => {
+    await runApps(o)
+  })
+
+program
   .command('up')
   .description('run a single-machine cluster: master on :5050 and one agent on :5051')
   .option('--work-dir <dir>', 'state and logs of the cluster', '.dromos')
   .option('--resources <spec>', 'the agent\'s resources (default: detected)')
   .option('--master-port <port>', 'the master\'s port', int, 5050)
   .option('--agent-port <port>', 'the agent\'s port', int, 5051)
+  .option('--apps-port <port>', 'the apps framework\'s port', int, 8080)
   .option('--keep-tasks', 'leave tasks running when dromos up stops', false)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: UpFlags) => {
@@ -98,11 +115,24 @@ export interface AgentFlags {
   logLevel: string
 }
 
+export interface AppsFlags {
+  master: string
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  frameworkName: string
+  reconciliationInterval: number
+  maxBodyBytes: number
+  logLevel: string
+}
+
 export interface UpFlags {
   workDir: string
   resources?: string
   masterPort: number
   agentPort: number
+  appsPort: number
   keepTasks: boolean
   logLevel: string
 }

@@ -6,7 +6,7 @@ import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import pino from 'pino'
-import type { AgentFlags, MasterFlags, UpFlags } from './main.js'
+import type { AgentFlags, AppsFlags, MasterFlags, UpFlags } from './main.js'
 import { createAgent } from '../agent/agent.js'
 import { createDockerContainerizer } from '../agent/containerizers/docker.js'
 import { createProcessContainerizer } from '../agent/containerizers/process.js'
@@ -16,6 +16,9 @@ import { parseAttributeString } from '../api/mesos.js'
 import { systemClock } from '../core/clock.js'
 import type { Resources } from '../core/resources.js'
 import { add, parseResourceString } from '../core/resources.js'
+import { createEventBus } from '../apps/events.js'
+import { createAppsFramework } from '../apps/framework.js'
+import { startAppsHttp } from '../apps/http.js'
 import { startMasterHttp } from '../master/http.js'
 import { createMaster } from '../master/master.js'
 import { openSqliteStore } from '../store/sqlite.js'
@@ -154,6 +157,48 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   }
 }
 
+export async function startApps(flags: AppsFlags, log: Logger): Promise<Running> {
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const store = openSqliteStore(join(workDir, 'state.db'))
+  const hostname = flags.hostname ?? flags.ip
+  const master = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`
+  const appsLog = log.child({ component: 'apps' })
+  const events = createEventBus({ log: appsLog.child({ component: 'events' }), now: () => new Date(systemClock.now()) })
+  const framework = createAppsFramework({
+    store,
+    master,
+    log: appsLog,
+    clock: systemClock,
+    events,
+    frameworkName: flags.frameworkName,
+    hostname,
+    webuiUrl: `http://${hostname}:${flags.port}`,
+    reconcileIntervalMs: flags.reconciliationInterval,
+  })
+  await framework.start()
+  const server = await startAppsHttp({
+    framework,
+    log: appsLog.child({ component: 'apps-http' }),
+    host: flags.ip,
+    port: flags.port,
+    master,
+    hostname,
+    maxBodyBytes: flags.maxBodyBytes,
+    now: () => new Date(systemClock.now()),
+  })
+  log.info({ url: `http://${flags.ip}:${flags.port}` }, 'apps framework started')
+  return {
+    url: `http://${flags.ip}:${flags.port}`,
+    async stop() {
+      events.close()
+      await closeServer(server)
+      await framework.stop()
+      await store.close()
+    },
+  }
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false
   const handler = (): void => {
@@ -177,6 +222,12 @@ export async function runMaster(flags: MasterFlags): Promise<void> {
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const log = pino({ level: flags.logLevel })
   const a = await startAgent(flags, log)
+  onSignals(() => a.stop())
+}
+
+export async function runApps(flags: AppsFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel })
+  const a = await startApps(flags, log)
   onSignals(() => a.stop())
 }
 
@@ -220,10 +271,25 @@ export async function runUp(flags: UpFlags): Promise<void> {
     log,
   )
   say(`  agent    ${agent.url}   (sandboxes under ${join(workDir, 'agent')})`)
+  const apps = await startApps(
+    {
+      master: master.url,
+      ip: '127.0.0.1',
+      port: flags.appsPort,
+      workDir: join(workDir, 'apps'),
+      frameworkName: 'marathon',
+      reconciliationInterval: 60_000,
+      maxBodyBytes: 4 * 1024 * 1024,
+      logLevel: flags.logLevel,
+    },
+    log,
+  )
+  say(`  apps     ${apps.url}   (Marathon v2 API: ${apps.url}/v2/apps, events: ${apps.url}/v2/events)`)
   say(`  logs     ${logFile}`)
   say('Ctrl-C stops the cluster' + (flags.keepTasks ? ' and leaves its tasks running.' : ' and its tasks.'))
   onSignals(async () => {
     say('dromos up: stopping…')
+    await apps.stop()
     await agent.stop({ destroyTasks: !flags.keepTasks })
     await master.stop()
     log.flush()
