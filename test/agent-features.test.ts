@@ -2,7 +2,7 @@
 // processes, real Docker and a framework that speaks only JSON: offer rescinds, Mesos-native
 // health checks, the fetcher and the sandbox files API, and pulling an image from a registry.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -206,6 +206,106 @@ describe('Mesos-native health checks', () => {
     expect(unhealthy.reason).toBe('REASON_TASK_HEALTH_CHECK_STATUS_UPDATED')
     expect(unhealthy.message).toMatch(/exit/)
     await teardown(f)
+  })
+})
+
+describe('COMMAND health checks of Docker tasks', () => {
+  it('runs them inside the task\'s container (docker exec), with their timeout', async () => {
+    const f = await subscribe(cluster, { name: 'health-docker-command' })
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const check = (value: string, timeout = 2) => ({
+      type: 'COMMAND',
+      command: { value },
+      delay_seconds: 0,
+      interval_seconds: 0.2,
+      grace_period_seconds: 0,
+      timeout_seconds: timeout,
+      consecutive_failures: 2,
+    })
+    const dockerTask = (id: string, hc: Json) => ({
+      name: id,
+      task_id: { value: id },
+      resources: [scalar('cpus', 0.1), scalar('mem', 32)],
+      command: { shell: true, value: 'exec sleep 600' },
+      container: { type: 'DOCKER', docker: { image: BUSYBOX_TAG, network: 'NONE' } },
+      kill_policy: QUICK_KILL,
+      health_check: hc,
+    })
+    try {
+      await f.launch(offer, [
+        // /www/index.html exists in the image, not on the host.
+        dockerTask('hc-docker-ok', check('test -f /www/index.html')),
+        dockerTask('hc-docker-missing', check('test -f /no/such/file')),
+        dockerTask('hc-docker-slow', check('sleep 30', 1)),
+      ])
+      const healthy = await f.waitFor((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'hc-docker-ok' && e.update.status.healthy === true, {
+        what: 'hc-docker-ok healthy',
+        timeoutMs: 20_000,
+      })
+      expect(healthy.update.status.state).toBe('TASK_RUNNING')
+      expect(healthy.update.status.reason).toBe('REASON_TASK_HEALTH_CHECK_STATUS_UPDATED')
+      // The checks that fail, by exit status or by timeout, get their task killed.
+      for (const id of ['hc-docker-missing', 'hc-docker-slow']) {
+        const killed = await f.waitUpdate(id, 'TASK_KILLED', { timeoutMs: 30_000 })
+        expect(killed.update.status.healthy).toBe(false)
+      }
+      const slow = f.updatesOf('hc-docker-slow').find((s) => s.healthy === false && s.state === 'TASK_RUNNING')!
+      expect(slow.message).toMatch(/timed out/)
+      // A timed-out check does not take the container down with it, and the healthy task runs on.
+      const last = f.updatesOf('hc-docker-ok').at(-1)!
+      expect(last.state).toBe('TASK_RUNNING')
+      expect(last.healthy).toBe(true)
+    } finally {
+      // A failure must not leave the framework holding the shared agent's offers.
+      await teardown(f)
+    }
+    await waitUntil('containers to go', async () => (await containersOf(f)).length === 0)
+  })
+})
+
+describe('agent state', () => {
+  it('keeps completed tasks in /state after their terminal update is acknowledged, and links runs/latest to the current run', async () => {
+    const agent = cluster.agents[0]!
+    const f = await subscribe(cluster, { name: 'completed' })
+    let offer = (await f.waitOffers()).offers.offers[0]
+    let from = f.events.length
+    try {
+      await f.launch(offer, [{ name: 'done', task_id: { value: 'done-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'echo done' } }], { refuse_seconds: 0 })
+      await f.waitUpdate('done-1', 'TASK_FINISHED')
+
+      type View = { live: Json[]; completed: Json[] }
+      const view = async (): Promise<View> => {
+        const s = (await getJson(`${agent.url}/state`)).json
+        const all = [...s.frameworks, ...s.completed_frameworks].filter((x: Json) => x.id === f.frameworkId)
+        return { live: all.flatMap((x: Json) => x.executors ?? []), completed: all.flatMap((x: Json) => x.completed_executors ?? []) }
+      }
+      // Once the FINISHED is acknowledged, the executor moves to completed_executors, as in Mesos.
+      const v = await waitUntil('done-1 among the completed executors', async () => {
+        const w = await view()
+        return w.completed.some((e: Json) => e.id === 'done-1') && !w.live.some((e: Json) => e.id === 'done-1') ? w : undefined
+      }, 10_000)
+      const executor = v.completed.find((e: Json) => e.id === 'done-1')
+      expect(executor.tasks).toEqual([])
+      expect(executor.completed_tasks.map((t: Json) => [t.id, t.state])).toEqual([['done-1', 'TASK_FINISHED']])
+      expect(executor.completed_tasks[0].framework_id).toBe(f.frameworkId)
+      const firstRun: string = executor.directory
+      expect(firstRun).toContain('/executors/done-1/runs/')
+      const latest = join(firstRun, '..', 'latest')
+      expect(lstatSync(latest).isSymbolicLink()).toBe(true)
+      expect(realpathSync(latest)).toBe(realpathSync(firstRun))
+      expect(readFileSync(join(latest, 'stdout'), 'utf8')).toContain('done')
+
+      // The same task id again: a new run, and runs/latest follows it.
+      offer = (await f.waitOffers({ from })).offers.offers[0]
+      from = f.events.length
+      await f.launch(offer, [{ name: 'done', task_id: { value: 'done-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 60' } }])
+      await f.waitUpdate('done-1', 'TASK_RUNNING', { from })
+      const live = (await view()).live.find((e: Json) => e.id === 'done-1')
+      expect(live.directory).not.toBe(firstRun)
+      expect(realpathSync(latest)).toBe(realpathSync(live.directory))
+    } finally {
+      await teardown(f)
+    }
   })
 })
 

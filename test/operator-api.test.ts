@@ -442,3 +442,150 @@ describe('bad operator input', () => {
     expect((await fetch(`${cluster.masterUrl}/health`)).status).toBe(200)
   })
 })
+
+describe('task statuses as Mesos keeps them (Master::updateTask)', () => {
+  let c: TestCluster
+  const clusters: TestCluster[] = []
+  const mine: TestFramework[] = []
+  const pids: number[] = []
+  afterAll(async () => {
+    for (const f of mine) {
+      if (!f.closed) await f.call({ type: 'TEARDOWN' }).catch(() => undefined)
+      f.close()
+    }
+    for (const x of clusters) await x.stop()
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+  })
+
+  const opCall = async (type: string): Promise<Json> => {
+    const r = await fetch(`${c.masterUrl}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type }) })
+    expect(r.status).toBe(200)
+    return r.json()
+  }
+  const snapshot = async (): Promise<Record<string, number>> => (await fetch(`${c.masterUrl}/metrics/snapshot`)).json() as Promise<Record<string, number>>
+  const taskUpdates = (s: OperatorStream, taskId: string, from = 0): Json[] =>
+    s.events.slice(from).filter((e) => e.type === 'TASK_UPDATED' && e.task_updated.status.task_id.value === taskId)
+
+  it('keeps one status per state for re-delivered updates, emits TASK_UPDATED once per state, counts terminal transitions, and FRAMEWORK_UPDATED agrees with GET_FRAMEWORKS', async () => {
+    c = await TestCluster.start({ masterArgs: ['--heartbeat-interval', '1s'] })
+    clusters.push(c)
+    const stream = await OperatorStream.open(c.masterUrl)
+    const f = await TestFramework.subscribe({ master: c.masterUrl, name: 'redelivered', autoAck: false, roles: ['dev'] })
+    mine.push(f)
+    const offer = (await f.waitOffers()).offers.offers[0]
+
+    // FRAMEWORK_UPDATED shows the framework as GET_FRAMEWORKS does: the held offer is offered, not allocated.
+    let from = stream.events.length
+    await f.mustCall({ type: 'UPDATE_FRAMEWORK', update_framework: { framework_info: { user: 'root', name: 'redelivered', roles: ['dev'], id: { value: f.frameworkId }, capabilities: [{ type: 'MULTI_ROLE' }] } } })
+    const updated = (await stream.waitFor('FRAMEWORK_UPDATED', (e) => e.type === 'FRAMEWORK_UPDATED', from)).framework_updated.framework
+    const listed = (await opCall('GET_FRAMEWORKS')).get_frameworks.frameworks.find((x: Json) => x.framework_info.id.value === f.frameworkId)
+    expect(updated.allocated_resources).toEqual([])
+    expect(resourceValue(updated.offered_resources, 'cpus')).toBe(2)
+    expect(updated).toEqual(listed)
+
+    from = stream.events.length
+    await f.launch(offer, [
+      { name: 'dup', task_id: { value: 'dup-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 60' } },
+      { name: 'fin', task_id: { value: 'fin-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'true' } },
+      { name: 'fail', task_id: { value: 'fail-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'exit 3' } },
+      { name: 'err', task_id: { value: 'err-1' }, resources: [scalar('cpus', 100), scalar('mem', 32)], command: { value: 'true' } },
+    ])
+    await f.waitUpdate('err-1', 'TASK_ERROR')
+    await f.acknowledge((await f.waitUpdate('dup-1', 'TASK_STARTING')).update.status)
+    // fin-1 and fail-1 get their STARTING and RUNNING acknowledged, so their terminal update comes.
+    for (const id of ['fin-1', 'fail-1']) {
+      for (const state of ['TASK_STARTING', 'TASK_RUNNING']) await f.acknowledge((await f.waitUpdate(id, state)).update.status)
+    }
+    // Not acknowledged: the agent re-sends each of these with the same uuid, once a second at first.
+    const count = (id: string, state: string): number => f.updatesOf(id).filter((s) => s.state === state).length
+    await waitUntil('three deliveries of each unacknowledged update', async () => count('dup-1', 'TASK_RUNNING') >= 3 && count('fin-1', 'TASK_FINISHED') >= 3 && count('fail-1', 'TASK_FAILED') >= 3, 15_000)
+    const running = f.updatesOf('dup-1').filter((s) => s.state === 'TASK_RUNNING')
+    expect(new Set(running.map((s) => s.uuid)).size).toBe(1)
+
+    // One TASK_UPDATED per new state, not one per delivery.
+    expect(taskUpdates(stream, 'dup-1', from).map((e) => e.task_updated.state)).toEqual(['TASK_STARTING', 'TASK_RUNNING'])
+    expect(taskUpdates(stream, 'fin-1', from).map((e) => e.task_updated.state)).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'])
+    // And one status per state in the task: a re-delivery replaces the latest status.
+    const tasks = (await opCall('GET_TASKS')).get_tasks
+    const dup = tasks.tasks.find((t: Json) => t.task_id.value === 'dup-1')
+    expect(dup.statuses.map((s: Json) => s.state)).toEqual(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING'])
+    expect(dup.statuses.at(-1).uuid).toBe(running[0]!.uuid)
+    const fin = [...tasks.tasks, ...tasks.completed_tasks].find((t: Json) => t.task_id.value === 'fin-1')
+    expect(fin.statuses.map((s: Json) => s.state)).toEqual(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED'])
+
+    for (const id of ['dup-1', 'fin-1', 'fail-1']) {
+      const latest = f.updatesOf(id).at(-1)!
+      await f.acknowledge(latest as never)
+    }
+
+    // A framework torn down: the master kills its tasks, and says so to operator subscribers.
+    from = stream.events.length
+    await f.mustCall({ type: 'TEARDOWN' })
+    const killed = await stream.waitFor('TASK_UPDATED to KILLED', (e) => e.type === 'TASK_UPDATED' && e.task_updated.status.task_id.value === 'dup-1', from)
+    expect(killed.task_updated.state).toBe('TASK_KILLED')
+    expect(killed.task_updated.status.reason).toBe('REASON_FRAMEWORK_REMOVED')
+    expect(killed.task_updated.status.source).toBe('SOURCE_MASTER')
+    expect(killed.task_updated.framework_id).toEqual({ value: f.frameworkId })
+    f.close()
+
+    // Running totals of terminal transitions, each counted once however often it was delivered.
+    const m = await snapshot()
+    expect(m['master/tasks_finished']).toBe(1)
+    expect(m['master/tasks_failed']).toBe(1)
+    expect(m['master/tasks_killed']).toBe(1)
+    expect(m['master/tasks_error']).toBe(1)
+    expect(m['master/tasks_lost']).toBe(0)
+  })
+
+  it('tells operator subscribers of the TASK_DROPPED it makes when a launch cannot reach the agent, and of TASK_GONE when the agent comes back without the task', async () => {
+    c = await TestCluster.start({ masterArgs: ['--heartbeat-interval', '1s'] })
+    clusters.push(c)
+    const agent = c.agents[0]!
+    const stream = await OperatorStream.open(c.masterUrl)
+    const f = await TestFramework.subscribe({ master: c.masterUrl, name: 'dropped', capabilities: ['PARTITION_AWARE'] })
+    mine.push(f)
+    let offer = (await f.waitOffers()).offers.offers[0]
+    const agentId: string = offer.agent_id.value
+    let from = f.events.length
+    await f.launch(offer, [{ name: 'gone', task_id: { value: 'gone-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 600' } }], { refuse_seconds: 0 })
+    const running = await f.waitUpdate('gone-1', 'TASK_RUNNING')
+    const pid = Number(/^process-(\d+)$/.exec(running.update.status.container_status.container_id.value)![1])
+    pids.push(pid)
+    offer = (await f.waitOffers({ from })).offers.offers[0]
+    expect(offer.agent_id.value).toBe(agentId)
+
+    // The agent goes away; the master (pings every 15 s) still thinks it is there.
+    await agent.proc.stop()
+    from = stream.events.length
+    await f.launch(offer, [{ name: 'drop', task_id: { value: 'drop-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 600' } }])
+    const dropped = await f.waitUpdate('drop-1', 'TASK_DROPPED', { timeoutMs: 15_000 })
+    expect(dropped.update.status.source).toBe('SOURCE_MASTER')
+    const droppedEvent = await stream.waitFor('TASK_UPDATED to DROPPED', (e) => e.type === 'TASK_UPDATED' && e.task_updated.status.task_id.value === 'drop-1', from)
+    expect(droppedEvent.task_updated.state).toBe('TASK_DROPPED')
+
+    // The agent comes back having lost the task (its checkpoint of the task is gone, the process too).
+    process.kill(-pid, 'SIGKILL')
+    const { openSqliteStore } = await import('../src/store/sqlite.js')
+    const store = openSqliteStore(`${agent.workDir}/checkpoint.db`)
+    for (const prefix of ['tasks/', 'updates/']) for (const [k] of await store.list(prefix)) await store.delete(k)
+    await store.close()
+    from = stream.events.length
+    const fFrom = f.events.length
+    agent.proc.restart()
+    const gone = await f.waitUpdate('gone-1', 'TASK_GONE', { from: fFrom, timeoutMs: 15_000 })
+    expect(gone.update.status.reason).toBe('REASON_AGENT_REREGISTERED')
+    const goneEvent = await stream.waitFor('TASK_UPDATED to GONE', (e) => e.type === 'TASK_UPDATED' && e.task_updated.status.task_id.value === 'gone-1', from)
+    expect(goneEvent.task_updated.state).toBe('TASK_GONE')
+    expect(goneEvent.task_updated.status.agent_id).toEqual({ value: agentId })
+
+    const m = await snapshot()
+    expect(m['master/tasks_dropped']).toBe(1)
+    expect(m['master/tasks_gone']).toBe(1)
+  })
+})

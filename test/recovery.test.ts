@@ -192,6 +192,43 @@ describe('agent restart', () => {
     f.close()
   })
 
+  it('reports a Docker task that exited while the agent was down with its real exit status', async () => {
+    const agent = cluster.agents[0]!
+    const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'exited-while-down', failoverTimeout: 60 })
+    cleanup.frameworks.push(f)
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const agentId: string = offer.agent_id.value
+    cleanup.agentIds.push(agentId)
+    const shortTask = (id: string, cmd: string) => ({
+      name: id,
+      task_id: { value: id },
+      resources: [scalar('cpus', 0.1), scalar('mem', 32)],
+      command: { shell: true, value: cmd },
+      container: { type: 'DOCKER', docker: { image: BUSYBOX_TAG, network: 'NONE' } },
+    })
+    await f.launch(offer, [shortTask('down-ok', 'sleep 2'), shortTask('down-bad', 'sleep 2; exit 3')])
+    for (const id of ['down-ok', 'down-bad']) await f.waitUpdate(id, 'TASK_RUNNING')
+    await agent.proc.stop()
+    expect(await agent.proc.exited).toBe(0)
+    // Both containers end while nobody watches them.
+    await waitUntil('the containers to exit', async () => {
+      const list = await docker.listContainers({ all: true, filters: { label: [`dromos.framework_id=${f.frameworkId}`] } })
+      return list.length === 2 && list.every((c) => c.State === 'exited')
+    }, 15_000)
+    const from = f.events.length
+    await restartAgent(agentId)
+    const ok = await f.waitUpdate('down-ok', (s) => s === 'TASK_FINISHED' || s === 'TASK_FAILED', { from, timeoutMs: 15_000 })
+    expect(ok.update.status.state, ok.update.status.message).toBe('TASK_FINISHED')
+    const bad = await f.waitUpdate('down-bad', (s) => s === 'TASK_FINISHED' || s === 'TASK_FAILED', { from, timeoutMs: 15_000 })
+    expect(bad.update.status.state).toBe('TASK_FAILED')
+    expect(bad.update.status.message).toMatch(/status 3/)
+    // One terminal state each, and the containers were cleaned up.
+    expect(f.updatesOf('down-ok').filter((s) => s.state === 'TASK_FAILED')).toEqual([])
+    await waitUntil('the containers to be removed', async () => (await docker.listContainers({ all: true, filters: { label: [`dromos.framework_id=${f.frameworkId}`] } })).length === 0, 10_000)
+    await f.call({ type: 'TEARDOWN' })
+    f.close()
+  })
+
   it('fails a process task it cannot re-attach, and does not leave its process running', async () => {
     const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'agent-restart-process', failoverTimeout: 60 })
     cleanup.frameworks.push(f)
@@ -288,7 +325,9 @@ describe('agent partition', () => {
       })
       expect(early.status).toBe(404)
       const paView = (await cluster.state()).frameworks.find((x: { id: string }) => x.id === pa.frameworkId)
-      expect(paView.tasks.map((t: { id: string; state: string }) => [t.id, t.state])).toEqual([['pa-1', 'TASK_UNREACHABLE']])
+      // v0 state lists an unreachable task apart, as Mesos does.
+      expect(paView.tasks).toEqual([])
+      expect(paView.unreachable_tasks.map((t: { id: string; state: string }) => [t.id, t.state])).toEqual([['pa-1', 'TASK_UNREACHABLE']])
       expect(pa.updatesOf('pa-1').slice(-1)[0]!.state).toBe('TASK_UNREACHABLE')
 
       // While unreachable, reconciliation answers from the master's view.
@@ -306,6 +345,10 @@ describe('agent partition', () => {
     }, 15_000)
     expect(slaveIds(back)).toEqual([agentId])
     expect(back.unreachable_slaves).toBe(0)
+    await waitUntil('pa-1 to be listed as a task again', async () => {
+      const view = (await cluster.state()).frameworks.find((x: { id: string }) => x.id === pa.frameworkId)
+      return view.unreachable_tasks.length === 0 && view.tasks.some((t: { id: string; state: string }) => t.id === 'pa-1' && t.state === 'TASK_RUNNING')
+    }, 5000)
 
     // Both frameworks are told by the master that their task runs again.
     const fromMaster = (e: MesosEvent): boolean => e.type === 'UPDATE' && e.update.status.state === 'TASK_RUNNING' && e.update.status.source === 'SOURCE_MASTER'
@@ -411,6 +454,50 @@ describe('master restart', () => {
     expect(cpus).toBeCloseTo(1.9, 5)
     await again.launch(offer2, [sleepTask('mr-2')])
     cleanup.pids.push(pidOf(await again.waitUpdate('mr-2', 'TASK_RUNNING')))
+  })
+})
+
+describe('master restart with the default ping interval', () => {
+  let cluster: TestCluster
+  const cleanup = new Cleanup()
+  afterAll(() => cleanup.run(cluster))
+
+  it('has the agents of its registry re-register at once, and defers reconciliation for agents not back yet', async () => {
+    // Pings every 15 s: waiting for three missed pings would take the agent 45 s to come back.
+    cluster = await startCluster(['--heartbeat-interval', '1s'])
+    const agent = cluster.agents[0]!
+    const agentId: string = (await cluster.state()).slaves[0].id
+    cleanup.agentIds.push(agentId)
+
+    await cluster.restartMaster()
+    const restartedAt = Date.now()
+    await waitUntil('the agent to re-register', async () => slaveIds(await cluster.state()).includes(agentId), 10_000, 50)
+    expect(Date.now() - restartedAt).toBeLessThan(2000)
+
+    // An agent that is down when the master restarts stays in the registry as recovered.
+    await agent.proc.stop()
+    await cluster.restartMaster()
+    const state = await cluster.state()
+    expect(slaveIds(state)).toEqual([])
+    const agents = (await (await fetch(`${cluster.masterUrl}/api/v1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ type: 'GET_AGENTS' }) })).json()) as {
+      get_agents: { agents: unknown[]; recovered_agents: Array<{ id: { value: string } }> }
+    }
+    expect(agents.get_agents.agents).toEqual([])
+    expect(agents.get_agents.recovered_agents.map((a) => a.id.value)).toEqual([agentId])
+
+    // Until it is back, the master does not claim to know that a task on it is unknown.
+    const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'reconcile-recovered', capabilities: ['PARTITION_AWARE'] })
+    cleanup.frameworks.push(f)
+    let from = f.events.length
+    await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'ghost' }, agent_id: { value: agentId } }] } })
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(f.updatesOf('ghost')).toEqual([])
+
+    agent.proc.restart()
+    await waitUntil('the agent to register again', async () => slaveIds(await cluster.state()).includes(agentId), 10_000)
+    from = f.events.length
+    await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'ghost' }, agent_id: { value: agentId } }] } })
+    expect((await f.waitUpdate('ghost', () => true, { from })).update.status.state).toBe('TASK_GONE')
   })
 })
 

@@ -233,6 +233,33 @@ describe('offers', () => {
     await teardown(f)
   })
 
+  it('ignores DECLINE of offers that are gone or not its own (202), and declines the valid ones it names', async () => {
+    const f = await subscribe({ name: 'stale-decline' })
+    const first = (await f.waitOffers()).offers.offers[0]
+    let from = f.events.length
+    await f.mustCall({ type: 'DECLINE', decline: { offer_ids: [first.id], filters: { refuse_seconds: 0 } } })
+    const second = (await f.waitOffers({ from, timeoutMs: 5000 })).offers.offers[0]
+    expect(second.id.value).not.toBe(first.id.value)
+    // As Master::decline: unknown offer ids are skipped, the call is not refused.
+    const stale = await f.call({ type: 'DECLINE', decline: { offer_ids: [first.id, { value: 'no-such-offer' }, second.id], filters: { refuse_seconds: 3600 } } })
+    expect(stale.status, stale.text).toBe(202)
+    from = f.events.length
+    await new Promise((r) => setTimeout(r, 1000))
+    // The valid offer among them was declined, with its filter.
+    expect(f.events.slice(from).filter((e) => e.type === 'OFFERS')).toEqual([])
+
+    // Another framework's offer is not the decliner's to discard: it stays valid for its owner.
+    const g = await subscribe({ name: 'offer-owner' })
+    const owned = (await g.waitOffers()).offers.offers[0]
+    const foreign = await f.call({ type: 'DECLINE', decline: { offer_ids: [owned.id] } })
+    expect(foreign.status, foreign.text).toBe(202)
+    await g.launch(owned, [{ name: 'o', task_id: { value: 'owned-1' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 60' } }])
+    await g.waitUpdate('owned-1', 'TASK_RUNNING')
+    expect(g.updatesOf('owned-1').some((s) => s.state === 'TASK_LOST')).toBe(false)
+    await teardown(g)
+    await teardown(f)
+  })
+
   it('SUPPRESS stops offers until REVIVE', async () => {
     const f = await subscribe({ name: 'suppress' })
     const offer = (await f.waitOffers()).offers.offers[0]

@@ -1,7 +1,7 @@
 // The agent: registers with the master, runs tasks through its containerizers, reports
 // their status reliably and checkpoints what it needs to recover after a restart.
-import { mkdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { AttributeWire, FrameworkInfo, HealthCheck, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
@@ -62,13 +62,29 @@ interface TaskCheckpoint {
   containerId?: string
 }
 
+/** A task the agent no longer tracks: it ended and its terminal update was acknowledged. */
+export interface CompletedTask {
+  readonly frameworkId: string
+  readonly info: TaskInfo
+  readonly sandbox: string
+  readonly state: string
+  readonly latest?: TaskStatusWire
+}
+
+/** As Mesos' agent: completed executors kept per framework, and frameworks kept once idle. */
+export const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK = 150
+export const MAX_COMPLETED_FRAMEWORKS = 50
+
 export interface Agent {
   readonly opts: AgentOptions
   agentId(): string | undefined
   readonly tasks: ReadonlyMap<string, AgentTask>
+  /** Completed tasks by framework (oldest first), bounded; frameworks in the order they last completed a task. */
+  readonly completed: ReadonlyMap<string, readonly CompletedTask[]>
   start(): Promise<void>
   stop(opts?: { destroyTasks?: boolean }): Promise<void>
-  ping(agentId: string | null): boolean
+  /** A ping from the master. One from a master other than the one the agent registered with makes it re-register. */
+  ping(agentId: string | null, masterId?: string | null): boolean
   launch(frameworkId: string, framework: FrameworkInfo | undefined, task: TaskInfo): Promise<void>
   kill(frameworkId: string, taskId: string, gracePeriodMs: number): Promise<void>
   acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<void>
@@ -81,7 +97,10 @@ const key = (fid: string, tid: string): string => `${fid}/${tid}`
 export function createAgent(opts: AgentOptions): Agent {
   const { log, store, clock } = opts
   const tasks = new Map<string, AgentTask>()
+  const completed = new Map<string, CompletedTask[]>()
   let agentId: string | undefined
+  /** The run id of the master the agent registered with last. */
+  let masterId: string | undefined
   let pingIntervalMs = 15_000
   let lastPingAt = 0
   let registering: Promise<void> | undefined
@@ -123,6 +142,22 @@ export function createAgent(opts: AgentOptions): Agent {
     await store.put(`tasks/${key(t.frameworkId, t.info.task_id.value)}`, cp)
   }
 
+  /** Stops tracking a task that ended, keeping it among the framework's completed tasks. */
+  async function forget(t: AgentTask): Promise<void> {
+    const k = key(t.frameworkId, t.info.task_id.value)
+    if (tasks.get(k) !== t) return
+    tasks.delete(k)
+    containerIps.delete(k)
+    const list = completed.get(t.frameworkId) ?? []
+    list.push({ frameworkId: t.frameworkId, info: t.info, sandbox: t.sandbox, state: t.state, ...(t.latest ? { latest: t.latest } : {}) })
+    if (list.length > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK) list.shift()
+    // Most recently completed last: the oldest framework is the first to go.
+    completed.delete(t.frameworkId)
+    completed.set(t.frameworkId, list)
+    if (completed.size > MAX_COMPLETED_FRAMEWORKS) completed.delete(completed.keys().next().value!)
+    await store.delete(`tasks/${k}`)
+  }
+
   async function update(t: AgentTask, state: string, extra: Partial<TaskStatusWire> = {}): Promise<void> {
     if (isTerminal(t.state)) return
     const status: TaskStatusWire = {
@@ -142,8 +177,8 @@ export function createAgent(opts: AgentOptions): Agent {
     if (removedFrameworks.has(t.frameworkId)) {
       // Nobody will acknowledge updates of a removed framework: forget the task once it ends.
       if (isTerminal(state)) {
-        tasks.delete(key(t.frameworkId, t.info.task_id.value))
-        await store.delete(`tasks/${key(t.frameworkId, t.info.task_id.value)}`)
+        t.healthCheck?.stop()
+        await forget(t)
       } else await checkpoint(t)
       return
     }
@@ -216,11 +251,16 @@ export function createAgent(opts: AgentOptions): Agent {
     const hc = t.info.health_check
     if (!hc || isTerminal(t.state) || t.healthCheck) return
     const check: HealthCheck = mapHealthCheckPort(t, hc)
+    // As Mesos: the COMMAND check of a task in a container runs in that container.
+    const c = opts.containerizers.find((x) => x.name === t.containerizer)
+    const taskId = t.info.task_id.value
+    const runInContainer = c?.runInContainer?.bind(c)
     t.healthCheck = startHealthCheck({
       check,
       host: '127.0.0.1',
       env: taskEnv(t.frameworkId, t.info, t.sandbox, t.hostPorts, false),
       sandboxDir: t.sandbox,
+      ...(runInContainer ? { runCommand: (argv, env, timeoutMs) => runInContainer(taskId, argv, timeoutMs, env) } : {}),
       onResult: (r) => {
         if (isTerminal(t.state) || t.killRequested) return
         void update(t, t.state === TaskState.KILLING ? TaskState.KILLING : TaskState.RUNNING, {
@@ -273,6 +313,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const containerizer = containerizerFor(info)
     const sandbox = join(opts.workDir, 'slaves', agentId ?? 'unregistered', 'frameworks', frameworkId, 'executors', tid, 'runs', newUuid())
     mkdirSync(sandbox, { recursive: true })
+    linkLatestRun(sandbox)
     const hostPorts = portsOf(info)
     const t: AgentTask = {
       frameworkId,
@@ -317,6 +358,26 @@ export function createAgent(opts: AgentOptions): Agent {
     }
   }
 
+  /**
+   * Points runs/latest at the run being launched, as Mesos does for its executor directories.
+   * The link is relative, so the work directory may move; it is replaced in one rename.
+   */
+  function linkLatestRun(sandbox: string): void {
+    const runs = dirname(sandbox)
+    const tmp = join(runs, `.latest-${newUuid()}`)
+    try {
+      symlinkSync(basename(sandbox), tmp)
+      renameSync(tmp, join(runs, 'latest'))
+    } catch (e) {
+      log.warn({ err: e, sandbox }, 'could not link runs/latest')
+      try {
+        unlinkSync(tmp)
+      } catch {
+        // not created
+      }
+    }
+  }
+
   async function register(): Promise<void> {
     if (registering) return registering
     registering = (async () => {
@@ -342,7 +403,8 @@ export function createAgent(opts: AgentOptions): Agent {
             signal: AbortSignal.timeout(10_000),
           })
           if (!r.ok) throw new Error(`master answered ${r.status}: ${await r.text()}`)
-          const body = (await r.json()) as { agent_id: string; ping_interval_ms: number }
+          const body = (await r.json()) as { agent_id: string; ping_interval_ms: number; master_id?: string }
+          masterId = body.master_id
           if (agentId !== body.agent_id) {
             agentId = body.agent_id
             await store.put('agent', { agentId })
@@ -386,20 +448,23 @@ export function createAgent(opts: AgentOptions): Agent {
     if (!agentId) return
     const found = new Set<string>()
     for (const c of opts.containerizers) {
+      // Containers that exited while the agent was down are reported through the same single
+      // 'exited' event as the others, with their real exit status: FINISHED for 0.
+      const exitedWhileDown = new Set<string>()
       const recovered = await c.recover(agentId, (taskId, e) => {
         const t = [...tasks.values()].find((x) => x.info.task_id.value === taskId && x.containerizer === c.name)
-        if (t) onContainerEvent(t, e)
+        if (!t) return
+        if (e.type === 'exited' && exitedWhileDown.has(key(t.frameworkId, taskId)) && !e.killed) {
+          onContainerEvent(t, { ...e, message: `${e.message} while the agent was down` })
+        } else onContainerEvent(t, e)
       })
       for (const r of recovered) {
         const t = tasks.get(key(r.frameworkId, r.taskId))
         if (!t) continue
         found.add(key(r.frameworkId, r.taskId))
         t.containerId = r.containerId
-        if (!r.running && !isTerminal(t.state)) {
-          await update(t, TaskState.FAILED, { reason: 'REASON_EXECUTOR_TERMINATED', message: 'Container exited while the agent was down' })
-        } else if (r.running) {
-          startHealth(t)
-        }
+        if (!r.running) exitedWhileDown.add(key(r.frameworkId, r.taskId))
+        else startHealth(t)
       }
     }
     for (const [k, t] of tasks) {
@@ -446,6 +511,7 @@ export function createAgent(opts: AgentOptions): Agent {
     opts,
     agentId: () => agentId,
     tasks,
+    completed,
     updates,
     async start() {
       await recover()
@@ -465,9 +531,13 @@ export function createAgent(opts: AgentOptions): Agent {
         for (const c of opts.containerizers) await c.destroyAll(agentId)
       }
     },
-    ping(id) {
+    ping(id, fromMaster) {
       if (id && agentId && id !== agentId) return false
       lastPingAt = clock.now()
+      if (fromMaster && masterId && fromMaster !== masterId && !registering) {
+        log.info({ masterId: fromMaster, previous: masterId }, 'pinged by a new master: re-registering')
+        void register()
+      }
       return true
     },
     launch,
@@ -479,11 +549,7 @@ export function createAgent(opts: AgentOptions): Agent {
     async acknowledge(fid, tid, uuid) {
       const matched = await updates.acknowledge(fid, tid, uuid)
       const t = tasks.get(key(fid, tid))
-      if (matched && t && isTerminal(t.state) && updates.pending(fid, tid).length === 0) {
-        tasks.delete(key(fid, tid))
-        containerIps.delete(key(fid, tid))
-        await store.delete(`tasks/${key(fid, tid)}`)
-      }
+      if (matched && t && isTerminal(t.state) && updates.pending(fid, tid).length === 0) await forget(t)
     },
     async shutdownFramework(fid) {
       removedFrameworks.add(fid)

@@ -218,3 +218,47 @@ describe('COMMAND health checks', () => {
     expect(() => watch({})).toThrow(/no type/)
   })
 })
+
+describe('COMMAND health checks through a command runner (in a container)', () => {
+  function watchWith(check: Record<string, unknown>, runCommand: Parameters<typeof startHealthCheck>[0]['runCommand']) {
+    const results: HealthResult[] = []
+    const failures: string[] = []
+    const handle = startHealthCheck({
+      check: HealthCheckSchema.parse({ delay_seconds: 0, interval_seconds: 0.05, timeout_seconds: 0.2, consecutive_failures: 2, grace_period_seconds: 0, ...check }),
+      host: '127.0.0.1',
+      env: { ON_HOST: '1' },
+      sandboxDir,
+      ...(runCommand ? { runCommand } : {}),
+      onResult: (r) => results.push(r),
+      onFailed: (message) => failures.push(message),
+    })
+    handles.push(handle)
+    return { results, failures }
+  }
+
+  it('hands the argv, the check\'s own environment and the timeout to the runner instead of spawning on the host', async () => {
+    const calls: Array<{ argv: readonly string[]; env: Readonly<Record<string, string>>; timeoutMs: number }> = []
+    const { results } = watchWith(
+      { type: 'COMMAND', command: { value: 'test -f /www/index.html', environment: { variables: [{ name: 'CHECK', value: 'yes' }] } } },
+      async (argv, env, timeoutMs) => {
+        calls.push({ argv, env, timeoutMs })
+        return { exitCode: 0 }
+      },
+    )
+    await waitFor(() => results.length > 0)
+    expect(results[0]!.healthy).toBe(true)
+    expect(calls[0]).toEqual({ argv: ['/bin/sh', '-c', 'test -f /www/index.html'], env: { CHECK: 'yes' }, timeoutMs: 200 })
+  })
+
+  it('fails on a non-zero exit code, a rejection, and a runner that outlives the timeout', async () => {
+    const exit = watchWith({ type: 'COMMAND', command: { value: 'false' } }, async () => ({ exitCode: 3, output: 'first\nlast line' }))
+    const rejected = watchWith({ type: 'COMMAND', command: { value: 'x' } }, async () => {
+      throw new Error('no such container')
+    })
+    const slow = watchWith({ type: 'COMMAND', command: { value: 'sleep 9' } }, () => new Promise(() => undefined))
+    await waitFor(() => exit.failures.length > 0 && rejected.failures.length > 0 && slow.failures.length > 0)
+    expect(exit.results[0]).toMatchObject({ healthy: false, message: 'command exited with code 3: last line' })
+    expect(rejected.results[0]!.message).toMatch(/no such container/)
+    expect(slow.results[0]!.message).toMatch(/timed out/)
+  })
+})

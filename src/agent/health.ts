@@ -33,9 +33,22 @@ export interface HealthCheckOptions {
   readonly onResult: (r: HealthResult) => void
   /** Called once, after consecutive_failures failures in a row; checking has stopped by then. */
   readonly onFailed: (message: string) => void
+  /**
+   * Runs COMMAND checks somewhere other than on the host: inside the task's container, as Mesos
+   * runs the checks of Docker tasks. Gets the argv, the check's own environment variables (the
+   * container has the task's) and the check's timeout; resolves with the exit code. The check
+   * counts as failed on rejection, and on timeout whether or not the runner returned.
+   */
+  readonly runCommand?: CommandRunner
   readonly clock?: Clock
   readonly log?: Logger
 }
+
+export type CommandRunner = (
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+  timeoutMs: number,
+) => Promise<{ readonly exitCode: number; readonly output?: string }>
 
 export interface HealthCheckHandle {
   stop(): void
@@ -143,10 +156,16 @@ function probeFor(opts: HealthCheckOptions): Probe {
     case 'COMMAND': {
       const command = check.command
       if (!command?.value) throw new Error('COMMAND health check without a command value')
+      const argv = command.shell ? ['/bin/sh', '-c', command.value] : [command.value, ...command.arguments.slice(1)]
+      const runner = opts.runCommand
+      if (runner) {
+        const checkEnv: Record<string, string> = {}
+        for (const v of command.environment?.variables ?? []) checkEnv[v.name] = v.value
+        return (signal) => runnerProbe({ runner, argv, env: checkEnv, timeoutMs: check.timeout_seconds * 1000, signal })
+      }
       const env: Record<string, string> = { ...opts.env }
       for (const v of command.environment?.variables ?? []) env[v.name] = v.value
       env.PATH ??= process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'
-      const argv = command.shell ? ['/bin/sh', '-c', command.value] : [command.value, ...command.arguments.slice(1)]
       return (signal) => commandProbe({ argv, env, cwd: opts.sandboxDir, signal })
     }
   }
@@ -205,6 +224,19 @@ function tcpProbe(o: { host: string; port: number; signal: AbortSignal }): Promi
   const { promise, settle } = settleOnce(o.signal, () => socket.destroy())
   socket.on('connect', () => settle({ ok: true }))
   socket.on('error', (err) => settle({ ok: false, message: `TCP connect to ${o.host}:${o.port} failed: ${err.message}` }))
+  return promise
+}
+
+function runnerProbe(o: { runner: CommandRunner; argv: string[]; env: Record<string, string>; timeoutMs: number; signal: AbortSignal }): Promise<ProbeOutcome> {
+  const { promise, settle } = settleOnce(o.signal, () => undefined)
+  o.runner(o.argv, o.env, o.timeoutMs).then(
+    (r) => {
+      if (r.exitCode === 0) return settle({ ok: true })
+      const tail = (r.output ?? '').trim().split('\n').slice(-1)[0]
+      settle({ ok: false, message: `command exited with code ${r.exitCode}${tail ? `: ${tail}` : ''}` })
+    },
+    (err: unknown) => settle({ ok: false, message: `command failed: ${err instanceof Error ? err.message : String(err)}` }),
+  )
   return promise
 }
 

@@ -10,6 +10,7 @@ import type { Agent } from './agent.js'
 import { AGENT_VERSION } from './agent.js'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, listen, sendJson, sendText } from '../api/http.js'
+import type { TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
 import { BadRequestError, NotFoundError } from '../core/errors.js'
 import { resourcesFromWire } from '../api/mesos.js'
@@ -32,7 +33,7 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
   const router = createRouter({ log })
 
   router.on('GET', '/internal/ping', (ctx) => {
-    const ok = agent.ping(ctx.url.searchParams.get('agent_id'))
+    const ok = agent.ping(ctx.url.searchParams.get('agent_id'), ctx.url.searchParams.get('master_id'))
     sendJson(ctx.res, ok ? 200 : 409, { agent_id: agent.agentId() ?? null })
   })
   router.on('POST', '/internal/tasks/launch', async (ctx) => {
@@ -63,24 +64,44 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
     accepted(ctx)
   })
 
-  const state = () => {
-    const byFramework = new Map<string, Array<Record<string, unknown>>>()
-    for (const t of agent.tasks.values()) {
-      const list = byFramework.get(t.frameworkId) ?? []
-      list.push({
-        id: t.info.task_id.value,
-        name: t.info.name,
-        framework_id: t.frameworkId,
-        executor_id: t.info.task_id.value,
-        slave_id: agent.agentId() ?? '',
-        state: t.state,
-        resources: v0Resources(resourcesFromWire(t.info.resources)),
-        directory: t.sandbox,
-        statuses: t.latest ? [{ state: t.latest.state, timestamp: t.latest.timestamp, ...(t.latest.healthy !== undefined ? { healthy: t.latest.healthy } : {}) }] : [],
-        ...(t.info.container ? { container: t.info.container } : {}),
-      })
-      byFramework.set(t.frameworkId, list)
+  type TaskView = { frameworkId: string; info: TaskInfo; sandbox: string; state: string; latest?: TaskStatusWire | undefined }
+  const taskJson = (t: TaskView): Record<string, unknown> => ({
+    id: t.info.task_id.value,
+    name: t.info.name,
+    framework_id: t.frameworkId,
+    executor_id: t.info.task_id.value,
+    slave_id: agent.agentId() ?? '',
+    state: t.state,
+    resources: v0Resources(resourcesFromWire(t.info.resources)),
+    directory: t.sandbox,
+    statuses: t.latest ? [{ state: t.latest.state, timestamp: t.latest.timestamp, ...(t.latest.healthy !== undefined ? { healthy: t.latest.healthy } : {}) }] : [],
+    ...(t.info.container ? { container: t.info.container } : {}),
+  })
+  // Command tasks run under an executor of the task's id, one task each. An executor whose
+  // task ended (and whose terminal update was acknowledged) is a completed executor; a framework
+  // with no executors left is a completed framework, as on a Mesos agent.
+  const executorJson = (t: TaskView, live: boolean): Record<string, unknown> => {
+    const done = !live || isTerminal(t.state)
+    return {
+      id: t.info.task_id.value,
+      name: `Command Executor (Task: ${t.info.task_id.value})`,
+      framework_id: t.frameworkId,
+      source: t.info.task_id.value,
+      directory: t.sandbox,
+      tasks: done ? [] : [taskJson(t)],
+      queued_tasks: [],
+      completed_tasks: done ? [taskJson(t)] : [],
     }
+  }
+  const state = () => {
+    const live = new Map<string, TaskView[]>()
+    for (const t of agent.tasks.values()) live.set(t.frameworkId, [...(live.get(t.frameworkId) ?? []), t])
+    const frameworkJson = (id: string): Record<string, unknown> => ({
+      id,
+      executors: (live.get(id) ?? []).map((t) => executorJson(t, true)),
+      // Newest first, as Mesos lists them.
+      completed_executors: [...(agent.completed.get(id) ?? [])].reverse().map((t) => executorJson(t, false)),
+    })
     return {
       version: AGENT_VERSION,
       id: agent.agentId() ?? '',
@@ -90,18 +111,8 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
       attributes: Object.fromEntries(agent.opts.attributes.map((a) => [a.name, a.scalar?.value ?? a.text?.value ?? ''])),
       master_hostname: new URL(agent.opts.masterUrl).hostname,
       flags: { work_dir: agent.opts.workDir, port: String(agent.opts.port), hostname: agent.opts.hostname },
-      frameworks: [...byFramework].map(([id, tasks]) => ({
-        id,
-        executors: tasks.map((t) => ({
-          id: t.executor_id,
-          directory: t.directory,
-          tasks: isTerminal(String(t.state)) ? [] : [t],
-          completed_tasks: isTerminal(String(t.state)) ? [t] : [],
-          queued_tasks: [],
-        })),
-        completed_executors: [],
-      })),
-      completed_frameworks: [],
+      frameworks: [...live.keys()].map(frameworkJson),
+      completed_frameworks: [...agent.completed.keys()].filter((id) => !live.has(id)).reverse().map(frameworkJson),
     }
   }
   router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, state()))

@@ -3,8 +3,9 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, OfferRecord, TaskRecord } from './master.js'
+import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './master.js'
 import { MASTER_VERSION } from './master.js'
+import { agentV1, frameworkV1, recoveredAgentV1, taskV1 } from './views.js'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, listen, parseJson, readBody, sendJson, sendText, writeRecord } from '../api/http.js'
 import { AttributeSchema, ResourceSchema, resourcesFromWire, resourcesToWire, SchedulerCallSchema, stripNulls, TaskInfoSchema } from '../api/mesos.js'
@@ -153,7 +154,7 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
   router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, v0State()))
   router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0State().slaves }))
   router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0State().frameworks }))
-  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0State().frameworks.flatMap((f) => f.tasks) }))
+  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0State().frameworks.flatMap((f) => [...f.tasks, ...f.unreachable_tasks]) }))
   router.on('GET', '/master/redirect', (ctx) => {
     ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
     ctx.res.end()
@@ -220,32 +221,6 @@ function versionInfo(): Record<string, unknown> {
   return { version: MASTER_VERSION, build_date: '', build_time: 0, build_user: 'dromos' }
 }
 
-const timeInfo = (ms: number): { nanoseconds: number } => ({ nanoseconds: Math.round(ms) * 1e6 })
-
-/** A `Task` of mesos.proto, as the operator API shows it. */
-function taskV1(t: TaskRecord): Record<string, unknown> {
-  // status_update_state/uuid name the latest update forwarded with a uuid (one that wants an
-  // acknowledgement); as in Mesos they stay after the acknowledgement.
-  const latest = t.statuses.findLast((s) => s.uuid !== undefined)
-  return {
-    name: t.info.name,
-    task_id: { value: t.taskId },
-    framework_id: { value: t.frameworkId },
-    agent_id: { value: t.agentId },
-    state: t.state,
-    // Resources carry the role they were allocated to, as in Mesos' multi-role model.
-    resources: resourcesToWire(t.resources, t.role),
-    statuses: t.statuses,
-    ...(latest?.uuid ? { status_update_state: latest.state, status_update_uuid: latest.uuid } : {}),
-    ...(t.info.labels ? { labels: t.info.labels } : {}),
-    ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
-    ...(t.info.container ? { container: t.info.container } : {}),
-    ...(t.info.health_check ? { health_check: t.info.health_check } : {}),
-    ...(t.info.kill_policy ? { kill_policy: t.info.kill_policy } : {}),
-    ...(t.info.command?.user ? { user: t.info.command.user } : {}),
-  }
-}
-
 function roles(master: Master): Array<Record<string, unknown>> {
   // Mesos lists every role that has a framework or a non-default weight.
   const names = new Set<string>(['*', ...Object.keys(master.opts.roleWeights)])
@@ -262,60 +237,6 @@ function roles(master: Master): Array<Record<string, unknown>> {
       resources: resourcesToWire({ scalars: used.scalars, ranges: {} }),
     }
   })
-}
-
-/** An `Offer` as the operator API shows it inside a framework. */
-function offerV1(master: Master, o: OfferRecord): Record<string, unknown> {
-  const agent = master.agents.get(o.agentId)
-  return {
-    id: { value: o.id },
-    framework_id: { value: o.frameworkId },
-    agent_id: { value: o.agentId },
-    hostname: agent?.hostname ?? '',
-    resources: resourcesToWire(o.resources, o.role),
-    attributes: agent?.attributes ?? [],
-    allocation_info: { role: o.role },
-    ...(agent ? { url: { scheme: 'http', address: { hostname: agent.hostname, ip: agent.ip, port: agent.port }, path: '/slave(1)' } } : {}),
-  }
-}
-
-/** A `Response.GetFrameworks.Framework` of master.proto. */
-function frameworkV1(master: Master, f: FrameworkRecord, connected: boolean): Record<string, unknown> {
-  let used: Resources = EMPTY
-  for (const t of master.tasks.values()) if (t.frameworkId === f.id && !isTerminal(t.state)) used = add(used, t.resources)
-  const offers = connected ? [...master.offers.values()].filter((o) => o.frameworkId === f.id) : []
-  const offered = offers.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
-  return {
-    framework_info: { ...f.info, id: { value: f.id } },
-    active: connected,
-    connected,
-    recovered: false,
-    registered_time: timeInfo(f.registeredAt),
-    ...(f.reregisteredAt ? { reregistered_time: timeInfo(f.reregisteredAt) } : {}),
-    ...(f.unregisteredAt ? { unregistered_time: timeInfo(f.unregisteredAt) } : {}),
-    offers: offers.map((o) => offerV1(master, o)),
-    inverse_offers: [],
-    // As in Mesos: allocated is what the framework's tasks use, offered what it holds in offers.
-    allocated_resources: resourcesToWire(used),
-    offered_resources: resourcesToWire(offered),
-  }
-}
-
-/** A `Response.GetAgents.Agent` of master.proto. */
-function agentV1(master: Master, a: AgentRecord): Record<string, unknown> {
-  return {
-    agent_info: { id: { value: a.id }, hostname: a.hostname, port: a.port, resources: resourcesToWire(a.total), attributes: a.attributes },
-    active: a.unreachableSince === undefined,
-    deactivated: false,
-    version: a.version,
-    pid: `slave(1)@${a.ip}:${a.port}`,
-    registered_time: timeInfo(a.registeredAt),
-    ...(a.reregisteredAt ? { reregistered_time: timeInfo(a.reregisteredAt) } : {}),
-    total_resources: resourcesToWire(a.total),
-    allocated_resources: resourcesToWire(master.agentUsed(a.id)),
-    offered_resources: resourcesToWire(master.agentOffered(a.id)),
-    capabilities: [{ type: 'MULTI_ROLE' }],
-  }
 }
 
 /** A `Response.GetState` of master.proto. */
@@ -338,7 +259,7 @@ export function buildOperatorState(master: Master) {
     get_agents: {
       // Unreachable agents are removed from the registered list, as in Mesos.
       agents: [...master.agents.values()].filter((a) => a.unreachableSince === undefined).map((a) => agentV1(master, a)),
-      recovered_agents: [],
+      recovered_agents: [...master.recoveredAgents.values()].map(recoveredAgentV1),
     },
   }
 }
@@ -387,8 +308,9 @@ export function buildV0State(master: Master) {
       resources: v0Resources(used),
       used_resources: v0Resources(used),
       offered_resources: v0Resources(offered),
-      tasks: tasks.filter((t) => !isTerminal(t.state)).map(v0Task),
-      unreachable_tasks: [],
+      // As Mesos: an unreachable task is listed apart, not among the tasks.
+      tasks: tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE').map(v0Task),
+      unreachable_tasks: tasks.filter((t) => t.state === 'TASK_UNREACHABLE').map(v0Task),
       completed_tasks: [...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)].map(v0Task),
       offers: [...master.offers.values()].filter((o) => o.frameworkId === f.id).map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
       executors: [],
@@ -430,6 +352,8 @@ export function buildV0State(master: Master) {
         active: true,
         version: a.version,
       })),
+    // Agents of the registry not re-registered since the master started (SlaveInfo shapes).
+    recovered_slaves: [...master.recoveredAgents.values()].map((a) => ({ id: a.id, hostname: a.hostname, port: a.port })),
     frameworks: [...master.frameworks.values()].map((f) => frameworkV0(f, !!f.stream)),
     completed_frameworks: master.completedFrameworks.map((f) => frameworkV0(f, false)),
     orphan_tasks: [],

@@ -16,6 +16,7 @@ import type { Store } from '../store/store.js'
 import type { Allocation } from './allocator.js'
 import { allocate } from './allocator.js'
 import { validateTask } from './validation.js'
+import { agentV1, frameworkV1, taskV1 } from './views.js'
 
 export const MASTER_VERSION = '1.11.0'
 
@@ -34,6 +35,23 @@ export interface MasterOptions {
   readonly heartbeatIntervalSeconds: number
   readonly roleWeights: Readonly<Record<string, number>>
   readonly flags: Readonly<Record<string, string>>
+  /**
+   * How long an agent of the registry has to re-register after a master restart, as Mesos'
+   * --agent_reregister_timeout (default 10 minutes). Until then it is "recovered".
+   */
+  readonly agentReregisterTimeoutMs?: number
+}
+
+/** An agent of the registry that has not re-registered with this master (yet). */
+export interface RecoveredAgent {
+  id: string
+  hostname: string
+  ip: string
+  port: number
+  registeredAt: number
+  /** The agent's total resources and attributes when it last registered (wire shapes). */
+  resources?: ReturnType<typeof resourcesToWire>
+  attributes?: AttributeWire[]
 }
 
 export interface AgentRecord {
@@ -123,11 +141,13 @@ export interface Master {
   readonly tasks: ReadonlyMap<string, TaskRecord>
   readonly completedTasks: ReadonlyArray<TaskRecord>
   readonly offers: ReadonlyMap<string, OfferRecord>
+  /** Agents of the registry that have not re-registered since this master started. */
+  readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
   start(): Promise<void>
   stop(): Promise<void>
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
   handleCall(call: SchedulerCall, streamId: string | undefined): Promise<void>
-  registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number }>
+  registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }>
   agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void
   agentUsed(agentId: string): Resources
   agentOffered(agentId: string): Resources
@@ -145,6 +165,7 @@ export function createMaster(opts: MasterOptions): Master {
   const tasks = new Map<string, TaskRecord>()
   const completedTasks: TaskRecord[] = []
   const offers = new Map<string, OfferRecord>()
+  const recoveredAgents = new Map<string, RecoveredAgent>()
   const removedFrameworkIds = new Set<string>()
   const operatorListeners = new Set<(e: OperatorEvent) => void>()
   let agentSeq = 0
@@ -153,8 +174,14 @@ export function createMaster(opts: MasterOptions): Master {
   let allocationTimer: NodeJS.Timeout | undefined
   let allocationSoon: NodeJS.Timeout | undefined
   let pingTimer: NodeJS.Timeout | undefined
+  let reregisterTimer: NodeJS.Timeout | undefined
   let stopped = false
-  const counters = { offersSent: 0, offersRescinded: 0, offersDeclined: 0, updatesForwarded: 0, tasksLaunched: 0, tasksErrored: 0, invalidCalls: 0 }
+  const counters = { offersSent: 0, offersRescinded: 0, offersDeclined: 0, updatesForwarded: 0, tasksLaunched: 0, invalidCalls: 0 }
+  /** Terminal transitions by state, as Mesos' master/tasks_finished, tasks_failed, … counters. */
+  const terminalCounts = new Map<string, number>()
+  const countTerminal = (state: string): void => {
+    terminalCounts.set(state, (terminalCounts.get(state) ?? 0) + 1)
+  }
 
   const emitOperator = (e: OperatorEvent): void => {
     for (const l of operatorListeners) l(e)
@@ -199,6 +226,9 @@ export function createMaster(opts: MasterOptions): Master {
         const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
         if (!t) return
         t.state = cmd.status.state
+        // As Mesos' Master::updateTask: a status of the same state as the latest one (a re-sent
+        // update, a health change) replaces it, so the list keeps one status per transition.
+        if (t.statuses.at(-1)?.state === cmd.status.state) t.statuses.pop()
         t.statuses.push(cmd.status)
         if (t.statuses.length > 10) t.statuses.shift()
         if (cmd.status.uuid) t.pendingUuid = cmd.status.uuid
@@ -294,30 +324,12 @@ export function createMaster(opts: MasterOptions): Master {
     })
   }
 
-  function agentJson(a: AgentRecord): Record<string, unknown> {
-    return {
-      agent_info: {
-        id: { value: a.id },
-        hostname: a.hostname,
-        port: a.port,
-        resources: resourcesToWire(a.total),
-        attributes: a.attributes,
-      },
-      active: isActive(a),
-      version: a.version,
-      pid: `slave(1)@${a.ip}:${a.port}`,
-      registered_time: { nanoseconds: a.registeredAt * 1e6 },
-      ...(a.reregisteredAt ? { reregistered_time: { nanoseconds: a.reregisteredAt * 1e6 } } : {}),
-      total_resources: resourcesToWire(a.total),
-      allocated_resources: resourcesToWire(agentUsed(a.id)),
-      offered_resources: resourcesToWire(agentOffered(a.id)),
-    }
-  }
-
-  async function registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number }> {
+  async function registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }> {
     const now = clock.now()
-    const existing = reg.agent_id ? agents.get(reg.agent_id) : undefined
+    const recovered = reg.agent_id ? recoveredAgents.get(reg.agent_id) : undefined
+    const existing = reg.agent_id ? (agents.get(reg.agent_id) ?? recovered) : undefined
     const id = reg.agent_id ?? `${runId}-S${agentSeq++}`
+    recoveredAgents.delete(id)
     const agent: AgentRecord = {
       id,
       hostname: reg.hostname,
@@ -333,7 +345,8 @@ export function createMaster(opts: MasterOptions): Master {
     // Offers made from the agent's old resources are no longer valid.
     for (const o of [...offers.values()]) if (o.agentId === id) rescind(o)
     apply({ type: 'agent-registered', agent })
-    await store.put(`agents/${id}`, { id, hostname: agent.hostname, ip: agent.ip, port: agent.port, registeredAt: agent.registeredAt })
+    const entry: RecoveredAgent = { id, hostname: agent.hostname, ip: agent.ip, port: agent.port, registeredAt: agent.registeredAt, resources: resourcesToWire(agent.total), attributes: agent.attributes }
+    await store.put(`agents/${id}`, entry)
 
     // The agent's report is the truth about its tasks. Tasks the master thought were there and
     // that the agent does not know are gone.
@@ -344,8 +357,9 @@ export function createMaster(opts: MasterOptions): Master {
       const known = tasks.get(k)
       const wasUnreachable = known?.state === TaskState.UNREACHABLE || known?.state === TaskState.LOST
       if (known) {
-        known.state = t.state
-        if (t.status) known.statuses.push(t.status)
+        // What the agent reports wins, even over the LOST the master decided while it was away.
+        if (t.status && t.status.state === t.state) updateTask(known, t.status, { fromAgentReport: true })
+        else known.state = t.state
       } else {
         apply({
           type: 'task-added',
@@ -371,14 +385,14 @@ export function createMaster(opts: MasterOptions): Master {
       const f = frameworks.get(t.frameworkId)
       const state = partitionAware(f) ? TaskState.GONE : TaskState.LOST
       const status = masterStatus(t.taskId, id, state, 'REASON_AGENT_REREGISTERED', 'Task is unknown to the agent after it re-registered')
-      apply({ type: 'task-status', taskId: t.taskId, frameworkId: t.frameworkId, status })
+      updateTask(t, status)
       sendUpdate(f, status)
       apply({ type: 'task-removed', taskId: t.taskId, frameworkId: t.frameworkId })
     }
     log.info({ agentId: id, hostname: reg.hostname, resources: formatResources(reg.resources), reregistered: !!reg.agent_id }, 'agent registered')
-    emitOperator({ type: 'AGENT_ADDED', agent_added: { agent: agentJson(agent) } })
+    emitOperator({ type: 'AGENT_ADDED', agent_added: { agent: agentV1(master, agent) } })
     allocateSoon()
-    return { agent_id: id, ping_interval_ms: opts.agentPingTimeoutMs }
+    return { agent_id: id, ping_interval_ms: opts.agentPingTimeoutMs, master_id: runId }
   }
 
   function markUnreachable(agent: AgentRecord): void {
@@ -392,20 +406,42 @@ export function createMaster(opts: MasterOptions): Master {
       const state = partitionAware(f) ? TaskState.UNREACHABLE : TaskState.LOST
       const status = masterStatus(t.taskId, agent.id, state, 'REASON_AGENT_REMOVED', 'Agent is unreachable')
       if (state === TaskState.UNREACHABLE) status.unreachable_time = { nanoseconds: now * 1e6 }
-      apply({ type: 'task-status', taskId: t.taskId, frameworkId: t.frameworkId, status })
+      updateTask(t, status)
       sendUpdate(f, status)
-      emitOperator({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: t.frameworkId }, status, state } })
     }
     emitOperator({ type: 'AGENT_REMOVED', agent_removed: { agent_id: { value: agent.id } } })
   }
 
+  const pingUrl = (a: { id: string; ip: string; port: number }): string =>
+    `http://${a.ip}:${a.port}/internal/ping?agent_id=${encodeURIComponent(a.id)}&master_id=${encodeURIComponent(runId)}`
+
+  /**
+   * Pings the agents of the registry that have not re-registered. A ping names this master: an
+   * agent registered with another (the master before a restart) re-registers at once, rather
+   * than after three ping intervals without a ping. Mesos agents learn of a new leading master
+   * from the leader detector; the ping is dromos' way to tell them.
+   */
+  async function pingRecoveredAgents(): Promise<void> {
+    await Promise.all(
+      [...recoveredAgents.values()].map(async (a) => {
+        try {
+          const r = await fetch(pingUrl(a), { signal: AbortSignal.timeout(opts.agentPingTimeoutMs) })
+          await r.arrayBuffer()
+        } catch {
+          // Down, or elsewhere: it re-registers by itself when it starts.
+        }
+      }),
+    )
+  }
+
   async function pingAgents(): Promise<void> {
+    void pingRecoveredAgents()
     await Promise.all(
       [...agents.values()]
         .filter(isActive)
         .map(async (a) => {
           try {
-            const r = await fetch(`http://${a.ip}:${a.port}/internal/ping?agent_id=${encodeURIComponent(a.id)}`, {
+            const r = await fetch(pingUrl(a), {
               signal: AbortSignal.timeout(opts.agentPingTimeoutMs),
             })
             if (!r.ok) throw new Error(`ping answered ${r.status}`)
@@ -430,13 +466,31 @@ export function createMaster(opts: MasterOptions): Master {
     const k = taskKey(frameworkId, status.task_id.value)
     const t = tasks.get(k)
     const f = frameworks.get(frameworkId)
-    if (t && t.agentId === agentId) {
-      const wasTerminal = isTerminal(t.state)
-      apply({ type: 'task-status', taskId: t.taskId, frameworkId, status })
-      if (!wasTerminal) emitOperator({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: frameworkId }, status, state: status.state } })
-      if (isTerminal(status.state) && !wasTerminal) allocateSoon()
-    }
+    if (t && t.agentId === agentId) updateTask(t, status)
     sendUpdate(f, { ...status, agent_id: { value: agentId } })
+  }
+
+  /**
+   * Records a status of a known task, from the agent or made by the master, as Mesos'
+   * Master::updateTask: a status of the latest status' state replaces it; operator subscribers
+   * hear of each new state (and of each health check result), not of each re-delivery; a
+   * terminal transition is counted once and frees the task's resources.
+   */
+  function updateTask(t: TaskRecord, status: TaskStatusWire, o: { fromAgentReport?: boolean } = {}): void {
+    const wasTerminal = isTerminal(t.state)
+    // A task that ended stays ended: a late non-terminal update does not revive it. Only the
+    // agent's own report, when it re-registers, brings back a task the master gave up as LOST.
+    if (wasTerminal && !isTerminal(status.state) && !o.fromAgentReport) return
+    const newState = t.statuses.at(-1)?.state !== status.state
+    const healthUpdate = status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED' || status.reason === 'REASON_TASK_CHECK_STATUS_UPDATED'
+    apply({ type: 'task-status', taskId: t.taskId, frameworkId: t.frameworkId, status })
+    if (newState || healthUpdate) {
+      emitOperator({ type: 'TASK_UPDATED', task_updated: { framework_id: { value: t.frameworkId }, status, state: t.state } })
+    }
+    if (!wasTerminal && isTerminal(status.state)) {
+      countTerminal(status.state)
+      allocateSoon()
+    }
   }
 
   async function acknowledge(f: FrameworkRecord, ack: NonNullable<SchedulerCall['acknowledge']>): Promise<void> {
@@ -563,7 +617,10 @@ export function createMaster(opts: MasterOptions): Master {
     const taken = takeOffers(f, body.offer_ids)
     if (typeof taken === 'string') {
       const state = partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
-      for (const ti of launches) sendUpdate(f, masterStatus(ti.task_id.value, ti.agent_id.value, state, 'REASON_INVALID_OFFERS', taken))
+      for (const ti of launches) {
+        countTerminal(state)
+        sendUpdate(f, masterStatus(ti.task_id.value, ti.agent_id.value, state, 'REASON_INVALID_OFFERS', `Task launched with invalid offers: ${taken}`))
+      }
       allocateSoon()
       return
     }
@@ -583,9 +640,9 @@ export function createMaster(opts: MasterOptions): Master {
         validateTask(ti, { agentId, knownTask: tasks.has(taskKey(f.id, ti.task_id.value)) }) ??
         (contains(pool, resources) ? undefined : `Task uses more resources ${formatResources(resources)} than available ${formatResources(pool)}`)
       if (problem || !agent || !isActive(agent)) {
-        counters.tasksErrored++
         const reason = problem ? 'REASON_TASK_INVALID' : 'REASON_AGENT_REMOVED'
         const state = problem ? TaskState.ERROR : partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
+        countTerminal(state)
         sendUpdate(f, masterStatus(ti.task_id.value, agentId, state, reason, problem ?? 'Agent is not available'))
         continue
       }
@@ -596,7 +653,7 @@ export function createMaster(opts: MasterOptions): Master {
       const task: TaskRecord = { taskId: ti.task_id.value, frameworkId: f.id, agentId, role, info: ti, resources, state: TaskState.STAGING, statuses: [status] }
       apply({ type: 'task-added', task })
       counters.tasksLaunched++
-      emitOperator({ type: 'TASK_ADDED', task_added: { task: taskJson(task) } })
+      emitOperator({ type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
       void agentRequest(agent, '/internal/tasks/launch', { framework_id: f.id, framework_info: f.info, task_info: ti })
         .then(async (r) => {
           if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
@@ -607,7 +664,7 @@ export function createMaster(opts: MasterOptions): Master {
           const t = tasks.get(taskKey(f.id, ti.task_id.value))
           if (!t || t.state !== TaskState.STAGING) return
           const lost = masterStatus(ti.task_id.value, agentId, partitionAware(f) ? TaskState.DROPPED : TaskState.LOST, 'REASON_AGENT_DISCONNECTED', `Failed to reach agent: ${(e as Error).message}`)
-          apply({ type: 'task-status', taskId: t.taskId, frameworkId: f.id, status: lost })
+          updateTask(t, lost)
           apply({ type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
           sendUpdate(f, lost)
           allocateSoon()
@@ -619,9 +676,16 @@ export function createMaster(opts: MasterOptions): Master {
   }
 
   function decline(f: FrameworkRecord, body: NonNullable<SchedulerCall['decline']>): void {
-    const taken = takeOffers(f, body.offer_ids)
-    if (typeof taken === 'string') throw new BadRequestError(taken)
-    for (const o of taken) {
+    // As Master::decline: an offer that is no longer valid (rescinded, timed out, used, declined
+    // already) is skipped, not an error; a framework cannot tell a late decline from a timely
+    // one. An offer of another framework is skipped too: it is not this framework's to discard.
+    for (const { value } of body.offer_ids) {
+      const o = offers.get(value)
+      if (!o || o.frameworkId !== f.id) {
+        log.info({ frameworkId: f.id, offerId: value }, o ? 'ignoring decline of an offer made to another framework' : 'ignoring decline of an offer that is no longer valid')
+        continue
+      }
+      apply({ type: 'offer-removed', offerId: o.id })
       addRefusal(f, o.agentId, body.filters?.refuse_seconds)
       counters.offersDeclined++
     }
@@ -633,20 +697,6 @@ export function createMaster(opts: MasterOptions): Master {
   function rolesOf(info: FrameworkInfo): string[] {
     if (info.roles && info.roles.length > 0) return [...new Set(info.roles)]
     return [info.role ?? '*']
-  }
-
-  function frameworkJson(f: FrameworkRecord): Record<string, unknown> {
-    return {
-      framework_info: { ...f.info, id: { value: f.id } },
-      active: !!f.stream,
-      connected: !!f.stream,
-      recovered: false,
-      registered_time: { nanoseconds: f.registeredAt * 1e6 },
-      ...(f.reregisteredAt ? { reregistered_time: { nanoseconds: f.reregisteredAt * 1e6 } } : {}),
-      ...(f.unregisteredAt ? { unregistered_time: { nanoseconds: f.unregisteredAt * 1e6 } } : {}),
-      offers: [...offers.values()].filter((o) => o.frameworkId === f.id).map((o) => offerJson(o, agents.get(o.agentId)!)),
-      allocated_resources: resourcesToWire(Object.values(frameworkAllocated(f.id)).reduce<Resources>((a, b) => add(a, b), EMPTY)),
-    }
   }
 
   function closeStream(f: FrameworkRecord): void {
@@ -665,8 +715,10 @@ export function createMaster(opts: MasterOptions): Master {
     const agentIds = new Set([...tasks.values()].filter((t) => t.frameworkId === f.id).map((t) => t.agentId))
     for (const t of [...tasks.values()]) {
       if (t.frameworkId !== f.id) continue
-      const status = masterStatus(t.taskId, t.agentId, TaskState.KILLED, 'REASON_FRAMEWORK_REMOVED', `Framework removed: ${why}`)
-      apply({ type: 'task-status', taskId: t.taskId, frameworkId: f.id, status })
+      // A task that had ended already keeps its terminal state.
+      if (!isTerminal(t.state)) {
+        updateTask(t, masterStatus(t.taskId, t.agentId, TaskState.KILLED, 'REASON_FRAMEWORK_REMOVED', `Framework removed: ${why}`))
+      }
       apply({ type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
     }
     for (const id of agentIds) {
@@ -693,7 +745,7 @@ export function createMaster(opts: MasterOptions): Master {
     for (const o of [...offers.values()]) if (o.frameworkId === f.id) apply({ type: 'offer-removed', offerId: o.id })
     const timeoutMs = f.info.failover_timeout * 1000
     log.info({ frameworkId: f.id, failoverTimeoutSeconds: f.info.failover_timeout }, 'framework disconnected')
-    emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkJson(f) } })
+    emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(master, f) } })
     f.failoverTimer = setTimeout(() => {
       if (!f.stream && frameworks.get(f.id) === f) void removeFramework(f, 'failover timeout elapsed')
     }, Math.min(timeoutMs, 2 ** 31 - 1))
@@ -752,7 +804,7 @@ export function createMaster(opts: MasterOptions): Master {
       subscribed: { framework_id: { value: fw.id }, heartbeat_interval_seconds: opts.heartbeatIntervalSeconds, master_info: masterInfo() },
     })
     log.info({ frameworkId: fw.id, name: info.name, roles: fw.roles }, requestedId ? 'framework re-subscribed' : 'framework subscribed')
-    emitOperator({ type: requestedId ? 'FRAMEWORK_UPDATED' : 'FRAMEWORK_ADDED', [requestedId ? 'framework_updated' : 'framework_added']: { framework: frameworkJson(fw) } })
+    emitOperator({ type: requestedId ? 'FRAMEWORK_UPDATED' : 'FRAMEWORK_ADDED', [requestedId ? 'framework_updated' : 'framework_added']: { framework: frameworkV1(master, fw) } })
     allocateSoon()
   }
 
@@ -772,6 +824,13 @@ export function createMaster(opts: MasterOptions): Master {
         continue
       }
       const agentId = ref.agent_id?.value
+      // As Mesos: while the agent (or, without an agent id, any agent) of the registry has not
+      // re-registered since a master restart, the task may well be on it. No answer is sent:
+      // the framework asks again later.
+      if (agentId ? recoveredAgents.has(agentId) && !agents.has(agentId) : recoveredAgents.size > 0) {
+        log.info({ frameworkId: f.id, taskId: ref.task_id.value, agentId }, 'dropping reconciliation of a task: agents have not re-registered yet')
+        continue
+      }
       const agent = agentId ? agents.get(agentId) : undefined
       let state: string
       if (agent && !isActive(agent)) state = pa ? TaskState.UNREACHABLE : TaskState.LOST
@@ -854,7 +913,7 @@ export function createMaster(opts: MasterOptions): Master {
         f.info = body.framework_info
         f.roles = rolesOf(body.framework_info)
         await store.put(`frameworks/${f.id}`, { id: f.id, info: f.info })
-        emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkJson(f) } })
+        emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(master, f) } })
         allocateSoon()
         return
       }
@@ -881,21 +940,6 @@ export function createMaster(opts: MasterOptions): Master {
       hostname: opts.hostname,
       version: MASTER_VERSION,
       address: { hostname: opts.hostname, ip: opts.ip, port: opts.port },
-    }
-  }
-
-  function taskJson(t: TaskRecord): Record<string, unknown> {
-    return {
-      name: t.info.name,
-      task_id: { value: t.taskId },
-      framework_id: { value: t.frameworkId },
-      agent_id: { value: t.agentId },
-      state: t.state,
-      resources: resourcesToWire(t.resources, t.role),
-      statuses: t.statuses,
-      ...(t.info.labels ? { labels: t.info.labels } : {}),
-      ...(t.info.container ? { container: t.info.container } : {}),
-      ...(t.info.health_check ? { health_check: t.info.health_check } : {}),
     }
   }
 
@@ -928,8 +972,11 @@ export function createMaster(opts: MasterOptions): Master {
       'master/offers_rescinded': counters.offersRescinded,
       'master/offers_declined': counters.offersDeclined,
       'master/tasks_launched': counters.tasksLaunched,
-      'master/tasks_error': counters.tasksErrored,
       'master/invalid_calls': counters.invalidCalls,
+    }
+    // Running totals of terminal transitions, as Mesos' counters of the same names.
+    for (const state of [TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.LOST, TaskState.ERROR, TaskState.DROPPED, TaskState.GONE, TaskState.GONE_BY_OPERATOR]) {
+      m[`master/tasks_${state.slice('TASK_'.length).toLowerCase()}`] = terminalCounts.get(state) ?? 0
     }
     for (const kind of ['cpus', 'mem', 'disk', 'gpus']) {
       m[`master/${kind}_total`] = total.scalars[kind] ?? 0
@@ -951,6 +998,7 @@ export function createMaster(opts: MasterOptions): Master {
     tasks,
     completedTasks,
     offers,
+    recoveredAgents,
     async start() {
       // Agents in the registry keep their ids across a master restart; their tasks return when
       // they re-register. Frameworks keep their ids and may re-subscribe.
@@ -960,6 +1008,18 @@ export function createMaster(opts: MasterOptions): Master {
         // A recovered framework that never comes back is removed after its failover timeout.
         onDisconnectRecovered(f)
       }
+      // The agents of the registry are "recovered" until they re-register. They are asked to at
+      // once; one that does not within the re-register timeout is dropped from the registry
+      // (Mesos marks it unreachable; this master knows no tasks of it to mark).
+      for (const [, rec] of await store.list<RecoveredAgent>('agents/')) {
+        if (!agents.has(rec.id)) recoveredAgents.set(rec.id, rec)
+      }
+      if (recoveredAgents.size > 0) {
+        log.info({ agents: [...recoveredAgents.keys()] }, 'recovered agents from the registry: waiting for them to re-register')
+        setImmediate(() => void pingRecoveredAgents())
+        reregisterTimer = setTimeout(() => void expireRecoveredAgents(), Math.min(opts.agentReregisterTimeoutMs ?? 10 * 60_000, 2 ** 31 - 1))
+        reregisterTimer.unref()
+      }
       allocationTimer = setInterval(runAllocation, opts.allocationIntervalMs)
       pingTimer = setInterval(() => void pingAgents(), opts.agentPingTimeoutMs)
     },
@@ -968,6 +1028,7 @@ export function createMaster(opts: MasterOptions): Master {
       if (allocationTimer) clearInterval(allocationTimer)
       if (allocationSoon) clearTimeout(allocationSoon)
       if (pingTimer) clearInterval(pingTimer)
+      if (reregisterTimer) clearTimeout(reregisterTimer)
       for (const f of frameworks.values()) {
         if (f.failoverTimer) clearTimeout(f.failoverTimer)
         closeStream(f)
@@ -993,6 +1054,15 @@ export function createMaster(opts: MasterOptions): Master {
       return () => operatorListeners.delete(listener)
     },
     metrics,
+  }
+
+  async function expireRecoveredAgents(): Promise<void> {
+    for (const a of [...recoveredAgents.values()]) {
+      if (stopped || agents.has(a.id)) continue
+      log.warn({ agentId: a.id, hostname: a.hostname }, 'agent did not re-register within the re-register timeout: removed from the registry')
+      recoveredAgents.delete(a.id)
+      await store.delete(`agents/${a.id}`)
+    }
   }
 
   function onDisconnectRecovered(f: FrameworkRecord): void {

@@ -3,6 +3,7 @@
 // owns task state. Containers carry labels (agent, framework, task, sandbox) so that a
 // restarted agent finds its tasks again without any local bookkeeping.
 import { createWriteStream } from 'node:fs'
+import { PassThrough } from 'node:stream'
 import type { WriteStream } from 'node:fs'
 import { isAbsolute, resolve as resolvePath } from 'node:path'
 import { constants as osConstants } from 'node:os'
@@ -28,6 +29,8 @@ const MIN_MEMORY_BYTES = 6 * 1024 * 1024
 const CPU_PERIOD_US = 100_000
 // How long to wait for the log stream to drain after the container exited.
 const LOG_DRAIN_MS = 5_000
+// How much of a command's output runInContainer keeps (its tail).
+const EXEC_OUTPUT_BYTES = 4096
 
 export interface DockerContainerizerOptions {
   docker?: Dockerode
@@ -283,6 +286,54 @@ export function createDockerContainerizer(opts: DockerContainerizerOptions = {})
       }
       log.info({ agentId, containers: found.length }, 'recovered docker containers')
       return found
+    },
+
+    async runInContainer(taskId: string, cmd: readonly string[], timeoutMs: number, env?: Readonly<Record<string, string>>) {
+      const t = tracked.get(taskId)
+      if (t === undefined || t.containerId === null) throw new Error(`Task '${taskId}' has no container`)
+      const container = docker.getContainer(t.containerId)
+      // `docker exec`: the command joins the task's namespaces and cgroups and sees its filesystem.
+      const exec = await container.exec({
+        Cmd: [...cmd],
+        AttachStdout: true,
+        AttachStderr: true,
+        ...(env && Object.keys(env).length > 0 ? { Env: Object.entries(env).map(([k, v]) => `${k}=${v}`) } : {}),
+      })
+      const stream = await exec.start({ hijack: true, stdin: false })
+      let output = ''
+      const sink = new PassThrough()
+      sink.on('data', (chunk: Buffer) => {
+        output = (output + chunk.toString('utf8')).slice(-EXEC_OUTPUT_BYTES)
+      })
+      docker.modem.demuxStream(stream, sink, sink)
+      let timer: NodeJS.Timeout | undefined
+      const ended = await Promise.race([
+        new Promise<boolean>((res) => {
+          stream.once('end', () => res(true))
+          stream.once('close', () => res(true))
+          stream.once('error', () => res(true))
+        }),
+        new Promise<boolean>((res) => (timer = setTimeout(() => res(false), timeoutMs))),
+      ])
+      if (timer !== undefined) clearTimeout(timer)
+      if (!ended) {
+        stream.destroy()
+        // The Engine has no call to stop an exec; its process is a host process we can end.
+        try {
+          const info = await exec.inspect()
+          if (info.Running && info.Pid > 0) process.kill(info.Pid, 'SIGKILL')
+        } catch (err) {
+          log.debug({ err, taskId }, 'could not kill a timed-out exec')
+        }
+        throw new Error(`timed out after ${timeoutMs} ms`)
+      }
+      // The stream can end a moment before the Engine records the exit code.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const info = await exec.inspect()
+        if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, output }
+        await sleep(25)
+      }
+      throw new Error('the command ended but its exit code is unknown')
     },
 
     async destroyAll(agentId: string): Promise<void> {

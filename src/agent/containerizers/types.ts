@@ -63,4 +63,11 @@ export interface Containerizer {
   recover(agentId: string, onEvent: (taskId: string, e: ContainerEvent) => void): Promise<RecoveredContainer[]>
   /** Stops every container this agent runs (used by `dromos up` on exit unless --keep-tasks). */
   destroyAll(agentId: string): Promise<void>
+  /**
+   * Runs a command inside the task's container, next to the task (COMMAND health checks of
+   * Docker tasks run there, as in Mesos). `env` adds to the container's environment. Resolves
+   * with the exit code and the tail of the output; rejects when the task has no container or
+   * the command did not end within timeoutMs (it is then killed where possible).
+   */
+  runInContainer?(taskId: string, cmd: readonly string[], timeoutMs: number, env?: Readonly<Record<string, string>>): Promise<{ exitCode: number; output: string }>
 }
