@@ -73,9 +73,10 @@ export function createEventBus(opts: { log: Logger; now: () => Date; maxQueuedBy
         res.destroy()
         publish('event_stream_detached', { remoteAddress })
       }
-      publish('event_stream_attached', { remoteAddress })
+      // The new subscriber sees its own event_stream_attached first, as with Marathon.
       listeners.add(write)
       res.on('close', close)
+      publish('event_stream_attached', { remoteAddress })
     },
     subscriberCount: () => streams.size,
     close() {

@@ -12,13 +12,14 @@ import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
 import { startHealthCheck } from '../agent/health.js'
 import type { EventBus } from './events.js'
+import type { GroupSpec } from './definition.js'
 import { appToJson, dependencyOrder } from './definition.js'
 import { planDeployment, stepOf } from './plan.js'
 import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeInstances, taskIdFor } from './placement.js'
 import { decideApp, isAlive, isTerminalCondition } from './reconcile.js'
 import type { AppsState, DeploymentRecord } from './state.js'
 import { createAppsState } from './state.js'
-import type { AppDefinition, DeploymentPlan, Instance, OfferView } from './types.js'
+import type { AppDefinition, DeploymentPlan, DeploymentStep, Instance, OfferView } from './types.js'
 import { Condition } from './types.js'
 
 export const SERVICE_PORT_RANGE = { begin: 10000, end: 20000 } as const
@@ -44,6 +45,11 @@ export interface AppsFrameworkOptions {
   readonly role?: string
   /** Interval of the reconciling pass. */
   readonly tickMs?: number
+  /**
+   * How long an instance with ports shows as killing before it is killed, so that load
+   * balancers drain it first.
+   */
+  readonly killDrainMs?: number
   /** Interval of implicit task reconciliation with the master. */
   readonly reconcileIntervalMs?: number
   readonly failoverTimeoutSeconds?: number
@@ -53,6 +59,9 @@ export interface DeployChange {
   readonly put: readonly AppDefinition[]
   readonly remove: readonly string[]
   readonly restart?: readonly string[]
+  /** Groups (and their dependencies) to store, from /v2/groups. */
+  readonly putGroups?: readonly GroupSpec[]
+  readonly removeGroups?: readonly string[]
 }
 
 export interface AppsFramework {
@@ -96,6 +105,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   const { log, clock, events, store } = opts
   const state = createAppsState({ store, log: log.child({ component: 'apps-state' }) })
   const tickMs = opts.tickMs ?? 1000
+  const killDrainMs = opts.killDrainMs ?? 1000
   let client: SchedulerClient | undefined
   let tickTimer: NodeJS.Timeout | undefined
   let tickSoonTimer: NodeJS.Timeout | undefined
@@ -152,6 +162,11 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       host: i.host,
       runSpecVersion: i.version,
     })
+  }
+
+  /** The step as Marathon's events carry it (raml.DeploymentStep), not its index. */
+  function stepJson(step: DeploymentStep): Record<string, unknown> {
+    return { actions: step.actions.map((a) => ({ action: a.action, app: a.app })) }
   }
 
   function planJson(plan: DeploymentPlan): Record<string, unknown> {
@@ -300,9 +315,11 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         }
         return
       }
-      const condition = CONDITION_OF[status.state] ?? Condition.Unknown
+      let condition = CONDITION_OF[status.state] ?? Condition.Unknown
+      // Being killed stays so, even if a late health update still says RUNNING.
+      if (inst.goal !== 'Running' && inst.condition === Condition.Killing && condition === Condition.Running) condition = Condition.Killing
       const app = appOf(inst)
-      const next: Instance = { ...inst, mesosState: status.state, condition }
+      const next: Instance = { ...inst, mesosState: condition === Condition.Killing ? 'TASK_KILLING' : status.state, condition }
       if (status.message) next.lastMessage = status.message
       if (agentId) next.agentId = agentId
       if (condition === Condition.Running && !inst.startedAt) next.startedAt = new Date(status.timestamp * 1000).toISOString()
@@ -465,7 +482,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         const r = await fetch(`${rc.protocol === 'HTTPS' ? 'https' : 'http'}://${inst.agentIp}:${port}${rc.path}`, { signal: AbortSignal.timeout(rc.timeoutSeconds * 1000) })
         await r.arrayBuffer()
         ready = rc.httpStatusCodesForReady.includes(r.status)
-      } catch {
+        log.debug({ instanceId: inst.instanceId, status: r.status, ready }, 'readiness check')
+      } catch (e) {
+        log.debug({ instanceId: inst.instanceId, err: (e as Error).message }, 'readiness check failed')
         ready = false
       }
       const now = state.instances.get(inst.instanceId)
@@ -495,11 +514,23 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
 
   async function killInstance(inst: Instance, goal: Instance['goal']): Promise<void> {
     const cur = state.instances.get(inst.instanceId) ?? inst
-    if (cur.goal !== goal) await state.apply({ type: 'instance-put', instance: { ...cur, goal } })
     lastKillAt.set(cur.instanceId, clock.now())
-    const app = state.apps.get(cur.appId) ?? deploymentOf(cur.appId)?.original[cur.appId] ?? undefined
+    const app = appOf(cur)
     stopChecks(cur.instanceId)
-    await client?.kill(cur.taskId, cur.agentId, app?.taskKillGracePeriodSeconds).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId: cur.taskId }, 'kill failed'))
+    const sendKill = (): Promise<void> =>
+      client?.kill(cur.taskId, cur.agentId, app?.taskKillGracePeriodSeconds).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId: cur.taskId }, 'kill failed')) ??
+      Promise.resolve()
+    // An instance that may be in a load balancer is first shown as killing, so balancers
+    // drain it, and only then stopped: requests in flight finish, no new ones arrive.
+    if (cur.condition === Condition.Running && cur.hostPorts.length > 0 && killDrainMs > 0) {
+      const next: Instance = { ...cur, goal, condition: Condition.Killing, mesosState: 'TASK_KILLING' }
+      await state.apply({ type: 'instance-put', instance: next })
+      publishInstanceChanged(next)
+      setTimeout(() => void sendKill(), killDrainMs).unref()
+      return
+    }
+    if (cur.goal !== goal) await state.apply({ type: 'instance-put', instance: { ...cur, goal } })
+    await sendKill()
   }
 
   // ---- the reconciling pass ----
@@ -588,11 +619,12 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
             if (!state.apps.has(app)) events.publish('app_terminated_event', { appId: app })
           }
         }
-        events.publish('deployment_step_success', { plan: planJson(d), currentStep: d.currentStep + 1 })
+        events.publish('deployment_step_success', { plan: planJson(d), currentStep: stepJson(step) })
         const next: DeploymentRecord = { ...d, currentStep: d.currentStep + 1 }
         await state.apply({ type: 'deployment-put', deployment: next })
         Object.assign(d, next)
-        if (d.steps[d.currentStep]) events.publish('deployment_info', { plan: planJson(d), currentStep: d.currentStep + 1 })
+        const following = d.steps[d.currentStep]
+        if (following) events.publish('deployment_info', { plan: planJson(d), currentStep: stepJson(following) })
       }
     }
   }
@@ -634,10 +666,16 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
 
   // ---- changes from the API ----
 
+  /** The deployments that lock any of the apps; without force, a change to them is refused. */
+  function lockingDeployments(appIds: readonly string[], force: boolean): DeploymentRecord[] {
+    const locking = [...state.deployments.values()].filter((d) => d.affectedApps.some((id) => appIds.includes(id)))
+    if (locking.length > 0 && !force) throw new AppLockedError(appIds, locking.map((d) => d.id))
+    return locking
+  }
+
   async function deploy(change: DeployChange, dopts: { force: boolean }): Promise<DeploymentRecord> {
     const affected = [...new Set([...change.put.map((a) => a.id), ...change.remove, ...(change.restart ?? [])])]
-    const locking = [...state.deployments.values()].filter((d) => d.affectedApps.some((id) => affected.includes(id)))
-    if (locking.length > 0 && !dopts.force) throw new AppLockedError(affected, locking.map((d) => d.id))
+    const locking = lockingDeployments(affected, dopts.force)
     for (const d of locking) {
       await state.apply({ type: 'deployment-removed', deploymentId: d.id })
       events.publish('deployment_failed', { id: d.id, plan: planJson(d), reason: 'cancelled by a forced change' })
@@ -669,15 +707,21 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     const target = new Map(current)
     for (const a of withPorts) target.set(a.id, a)
     for (const id of change.remove) target.delete(id)
-    // Throws Marathon's 422 when the change closes a dependency cycle.
-    const levels = dependencyOrder([...new Map([...current, ...target]).values()])
+    const groups = new Map(state.groups)
+    for (const id of change.removeGroups ?? []) groups.delete(id)
+    for (const g of change.putGroups ?? []) groups.set(g.id, g)
+    // Throws Marathon's 422 when the change closes a dependency cycle. A group's dependencies
+    // hold for every app in it.
+    const levels = dependencyOrder([...new Map([...current, ...target]).values()], [...groups.values()])
     const plan = planDeployment({ id: newUuid(), version, current, target, affected, levels, restart: [...restart] })
     const record: DeploymentRecord = { ...plan, currentStep: 0, startedAt: nowIso() }
     for (const a of withPorts) await state.apply({ type: 'app-put', app: a })
     for (const id of change.remove) await state.apply({ type: 'app-removed', appId: id })
+    for (const id of change.removeGroups ?? []) await state.apply({ type: 'group-removed', groupId: id })
+    for (const g of change.putGroups ?? []) await state.apply({ type: 'group-put', group: g })
     await state.apply({ type: 'deployment-put', deployment: record })
     events.publish('group_change_success', { groupId: '/', version })
-    if (record.steps.length > 0) events.publish('deployment_info', { plan: planJson(record), currentStep: 1 })
+    if (record.steps[0]) events.publish('deployment_info', { plan: planJson(record), currentStep: stepJson(record.steps[0]) })
     log.info({ deploymentId: record.id, steps: record.steps.length, apps: affected }, 'deployment started')
     tickSoon()
     return record
@@ -697,6 +741,8 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         const app = state.apps.get(appId)
         if (app) put.push({ ...app, instances: Math.max(0, app.instances - n) })
       }
+      // A locked app is refused before anything changes: a 409 must not kill the instances.
+      lockingDeployments(put.map((a) => a.id), kopts.force)
       // Mark first, so the scale-down kills exactly these instances.
       for (const i of killed) await state.apply({ type: 'instance-put', instance: { ...i, goal: 'Decommissioned' } })
       if (put.length > 0) deployment = await deploy({ put, remove: [] }, { force: kopts.force })
@@ -742,7 +788,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         const id = e.subscribed.framework_id.value
         const reregistered = state.frameworkId === id
         if (!reregistered) void state.apply({ type: 'framework-id', frameworkId: id })
-        events.publish(reregistered ? 'scheduler_reregistered_event' : 'scheduler_registered_event', { frameworkId: id, masterId: '' })
+        // Marathon's SchedulerRegisteredEvent has frameworkId and master; the re-registered one only master.
+        if (reregistered) events.publish('scheduler_reregistered_event', { master: opts.master })
+        else events.publish('scheduler_registered_event', { frameworkId: id, master: opts.master })
         log.info({ frameworkId: id }, 'subscribed to master')
         suppressed = false
         void reconcileTasks()

@@ -86,6 +86,9 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       ports: i.hostPorts,
       servicePorts: i.servicePorts,
       slaveId: i.agentId,
+      // dromos: the agent's address (its hostname may not resolve) and readiness.
+      agentIp: i.agentIp,
+      ...(i.ready !== undefined ? { ready: i.ready } : {}),
       state: i.mesosState,
       stagedAt: i.stagedAt,
       ...(i.startedAt ? { startedAt: i.startedAt } : {}),
@@ -161,6 +164,14 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
 
   const force = (ctx: RequestContext): boolean => bool(ctx.url.searchParams.get('force'))
 
+  /** ?scale, ?wipe and ?force of the task-kill endpoints; scale and wipe exclude each other, as in Marathon. */
+  function killFlags(ctx: RequestContext): { scale: boolean; wipe: boolean; force: boolean } {
+    const scale = bool(ctx.url.searchParams.get('scale'))
+    const wipe = bool(ctx.url.searchParams.get('wipe'))
+    if (scale && wipe) throw new MarathonError(400, 'You cannot use scale and wipe at the same time.')
+    return { scale, wipe, force: force(ctx) }
+  }
+
   // ---- /v2/apps ----
 
   router.on('GET', '/v2/apps', (ctx) => {
@@ -170,9 +181,18 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const idPart = q.get('id')
     const label = q.get('label')
     let apps = [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id))
-    if (cmd) apps = apps.filter((a) => (a.cmd ?? '').includes(cmd))
-    if (idPart) apps = apps.filter((a) => a.id.includes(idPart))
-    if (label) apps = apps.filter((a) => labelMatches(a.labels, label))
+    // Marathon matches cmd and id case-insensitively (AppsResource.search).
+    if (cmd) apps = apps.filter((a) => a.cmd !== undefined && a.cmd.toLowerCase().includes(cmd.toLowerCase()))
+    if (idPart) apps = apps.filter((a) => a.id.toLowerCase().includes(idPart.toLowerCase()))
+    if (label) {
+      let selectors: LabelSelector[]
+      try {
+        selectors = parseLabelSelector(label)
+      } catch (e) {
+        throw new MarathonError(422, (e as Error).message)
+      }
+      apps = apps.filter((a) => labelMatches(a.labels, selectors))
+    }
     sendJson(ctx.res, 200, { apps: apps.map((a) => appView(a, embed)) })
   })
 
@@ -212,7 +232,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       const taskId = decodeURIComponent(taskMatch[2]!)
       const inst = state.instancesOf(appId).find((i) => i.taskId === taskId || i.instanceId === taskId)
       if (!inst) throw new MarathonError(404, `Task '${taskId}' does not exist`)
-      const r = await fw.killInstances([inst.instanceId], { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+      const r = await fw.killInstances([inst.instanceId], killFlags(ctx))
       return r.deployment ? sendJson(ctx.res, 200, deployed(r.deployment)) : sendJson(ctx.res, 200, { task: taskJson(inst) })
     }
     if (path.endsWith('/tasks')) {
@@ -222,7 +242,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       if (m === 'DELETE') {
         const host = ctx.url.searchParams.get('host')
         const targets = liveInstances(appId).filter((i) => !host || i.host === host)
-        const r = await fw.killInstances(targets.map((i) => i.instanceId), { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+        const r = await fw.killInstances(targets.map((i) => i.instanceId), killFlags(ctx))
         return r.deployment ? sendJson(ctx.res, 200, deployed(r.deployment)) : sendJson(ctx.res, 200, { tasks: targets.map(taskJson) })
       }
     }
@@ -273,6 +293,10 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
 
   function groupIds(): Set<string> {
     const out = new Set<string>(['/'])
+    for (const id of state.groups.keys()) {
+      const parts = id.split('/').filter(Boolean)
+      for (let i = 1; i <= parts.length; i++) out.add('/' + parts.slice(0, i).join('/'))
+    }
     for (const id of state.apps.keys()) {
       const parts = id.split('/').filter(Boolean)
       for (let i = 1; i < parts.length; i++) out.add('/' + parts.slice(0, i).join('/'))
@@ -290,7 +314,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       apps: embedApps ? apps.sort((a, b) => a.id.localeCompare(b.id)).map((a) => appToJson(a)) : [],
       groups: children.sort().map((g) => groupJson(g, embedApps)),
       pods: [],
-      dependencies: [],
+      dependencies: [...(state.groups.get(id)?.dependencies ?? [])],
       version: versions[versions.length - 1] ?? opts.now().toISOString(),
     }
   }
@@ -307,7 +331,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     if (m === 'DELETE') {
       if (!groupIds().has(id)) throw new MarathonError(404, `Group '${id}' does not exist`)
       const remove = [...state.apps.keys()].filter((a) => a.startsWith(prefix))
-      const d = await fw.deploy({ put: [], remove }, { force: force(ctx) })
+      const removeGroups = [...state.groups.keys()].filter((g) => g === id || g.startsWith(prefix))
+      const d = await fw.deploy({ put: [], remove, removeGroups }, { force: force(ctx) })
       return sendJson(ctx.res, 200, deployed(d))
     }
     if (m === 'POST' || m === 'PUT') {
@@ -320,7 +345,11 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       // A PUT of a group replaces what the group holds: apps no longer named are removed.
       const remove = m === 'PUT' && r.apps.length > 0 ? [...state.apps.keys()].filter((a) => a.startsWith(inGroup) && !r.apps.some((x) => x.id === a)) : []
       const put = r.scaleBy !== undefined ? [...state.apps.values()].filter((a) => a.id.startsWith(inGroup)).map((a) => ({ ...a, instances: Math.ceil(a.instances * r.scaleBy!) })) : r.apps
-      const d = await fw.deploy({ put, remove }, { force: force(ctx) })
+      // The body's groups (with their dependencies) are stored; a PUT replaces the groups below it.
+      const putGroups = r.scaleBy !== undefined || r.version !== undefined ? [] : r.groups
+      const removeGroups =
+        m === 'PUT' && putGroups.length > 0 ? [...state.groups.keys()].filter((g) => (g === r.groupId || g.startsWith(inGroup)) && !putGroups.some((x) => x.id === g)) : []
+      const d = await fw.deploy({ put, remove, putGroups, removeGroups }, { force: force(ctx) })
       return sendJson(ctx.res, m === 'POST' ? 201 : 200, deployed(d))
     }
     throw new MarathonError(405, `Method ${m} is not allowed on ${ctx.url.pathname}`)
@@ -346,7 +375,10 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   })
 
   router.on('GET', '/v2/tasks', (ctx) => {
-    const statuses = ctx.url.searchParams.getAll('status').map((s) => s.toLowerCase())
+    // Marathon takes ?status= and ?status[]=, and knows only running and staging; other values are ignored.
+    const statuses: string[] = [...ctx.url.searchParams.getAll('status'), ...ctx.url.searchParams.getAll('status[]')]
+      .map((s) => s.toLowerCase())
+      .filter((s) => s === 'running' || s === 'staging')
     const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : ['Provisioned', 'Staging', 'Starting'].includes(i.condition) ? 'staging' : i.condition.toLowerCase())
     const tasks = [...state.instances.values()].filter((i) => statuses.length === 0 || statuses.includes(stateOf(i)))
     if (String(ctx.req.headers.accept ?? '').includes('text/plain')) {
@@ -363,7 +395,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       const i = state.byTaskId(id) ?? state.instances.get(id)
       return i ? [i] : []
     })
-    const r = await fw.killInstances(found.map((i) => i.instanceId), { scale: bool(ctx.url.searchParams.get('scale')), wipe: bool(ctx.url.searchParams.get('wipe')), force: force(ctx) })
+    const r = await fw.killInstances(found.map((i) => i.instanceId), killFlags(ctx))
     if (r.deployment) return sendJson(ctx.res, 200, deployed(r.deployment))
     sendJson(ctx.res, 200, { tasks: found.map(taskJson) })
   })
@@ -385,7 +417,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const m = /^\/v2\/queue\/(.+)\/delay$/.exec(ctx.url.pathname)
     if (!m) throw new NotFoundError('Not found')
     const appId = parseAppId(decodeURIComponent(m[1]!))
-    requireApp(appId)
+    // Only an app waiting to launch instances is in the queue (QueueResource.resetDelay).
+    if (!fw.queue().some((q) => q.app.id === appId)) throw new MarathonError(404, `Application ${appId} not found in tasks queue.`)
     await fw.resetDelay(appId)
     ctx.res.writeHead(204)
     ctx.res.end()
@@ -428,21 +461,81 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   return listen({ router, host: opts.host, port: opts.port, log })
 }
 
-/** Marathon's label selector: `key`, `key==value`, `key!=value`, `key in (a,b)`; comma-separated clauses all hold. */
-export function labelMatches(labels: Readonly<Record<string, string>>, selector: string): boolean {
-  return selector.split(/,(?![^(]*\))/).every((raw) => {
-    const clause = raw.trim()
-    let m = /^(\S+?)\s*==\s*(.*)$/.exec(clause)
-    if (m) return labels[m[1]!] === m[2]!.trim()
-    m = /^(\S+?)\s*!=\s*(.*)$/.exec(clause)
-    if (m) return labels[m[1]!] !== m[2]!.trim()
-    m = /^(\S+)\s+(in|notin)\s+\((.*)\)$/.exec(clause)
-    if (m) {
-      const values = m[3]!.split(',').map((v) => v.trim())
-      const has = labels[m[1]!] !== undefined && values.includes(labels[m[1]!]!)
-      return m[2] === 'in' ? has : !has
+interface LabelSelector {
+  key: string
+  test: (value: string) => boolean
+}
+
+/**
+ * Parses Marathon's label selector (api/v2/LabelSelector.scala): comma-separated `key`,
+ * `key==value`, `key!=value`, `key in (a, b)`, `key notin (a, b)`. A term is made of
+ * [A-Za-z0-9._-]; any other character is escaped with a backslash. Throws on bad syntax.
+ */
+export function parseLabelSelector(input: string): LabelSelector[] {
+  let pos = 0
+  const ws = (): void => {
+    while (pos < input.length && /\s/.test(input[pos]!)) pos++
+  }
+  const fail = (): never => {
+    throw new Error(`Can not parse label selector ${input}. Reason: unexpected input at position ${pos}`)
+  }
+  const term = (): string => {
+    ws()
+    let out = ''
+    while (pos < input.length) {
+      const c = input[pos]!
+      if (c === '\\' && pos + 1 < input.length) {
+        out += input[pos + 1]
+        pos += 2
+      } else if (/[-A-Za-z0-9_.]/.test(c)) {
+        out += c
+        pos++
+      } else break
     }
-    return clause === '' || labels[clause] !== undefined
-  })
+    if (out === '') fail()
+    return out
+  }
+  const selectors: LabelSelector[] = []
+  ws()
+  if (pos === input.length) return selectors
+  for (;;) {
+    const key = term()
+    ws()
+    const rest = input.slice(pos)
+    const setOp = /^(notin|in)\s*\(/.exec(rest)
+    if (setOp) {
+      pos += setOp[0].length
+      const values: string[] = []
+      ws()
+      if (input[pos] !== ')') {
+        for (;;) {
+          values.push(term())
+          ws()
+          if (input[pos] === ',') pos++
+          else break
+        }
+      }
+      ws()
+      if (input[pos] !== ')') fail()
+      pos++
+      const notin = setOp[1] === 'notin'
+      selectors.push({ key, test: (v) => values.includes(v) !== notin })
+    } else if (rest.startsWith('==') || rest.startsWith('!=')) {
+      const equal = rest.startsWith('==')
+      pos += 2
+      const value = term()
+      selectors.push({ key, test: (v) => (v === value) === equal })
+    } else selectors.push({ key, test: () => true })
+    ws()
+    if (pos === input.length) return selectors
+    if (input[pos] !== ',') fail()
+    pos++
+  }
+}
+
+/** Whether every selector holds; as in Marathon, each one needs its label to be present. */
+export function labelMatches(labels: Readonly<Record<string, string>>, selector: string | readonly LabelSelector[]): boolean {
+  const parsed = typeof selector === 'string' ? parseLabelSelector(selector) : selector
+  return parsed.every((s) => Object.prototype.hasOwnProperty.call(labels, s.key) && s.test(labels[s.key]!))
 }
 

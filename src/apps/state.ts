@@ -4,6 +4,7 @@
 import type { Logger } from 'pino'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
+import type { GroupSpec } from './definition.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
 
 export interface DeploymentRecord extends DeploymentPlan {
@@ -42,6 +43,8 @@ export type AppsCommand =
   | { type: 'delay-put'; appId: string; delay: LaunchDelay }
   | { type: 'delay-removed'; appId: string }
   | { type: 'task-failure'; failure: TaskFailure }
+  | { type: 'group-put'; group: GroupSpec }
+  | { type: 'group-removed'; groupId: string }
 
 const enc = (id: string): string => encodeURIComponent(id)
 
@@ -52,6 +55,8 @@ export interface AppsState {
   readonly deployments: ReadonlyMap<string, DeploymentRecord>
   readonly delays: ReadonlyMap<string, LaunchDelay>
   readonly lastFailures: ReadonlyMap<string, TaskFailure>
+  /** Groups created through /v2/groups, with the dependencies they declare for their apps. */
+  readonly groups: ReadonlyMap<string, GroupSpec>
   apply(cmd: AppsCommand): Promise<void>
   load(): Promise<void>
   versions(appId: string): Promise<string[]>
@@ -69,6 +74,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const deployments = new Map<string, DeploymentRecord>()
   const delays = new Map<string, LaunchDelay>()
   const lastFailures = new Map<string, TaskFailure>()
+  const groups = new Map<string, GroupSpec>()
   // Writes reach the store in the order the commands were applied.
   let writes: Promise<void> = Promise.resolve()
   const persist = (fn: () => Promise<void>): Promise<void> => {
@@ -82,6 +88,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
     deployments,
     delays,
     lastFailures,
+    groups,
     async apply(cmd) {
       switch (cmd.type) {
         case 'framework-id':
@@ -146,6 +153,16 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
         case 'task-failure':
           lastFailures.set(cmd.failure.appId, cmd.failure)
           return
+        case 'group-put': {
+          groups.set(cmd.group.id, cmd.group)
+          const g = cmd.group
+          return persist(() => store.put(`apps/groups/${enc(g.id)}`, g))
+        }
+        case 'group-removed': {
+          groups.delete(cmd.groupId)
+          const id = cmd.groupId
+          return persist(() => store.delete(`apps/groups/${enc(id)}`))
+        }
         default:
           assertNever(cmd)
       }
@@ -159,6 +176,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
         byTask.set(inst.taskId, inst.instanceId)
       }
       for (const [, d] of await store.list<DeploymentRecord>('apps/deployments/')) deployments.set(d.id, d)
+      for (const [, g] of await store.list<GroupSpec>('apps/groups/')) groups.set(g.id, g)
       for (const [k, d] of await store.list<LaunchDelay>('apps/delay/')) delays.set(decodeURIComponent(k.slice('apps/delay/'.length)), d)
       opts.log.info({ apps: apps.size, instances: instances.size, deployments: deployments.size }, 'loaded apps state')
     },
