@@ -46,6 +46,7 @@ command -v haproxy >/dev/null 2>&1 || need haproxy
 command -v ip >/dev/null 2>&1 || need iproute2
 command -v tar >/dev/null 2>&1 || need tar
 command -v curl >/dev/null 2>&1 || need curl            # used below to ping dockerd
+command -v wrk >/dev/null 2>&1 || need wrk              # the load generator of bench/lb
 # Test images are built from a *static* busybox (/bin/busybox from busybox-static; the
 # plain `busybox` package also ships /bin/busybox but it is dynamically linked).
 if [ ! -x /bin/busybox ] || ! pkg_installed busybox-static; then need busybox-static; fi

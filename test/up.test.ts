@@ -19,8 +19,10 @@ async function upAndLaunch(extra: string[]): Promise<{ proc: Proc; dir: string; 
   const masterPort = await freePort()
   const agentPort = await freePort()
   const appsPort = await freePort()
+  const lbHttpPort = await freePort()
+  const lbStatsPort = await freePort()
   const proc = new Proc(
-    ['up', '--work-dir', join(dir, 'state'), '--master-port', String(masterPort), '--agent-port', String(agentPort), '--apps-port', String(appsPort), '--resources', 'cpus:1;mem:512;ports:[31200-31210]', ...extra],
+    ['up', '--work-dir', join(dir, 'state'), '--master-port', String(masterPort), '--agent-port', String(agentPort), '--apps-port', String(appsPort), '--lb-http-port', String(lbHttpPort), '--lb-stats-port', String(lbStatsPort), '--resources', 'cpus:1;mem:512;ports:[31200-31210]', ...extra],
     join(dir, 'up.out'),
   )
   const master = `http://127.0.0.1:${masterPort}`

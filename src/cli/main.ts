@@ -1,7 +1,8 @@
 // `dromos` subcommands. Importing this module runs the CLI.
 import { Command, InvalidArgumentError } from 'commander'
-import { runAgent, runApps, runMaster, runUp } from './processes.js'
+import { runAgent, runApps, runDns, runLb, runMaster, runUp } from './processes.js'
 import { parseDurationMs } from '../core/duration.js'
+import { registerAppCommands } from './app-commands.js'
 
 const duration = (v: string): number => {
   try {
@@ -73,6 +74,37 @@ program
   })
 
 program
+  .command('lb')
+  .description('run a load balancer: HAProxy driven from the apps framework\'s event stream')
+  .option('--apps <url>', 'the apps framework', 'http://127.0.0.1:8080')
+  .option('--group <name>', 'serve apps whose HAPROXY_GROUP label names this group (* for all)', 'external')
+  .option('--bind-address <ip>', 'address HAProxy listens on', '0.0.0.0')
+  .option('--http-port <port>', 'port for virtual hosts (HAPROXY_{n}_VHOST)', int, 80)
+  .option('--stats-port <port>', 'HAProxy stats, /_lb/config, /_lb/state and /metrics', int, 9090)
+  .option('--work-dir <dir>', 'where the HAProxy configuration and socket live', '.dromos/lb')
+  .option('--haproxy <path>', 'the HAProxy binary', 'haproxy')
+  .option('--always-reload', 'apply every change with a reload instead of the runtime API (for comparisons)', false)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: LbFlags) => {
+    await runLb(o)
+  })
+
+program
+  .command('dns')
+  .description('answer Mesos-DNS A and SRV queries for running tasks, following the apps framework')
+  .option('--apps <url>', 'the apps framework', 'http://127.0.0.1:8080')
+  .option('--host <ip>', 'address to listen on (UDP)', '127.0.0.1')
+  .option('--port <port>', 'port to listen on (UDP)', int, 8053)
+  .option('--domain <domain>', 'the zone answered', 'mesos')
+  .option('--framework <name>', 'the framework name in record names', 'marathon')
+  .option('--master-ip <ip>', 'what leader.<domain> and master.<domain> answer', '127.0.0.1')
+  .option('--ttl <seconds>', 'TTL of the answers', int, 5)
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: DnsFlags) => {
+    await runDns(o)
+  })
+
+program
   .command('up')
   .description('run a single-machine cluster: master on :5050 and one agent on :5051')
   .option('--work-dir <dir>', 'state and logs of the cluster', '.dromos')
@@ -80,6 +112,9 @@ program
   .option('--master-port <port>', 'the master\'s port', int, 5050)
   .option('--agent-port <port>', 'the agent\'s port', int, 5051)
   .option('--apps-port <port>', 'the apps framework\'s port', int, 8080)
+  .option('--lb-http-port <port>', 'the load balancer\'s virtual host port', int, 80)
+  .option('--lb-stats-port <port>', 'the load balancer\'s stats port', int, 9090)
+  .option('--no-lb', 'do not start a load balancer')
   .option('--keep-tasks', 'leave tasks running when dromos up stops', false)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: UpFlags) => {
@@ -127,15 +162,43 @@ export interface AppsFlags {
   logLevel: string
 }
 
+export interface DnsFlags {
+  apps: string
+  host: string
+  port: number
+  domain: string
+  framework: string
+  masterIp: string
+  ttl: number
+  logLevel: string
+}
+
+export interface LbFlags {
+  alwaysReload?: boolean
+  apps: string
+  group: string
+  bindAddress: string
+  httpPort: number
+  statsPort: number
+  workDir: string
+  haproxy: string
+  logLevel: string
+}
+
 export interface UpFlags {
   workDir: string
   resources?: string
   masterPort: number
   agentPort: number
   appsPort: number
+  lbHttpPort: number
+  lbStatsPort: number
+  lb: boolean
   keepTasks: boolean
   logLevel: string
 }
+
+registerAppCommands(program)
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`dromos: ${(e as Error).message}\n`)

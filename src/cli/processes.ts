@@ -6,7 +6,7 @@ import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import pino from 'pino'
-import type { AgentFlags, AppsFlags, MasterFlags, UpFlags } from './main.js'
+import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './main.js'
 import { createAgent } from '../agent/agent.js'
 import { createDockerContainerizer } from '../agent/containerizers/docker.js'
 import { createProcessContainerizer } from '../agent/containerizers/process.js'
@@ -19,6 +19,9 @@ import { add, parseResourceString } from '../core/resources.js'
 import { createEventBus } from '../apps/events.js'
 import { createAppsFramework } from '../apps/framework.js'
 import { startAppsHttp } from '../apps/http.js'
+import { createDnsServer } from '../dns/server.js'
+import { createHaproxy } from '../lb/haproxy.js'
+import { createLoadBalancer } from '../lb/lb.js'
 import { startMasterHttp } from '../master/http.js'
 import { createMaster } from '../master/master.js'
 import { openSqliteStore } from '../store/sqlite.js'
@@ -199,6 +202,31 @@ export async function startApps(flags: AppsFlags, log: Logger): Promise<Running>
   }
 }
 
+export async function startLb(flags: LbFlags, log: Logger): Promise<Running> {
+  const workDir = resolve(flags.workDir)
+  const lbLog = log.child({ component: 'lb', group: flags.group })
+  const haproxy = createHaproxy({ dir: workDir, binary: flags.haproxy, log: lbLog.child({ component: 'haproxy' }) })
+  const lb = createLoadBalancer({
+    appsUrl: flags.apps.startsWith('http') ? flags.apps : `http://${flags.apps}`,
+    group: flags.group,
+    haproxy,
+    log: lbLog,
+    clock: systemClock,
+    bindAddress: flags.bindAddress,
+    httpPort: flags.httpPort,
+    statsPort: flags.statsPort,
+    ...(flags.alwaysReload ? { alwaysReload: true } : {}),
+  })
+  await lb.start()
+  log.info({ stats: `http://127.0.0.1:${flags.statsPort}/haproxy?stats` }, 'load balancer started')
+  return {
+    url: `http://127.0.0.1:${flags.statsPort}`,
+    async stop() {
+      await lb.stop()
+    },
+  }
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false
   const handler = (): void => {
@@ -229,6 +257,28 @@ export async function runApps(flags: AppsFlags): Promise<void> {
   const log = pino({ level: flags.logLevel })
   const a = await startApps(flags, log)
   onSignals(() => a.stop())
+}
+
+export async function runLb(flags: LbFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel })
+  const lb = await startLb(flags, log)
+  onSignals(() => lb.stop())
+}
+
+export async function runDns(flags: DnsFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel })
+  const dns = createDnsServer({
+    appsUrl: flags.apps.startsWith('http') ? flags.apps : `http://${flags.apps}`,
+    host: flags.host,
+    port: flags.port,
+    domain: flags.domain,
+    framework: flags.framework,
+    masterIp: flags.masterIp,
+    ttl: flags.ttl,
+    log: log.child({ component: 'dns' }),
+  })
+  await dns.start()
+  onSignals(() => dns.stop())
 }
 
 export async function runUp(flags: UpFlags): Promise<void> {
@@ -285,10 +335,31 @@ export async function runUp(flags: UpFlags): Promise<void> {
     log,
   )
   say(`  apps     ${apps.url}   (Marathon v2 API: ${apps.url}/v2/apps, events: ${apps.url}/v2/events)`)
+  // The cluster is useful without a balancer: a busy port 80 only costs the balancer.
+  const lb = flags.lb
+    ? await startLb(
+        {
+          apps: apps.url,
+          group: 'external',
+          bindAddress: '0.0.0.0',
+          httpPort: flags.lbHttpPort,
+          statsPort: flags.lbStatsPort,
+          workDir: join(workDir, 'lb'),
+          haproxy: 'haproxy',
+          logLevel: flags.logLevel,
+        },
+        log,
+      ).catch((e: unknown) => {
+        say(`  lb       not started: ${(e as Error).message} (see --lb-http-port, --lb-stats-port, --no-lb)`)
+        return undefined
+      })
+    : undefined
+  if (lb) say(`  lb       service ports 10000-20000, virtual hosts on :${flags.lbHttpPort}, stats ${lb.url}/haproxy?stats`)
   say(`  logs     ${logFile}`)
   say('Ctrl-C stops the cluster' + (flags.keepTasks ? ' and leaves its tasks running.' : ' and its tasks.'))
   onSignals(async () => {
     say('dromos up: stopping…')
+    await lb?.stop()
     await apps.stop()
     await agent.stop({ destroyTasks: !flags.keepTasks })
     await master.stop()

@@ -1,0 +1,102 @@
+// dromos dns: answers Mesos-DNS A and SRV queries for running tasks over UDP, with records
+// rebuilt from the apps framework's event stream, not by polling.
+import { createSocket } from 'node:dgram'
+import type { Socket } from 'node:dgram'
+import * as packet from 'dns-packet'
+import type { Logger } from 'pino'
+import { createAppsFollower } from '../api/apps-follower.js'
+import type { DnsApp, Records } from './records.js'
+import { buildRecords } from './records.js'
+
+export interface DnsServerOptions {
+  readonly appsUrl: string
+  readonly host: string
+  readonly port: number
+  readonly domain: string
+  readonly framework: string
+  readonly masterIp: string
+  readonly ttl: number
+  readonly log: Logger
+}
+
+export interface DnsServer {
+  start(): Promise<void>
+  stop(): Promise<void>
+  records(): Records
+}
+
+// RFC 1035: a UDP answer is at most 512 bytes unless the client said more (EDNS).
+const UDP_LIMIT = 512
+
+export function answer(query: packet.Packet, records: Records, opts: { domain: string; ttl: number }): Buffer {
+  const question = query.questions?.[0]
+  const base = { id: query.id ?? 0, type: 'response' as const, flags: packet.AUTHORITATIVE_ANSWER | ((query.flags ?? 0) & packet.RECURSION_DESIRED), questions: query.questions ?? [] }
+  if (!question) return packet.encode({ ...base, flags: base.flags | 1 /* FORMERR */ })
+  const name = question.name.toLowerCase().replace(/\.$/, '')
+  const inZone = name === opts.domain || name.endsWith(`.${opts.domain}`)
+  if (!inZone) return packet.encode({ ...base, flags: (base.flags & ~packet.AUTHORITATIVE_ANSWER) | 5 /* REFUSED */ })
+  const answers: packet.Answer[] = []
+  const additionals: packet.Answer[] = []
+  const qtype: string = question.type
+  const aOf = (n: string): packet.Answer[] => (records.a.get(n) ?? []).map((ip) => ({ type: 'A', name: n, ttl: opts.ttl, class: 'IN', data: ip }))
+  if (qtype === 'A' || qtype === 'ANY') answers.push(...aOf(name))
+  if (qtype === 'SRV' || qtype === 'ANY') {
+    for (const r of records.srv.get(name) ?? []) {
+      answers.push({ type: 'SRV', name, ttl: opts.ttl, class: 'IN', data: { priority: 0, weight: 1, port: r.port, target: r.target } })
+      for (const add of aOf(r.target)) if (!additionals.some((x) => x.name === add.name)) additionals.push(add)
+    }
+  }
+  const known = records.a.has(name) || records.srv.has(name)
+  // NXDOMAIN only for names that do not exist at all; a known name with no record of the type is NOERROR.
+  const rcode = known ? 0 : 3
+  const full = packet.encode({ ...base, flags: base.flags | rcode, answers, additionals })
+  if (full.length <= UDP_LIMIT) return full
+  const trimmed = packet.encode({ ...base, flags: base.flags | rcode, answers })
+  if (trimmed.length <= UDP_LIMIT) return trimmed
+  return packet.encode({ ...base, flags: base.flags | rcode | packet.TRUNCATED_RESPONSE, answers: [] })
+}
+
+export function createDnsServer(opts: DnsServerOptions): DnsServer {
+  const { log } = opts
+  let records: Records = buildRecords([], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
+  let socket: Socket | undefined
+  const follower = createAppsFollower({
+    appsUrl: opts.appsUrl,
+    log,
+    onChange: async () => {
+      records = buildRecords([...follower.apps.values()] as unknown as DnsApp[], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
+    },
+  })
+  return {
+    async start() {
+      const s = createSocket('udp4')
+      s.on('message', (msg, rinfo) => {
+        let query: packet.Packet
+        try {
+          query = packet.decode(msg)
+        } catch {
+          return
+        }
+        if (query.type !== 'query') return
+        const reply = answer(query, records, { domain: opts.domain, ttl: opts.ttl })
+        s.send(reply, rinfo.port, rinfo.address)
+      })
+      await new Promise<void>((res, rej) => {
+        s.once('error', rej)
+        s.bind(opts.port, opts.host, () => {
+          s.off('error', rej)
+          res()
+        })
+      })
+      s.on('error', (e) => log.warn({ err: e.message }, 'dns socket error'))
+      socket = s
+      follower.start()
+      log.info({ address: `${opts.host}:${opts.port}`, domain: opts.domain }, 'dns server started')
+    },
+    async stop() {
+      await follower.stop()
+      await new Promise<void>((res) => (socket ? socket.close(() => res()) : res()))
+    },
+    records: () => records,
+  }
+}

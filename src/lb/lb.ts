@@ -1,0 +1,186 @@
+// dromos lb: follows the apps framework's event stream and keeps HAProxy's backends equal to
+// the healthy, ready instances of the apps in its group. Events only say which app changed;
+// the app is then read again (see apps-follower.ts), so a lost or reordered event cannot leave
+// a wrong route.
+import { lookup } from 'node:dns/promises'
+import type { Server as HttpServer } from 'node:http'
+import { isIP } from 'node:net'
+import type { Logger } from 'pino'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AppsFollower } from '../api/apps-follower.js'
+import { createAppsFollower } from '../api/apps-follower.js'
+import { createRouter, listen, sendJson, sendText } from '../api/http.js'
+import type { Clock } from '../core/clock.js'
+import type { Haproxy } from './haproxy.js'
+import type { Applied } from './plan.js'
+import { planChange, renderConfig } from './plan.js'
+import type { LbApp, Routes } from './routes.js'
+import { routes } from './routes.js'
+
+export interface LoadBalancerOptions {
+  readonly appsUrl: string
+  readonly group: string
+  readonly haproxy: Haproxy
+  readonly log: Logger
+  readonly clock: Clock
+  readonly bindAddress: string
+  readonly httpPort: number
+  readonly statsPort: number
+  /** Port of the lb's own API on 127.0.0.1 (0: any free port). */
+  readonly apiPort?: number
+  /**
+   * Apply every change by regenerating the configuration and reloading, as marathon-lb does;
+   * only for comparing the two ways in benchmarks.
+   */
+  readonly alwaysReload?: boolean
+}
+
+export interface LoadBalancer {
+  start(): Promise<void>
+  stop(): Promise<void>
+  routes(): Routes
+  applied(): Applied | undefined
+  /** Resolves once every change seen so far is applied to HAProxy. */
+  settled(): Promise<void>
+}
+
+export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
+  const { log, haproxy, clock } = opts
+  let applied: Applied | undefined
+  let lastRoutes: Routes = { backends: [] }
+  let lastConfig = ''
+  let apiServer: HttpServer | undefined
+  let apiPort = 0
+  const addressCache = new Map<string, string>()
+
+  const registry = new Registry()
+  const metrics = {
+    changes: new Counter({ name: 'dromos_lb_changes_applied_total', help: 'Backend changes applied through the HAProxy runtime API', registers: [registry] }),
+    reloads: new Counter({ name: 'dromos_lb_reloads_total', help: 'HAProxy reloads (frontends changed or a backend outgrew its slots)', registers: [registry] }),
+    resyncs: new Counter({ name: 'dromos_lb_resyncs_total', help: 'Full re-reads of every app', registers: [registry] }),
+    events: new Counter({ name: 'dromos_lb_events_total', help: 'Events received from the apps framework', registers: [registry] }),
+    errors: new Counter({ name: 'dromos_lb_apply_errors_total', help: 'Failed attempts to apply routes', registers: [registry] }),
+    lag: new Histogram({
+      name: 'dromos_lb_event_lag_seconds',
+      help: 'From an event reaching the lb to its change being applied to HAProxy',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    backends: new Gauge({ name: 'dromos_lb_backends', help: 'Backends configured', registers: [registry] }),
+    servers: new Gauge({ name: 'dromos_lb_servers', help: 'Servers taking traffic', registers: [registry] }),
+  }
+
+  async function resolveAddress(address: string): Promise<string> {
+    if (isIP(address)) return address
+    const cached = addressCache.get(address)
+    if (cached) return cached
+    const { address: ip } = await lookup(address, { family: 4 })
+    addressCache.set(address, ip)
+    return ip
+  }
+
+  async function applyRoutes(): Promise<void> {
+    const wanted = routes([...follower.apps.values()] as unknown as LbApp[], { group: opts.group })
+    const resolved: Routes = {
+      backends: await Promise.all(
+        wanted.backends.map(async (b) => ({
+          ...b,
+          servers: (
+            await Promise.all(
+              b.servers.map(async (s) => {
+                try {
+                  return [{ ...s, address: await resolveAddress(s.address) }]
+                } catch {
+                  log.warn({ address: s.address, taskId: s.taskId }, 'cannot resolve the address of a task: left out')
+                  return []
+                }
+              }),
+            )
+          ).flat(),
+        })),
+      ),
+    }
+    const change = planChange(applied, resolved)
+    if (change.reload || (opts.alwaysReload && change.commands.length > 0)) {
+      const config = renderConfig(change.next, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
+      await haproxy.apply(config)
+      lastConfig = config
+      metrics.reloads.inc()
+    } else if (change.commands.length > 0) {
+      await haproxy.runtime(change.commands)
+      metrics.changes.inc(change.commands.filter((c) => c.includes(' state ')).length)
+      lastConfig = renderConfig(change.next, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
+    }
+    applied = change.next
+    lastRoutes = resolved
+    metrics.backends.set(resolved.backends.length)
+    metrics.servers.set(resolved.backends.reduce((n, b) => n + b.servers.filter((s) => !s.draining).length, 0))
+  }
+
+  const follower: AppsFollower = createAppsFollower({
+    appsUrl: opts.appsUrl,
+    log,
+    now: () => clock.now(),
+    onEvent: () => metrics.events.inc(),
+    onChange: async (since) => {
+      try {
+        await applyRoutes()
+      } catch (e) {
+        metrics.errors.inc()
+        throw e
+      }
+      if (since !== undefined) metrics.lag.observe((clock.now() - since) / 1000)
+      metrics.resyncs.inc(follower.resyncs() - countedResyncs)
+      countedResyncs = follower.resyncs()
+    },
+  })
+  let countedResyncs = 0
+
+  function stateJson(): Record<string, unknown> {
+    return {
+      group: opts.group,
+      apps: follower.apps.size,
+      backends: [...(applied?.backends.values() ?? [])].map((b) => ({
+        ...b.backend,
+        slots: b.slots,
+        servers: [...b.used].map(([slot, s]) => ({ slot: `srv${slot}`, ...s })),
+      })),
+    }
+  }
+
+  return {
+    async start() {
+      const router = createRouter({ log })
+      router.on('GET', '/_lb/config', (ctx) => sendText(ctx.res, 200, lastConfig))
+      router.on('GET', '/_lb/state', (ctx) => sendJson(ctx.res, 200, stateJson()))
+      router.on('GET', '/metrics', async (ctx) => {
+        ctx.res.writeHead(200, { 'Content-Type': registry.contentType })
+        ctx.res.end(await registry.metrics())
+      })
+      apiServer = await listen({ router, host: '127.0.0.1', port: opts.apiPort ?? 0, log })
+      const addr = apiServer.address()
+      apiPort = typeof addr === 'object' && addr ? addr.port : 0
+      // HAProxy starts at once, empty if the apps framework is not there yet.
+      try {
+        await applyRoutes()
+      } catch (e) {
+        await haproxy.stop()
+        apiServer.close()
+        throw e
+      }
+      follower.start()
+    },
+    async stop() {
+      await follower.stop()
+      await haproxy.stop()
+      await new Promise<void>((res) => {
+        if (!apiServer) return res()
+        apiServer.close(() => res())
+        apiServer.closeAllConnections()
+      })
+    },
+    routes: () => lastRoutes,
+    applied: () => applied,
+    settled: () => follower.settled(),
+  }
+}

@@ -1,0 +1,175 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { Applied } from './plan.js'
+import { MIN_SLOTS, planChange, renderConfig } from './plan.js'
+import type { Backend, LbApp, Routes } from './routes.js'
+import { backendName, routes } from './routes.js'
+
+function backend(name: string, servers: Array<[string, number, boolean?]>, over: Partial<Backend> = {}): Backend {
+  return {
+    name,
+    appId: `/${name}`,
+    portIndex: 0,
+    servicePort: 10000,
+    mode: 'http',
+    balance: 'roundrobin',
+    sticky: false,
+    vhosts: [],
+    servers: servers.map(([taskId, port, draining]) => ({ taskId, address: '127.0.0.1', port, draining: draining ?? false })),
+    ...over,
+  }
+}
+
+/** A model of HAProxy's server table: applies runtime commands the way HAProxy does. */
+function simulate(applied: Applied, commands: readonly string[]): Map<string, { addr: string; state: string }> {
+  const table = new Map<string, { addr: string; state: string }>()
+  for (const [name, b] of applied.backends) {
+    for (let n = 1; n <= b.slots; n++) table.set(`${name}/srv${n}`, { addr: '127.0.0.1:1', state: 'maint' })
+  }
+  for (const c of commands) {
+    let m = /^set server (\S+) addr (\S+) port (\d+)$/.exec(c)
+    if (m) {
+      const s = table.get(m[1]!)
+      if (!s) throw new Error(`no such server ${m[1]}`)
+      s.addr = `${m[2]}:${m[3]}`
+      continue
+    }
+    m = /^set server (\S+) state (ready|drain|maint)$/.exec(c)
+    if (!m) throw new Error(`unexpected command ${c}`)
+    const s = table.get(m[1]!)
+    if (!s) throw new Error(`no such server ${m[1]}`)
+    s.state = m[2]!
+  }
+  return table
+}
+
+function tableOf(applied: Applied): Map<string, { addr: string; state: string }> {
+  const table = new Map<string, { addr: string; state: string }>()
+  for (const [name, b] of applied.backends) {
+    for (let n = 1; n <= b.slots; n++) {
+      const s = b.used.get(n)
+      table.set(`${name}/srv${n}`, s ? { addr: `${s.address}:${s.port}`, state: s.draining ? 'drain' : 'ready' } : { addr: '127.0.0.1:1', state: 'maint' })
+    }
+  }
+  return table
+}
+
+describe('planChange', () => {
+  it('reloads for the first configuration and when frontends change, not for members', () => {
+    const first = planChange(undefined, { backends: [backend('web_10000', [['a', 31000]])] })
+    expect(first.reload).toBe(true)
+    expect(first.next.backends.get('web_10000')!.slots).toBe(MIN_SLOTS)
+    const members = planChange(first.next, { backends: [backend('web_10000', [['a', 31000], ['b', 31001]])] })
+    expect(members.reload).toBe(false)
+    expect(members.commands).toEqual(['set server web_10000/srv2 addr 127.0.0.1 port 31001', 'set server web_10000/srv2 state ready'])
+    const vhost = planChange(members.next, { backends: [backend('web_10000', [['a', 31000], ['b', 31001]], { vhosts: ['x.test'] })] })
+    expect(vhost.reload).toBe(true)
+  })
+
+  it('grows a backend by doubling its slots when it outgrows them', () => {
+    const first = planChange(undefined, { backends: [backend('web_10000', [['a', 1]])] })
+    const five = planChange(first.next, { backends: [backend('web_10000', [1, 2, 3, 4, 5].map((p) => [`t${p}`, p] as [string, number]))] })
+    expect(five.reload).toBe(true)
+    expect(five.next.backends.get('web_10000')!.slots).toBe(8)
+    // The task kept its slot across the reload.
+    expect([...five.next.backends.get('web_10000')!.used.values()].map((s) => s.taskId).sort()).toEqual(['t1', 't2', 't3', 't4', 't5'])
+  })
+
+  it('drains a task being killed, and frees its slot once it is gone', () => {
+    const first = planChange(undefined, { backends: [backend('web_10000', [['a', 1], ['b', 2]])] })
+    const draining = planChange(first.next, { backends: [backend('web_10000', [['a', 1], ['b', 2, true]])] })
+    expect(draining.commands).toEqual(['set server web_10000/srv2 state drain'])
+    const gone = planChange(draining.next, { backends: [backend('web_10000', [['a', 1]])] })
+    expect(gone.commands).toEqual(['set server web_10000/srv2 state maint'])
+  })
+
+  it('runtime commands bring HAProxy to exactly the routes, whatever the sequence (property)', () => {
+    const serversArb = fc.uniqueArray(fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), port: fc.integer({ min: 31000, max: 31010 }), draining: fc.boolean() }), {
+      selector: (s) => s.id,
+      maxLength: 6,
+    })
+    fc.assert(
+      fc.property(fc.array(serversArb, { minLength: 1, maxLength: 12 }), (steps) => {
+        let applied: Applied | undefined
+        let table = new Map<string, { addr: string; state: string }>()
+        for (const servers of steps) {
+          const r: Routes = { backends: [backend('web_10000', servers.map((s) => [s.id, s.port, s.draining]))] }
+          const change = planChange(applied, r)
+          table = change.reload ? tableOf(change.next) : simulate(applied!, [...serialize(table), ...change.commands])
+          applied = change.next
+          // What HAProxy serves equals the routes: each server once, in the right state.
+          const live = [...table.values()].filter((s) => s.state !== 'maint').map((s) => `${s.addr}/${s.state}`).sort()
+          expect(live).toEqual(servers.map((s) => `127.0.0.1:${s.port}/${s.draining ? 'drain' : 'ready'}`).sort())
+        }
+      }),
+    )
+  })
+
+  it('renders every slot, used or free, and vhost rules', () => {
+    const change = planChange(undefined, {
+      backends: [backend('web_10000', [['a', 31000], ['b', 31001, true]], { vhosts: ['web.test'], path: '/api' })],
+    })
+    const cfg = renderConfig(change.next, { bindAddress: '127.0.0.1', httpPort: 8081, statsPort: 9091, apiPort: 4000, socketPath: '/tmp/x.sock' })
+    expect(cfg).toContain('server srv1 127.0.0.1:31000\n')
+    expect(cfg).toContain('server srv2 127.0.0.1:31001 disabled')
+    expect(cfg).toContain('server srv4 127.0.0.1:1 disabled')
+    expect(cfg).toContain('bind 127.0.0.1:10000')
+    expect(cfg).toMatch(/acl host_0 req\.hdr\(host\),field\(1,:\),lower -m str web\.test/)
+    expect(cfg).toContain('use_backend web_10000 if host_0 path_0')
+  })
+})
+
+/** The commands that recreate a table on fresh slots (the simulation starts from maint). */
+function serialize(table: Map<string, { addr: string; state: string }>): string[] {
+  const out: string[] = []
+  for (const [name, s] of table) {
+    const [addr, port] = s.addr.split(':')
+    out.push(`set server ${name} addr ${addr} port ${port}`, `set server ${name} state ${s.state}`)
+  }
+  return out
+}
+
+describe('routes', () => {
+  const app = (over: Partial<LbApp>): LbApp => ({
+    id: '/shop/web',
+    labels: {},
+    networks: [{ mode: 'container/bridge' }],
+    container: { portMappings: [{ containerPort: 8080, hostPort: 0, servicePort: 10005 }] },
+    healthChecks: [{}],
+    tasks: [
+      { id: 't1', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31000], healthCheckResults: [{ alive: true }] },
+      { id: 't2', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31001], healthCheckResults: [{ alive: false }] },
+      { id: 't3', state: 'TASK_STAGING', host: 'a', agentIp: '127.0.0.1', ports: [31002] },
+      { id: 't4', state: 'TASK_KILLING', host: 'a', agentIp: '127.0.0.1', ports: [31003] },
+      { id: 't5', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31004], healthCheckResults: [] },
+    ],
+    ...over,
+  })
+
+  it('admits running healthy tasks, drains killing ones, and leaves out the rest', () => {
+    const r = routes([app({})], { group: 'external' })
+    expect(r.backends).toHaveLength(1)
+    const b = r.backends[0]!
+    expect(b.name).toBe(backendName('/shop/web', 10005))
+    expect(b.name).toBe('shop_web_10005')
+    expect(b.mode).toBe('tcp')
+    expect(b.servers.map((s) => `${s.taskId}:${s.port}:${s.draining}`)).toEqual(['t1:31000:false', 't4:31003:true'])
+  })
+
+  it('honours HAPROXY_GROUP, _PORT, _MODE, _VHOST, _BALANCE and readiness', () => {
+    expect(routes([app({ labels: { HAPROXY_GROUP: 'internal' } })], { group: 'external' }).backends).toHaveLength(0)
+    expect(routes([app({ labels: { HAPROXY_GROUP: 'internal' } })], { group: '*' }).backends).toHaveLength(1)
+    const b = routes([app({ labels: { HAPROXY_0_PORT: '10555', HAPROXY_0_VHOST: 'A.test, b.test', HAPROXY_0_BALANCE: 'leastconn' } })], { group: 'external' }).backends[0]!
+    expect(b.servicePort).toBe(10555)
+    expect(b.vhosts).toEqual(['a.test', 'b.test'])
+    expect(b.mode).toBe('http')
+    expect(b.balance).toBe('leastconn')
+    const gated = routes([app({ readinessChecks: [{}], tasks: [{ id: 'r', state: 'TASK_RUNNING', host: 'a', ports: [1], healthCheckResults: [{ alive: true }] }] })], { group: 'external' })
+    expect(gated.backends[0]!.servers).toEqual([])
+  })
+
+  it('uses host ports in host networking, with the port definition as service port', () => {
+    const r = routes([{ id: '/h', portDefinitions: [{ port: 10010 }, { port: 10011 }], networks: [{ mode: 'host' }], tasks: [{ id: 't', state: 'TASK_RUNNING', host: 'h', agentIp: '10.0.0.9', ports: [31000, 31001] }] }], { group: 'external' })
+    expect(r.backends.map((b) => `${b.servicePort}->${b.servers[0]!.address}:${b.servers[0]!.port}`)).toEqual(['10010->10.0.0.9:31000', '10011->10.0.0.9:31001'])
+  })
+})

@@ -1,0 +1,132 @@
+// What the load balancer should route, as a pure function of the apps and their tasks (the
+// JSON of GET /v2/apps?embed=apps.tasks). marathon-lb's labels choose the group, the mode,
+// the balance algorithm, virtual hosts, paths and service ports.
+
+export interface LbTask {
+  id: string
+  state: string
+  host: string
+  /** The agent's address (dromos adds it: hostnames may not resolve). */
+  agentIp?: string
+  ports: number[]
+  ipAddresses?: Array<{ ipAddress: string }>
+  healthCheckResults?: Array<{ alive: boolean }>
+  /** dromos: readiness checks passed (absent when the app has none). */
+  ready?: boolean
+}
+
+export interface LbApp {
+  id: string
+  labels?: Record<string, string>
+  portDefinitions?: Array<{ port: number; name?: string }>
+  container?: { portMappings?: Array<{ containerPort: number; hostPort?: number; servicePort: number; name?: string }> }
+  networks?: Array<{ mode: string }>
+  healthChecks?: unknown[]
+  readinessChecks?: unknown[]
+  tasks?: LbTask[]
+}
+
+export type Mode = 'http' | 'tcp'
+
+export interface Server {
+  readonly taskId: string
+  readonly address: string
+  readonly port: number
+  /** The task is being killed: finish what it serves, send it nothing new. */
+  readonly draining: boolean
+}
+
+export interface Backend {
+  readonly name: string
+  readonly appId: string
+  readonly portIndex: number
+  readonly servicePort: number
+  readonly mode: Mode
+  readonly balance: string
+  readonly sticky: boolean
+  readonly vhosts: readonly string[]
+  readonly path?: string
+  readonly servers: readonly Server[]
+}
+
+export interface Routes {
+  readonly backends: readonly Backend[]
+}
+
+const DRAINING_STATES: ReadonlySet<string> = new Set(['TASK_KILLING'])
+
+/** Backend names: the app id's path segments joined with '_', then the service port. */
+export function backendName(appId: string, servicePort: number): string {
+  return `${appId.replace(/^\//, '').replace(/[^a-zA-Z0-9]+/g, '_')}_${servicePort}`
+}
+
+function label(app: LbApp, n: number, key: string): string | undefined {
+  return app.labels?.[`HAPROXY_${n}_${key}`]
+}
+
+/** True when a running task may take traffic: healthy where the app checks health, ready where it checks readiness. */
+export function serves(app: LbApp, task: LbTask): boolean {
+  if (task.state !== 'TASK_RUNNING') return false
+  if ((app.healthChecks?.length ?? 0) > 0) {
+    const results = task.healthCheckResults ?? []
+    if (results.length === 0 || !results.every((r) => r.alive)) return false
+  }
+  if ((app.readinessChecks?.length ?? 0) > 0 && task.ready !== true) return false
+  return true
+}
+
+export function routes(apps: readonly LbApp[], opts: { group: string }): Routes {
+  const backends: Backend[] = []
+  const taken = new Set<number>()
+  for (const app of [...apps].sort((a, b) => a.id.localeCompare(b.id))) {
+    const group = app.labels?.HAPROXY_GROUP ?? 'external'
+    if (opts.group !== '*' && !group.split(',').map((g) => g.trim()).includes(opts.group)) continue
+    const bridged = (app.networks ?? []).some((n) => n.mode !== 'host') && (app.container?.portMappings?.length ?? 0) > 0
+    const ports = bridged
+      ? (app.container?.portMappings ?? []).map((m) => ({ servicePort: m.servicePort, containerPort: m.containerPort, hasHostPort: m.hostPort !== undefined }))
+      : (app.portDefinitions ?? []).map((p) => ({ servicePort: p.port, containerPort: 0, hasHostPort: true }))
+    ports.forEach((p, n) => {
+      const override = Number(label(app, n, 'PORT'))
+      const servicePort = Number.isInteger(override) && override > 0 ? override : p.servicePort
+      if (!servicePort || taken.has(servicePort)) return
+      taken.add(servicePort)
+      const vhosts = (label(app, n, 'VHOST') ?? '')
+        .split(',')
+        .map((v) => v.trim().toLowerCase())
+        .filter(Boolean)
+      const modeLabel = label(app, n, 'MODE')
+      const mode: Mode = modeLabel === 'http' || modeLabel === 'tcp' ? modeLabel : vhosts.length > 0 ? 'http' : 'tcp'
+      const servers: Server[] = []
+      for (const t of app.tasks ?? []) {
+        const draining = DRAINING_STATES.has(t.state)
+        if (!draining && !serves(app, t)) continue
+        let address = t.agentIp ?? t.host
+        let port = t.ports[n]
+        // A container network without host ports is reached on the container's own address.
+        if (!p.hasHostPort || port === undefined) {
+          const ip = t.ipAddresses?.[0]?.ipAddress
+          if (!ip || !p.containerPort) continue
+          address = ip
+          port = p.containerPort
+        }
+        if (!port) continue
+        servers.push({ taskId: t.id, address, port, draining })
+      }
+      servers.sort((a, b) => a.taskId.localeCompare(b.taskId))
+      const path = label(app, n, 'PATH')
+      backends.push({
+        name: backendName(app.id, servicePort),
+        appId: app.id,
+        portIndex: n,
+        servicePort,
+        mode,
+        balance: label(app, n, 'BALANCE') ?? 'roundrobin',
+        sticky: label(app, n, 'STICKY') === 'true',
+        vhosts,
+        ...(path ? { path } : {}),
+        servers,
+      })
+    })
+  }
+  return { backends }
+}

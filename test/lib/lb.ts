@@ -1,0 +1,94 @@
+// Runs a real `bin/dromos lb` (which owns a real HAProxy) against an AppsProcess.
+import { Agent, request } from 'node:http'
+import { join } from 'node:path'
+import type { AppsProcess } from './apps.js'
+import { freePort, Proc, waitUntil } from './cluster.js'
+
+// Keep-alive, as real clients do: HAProxy in http mode still routes each request.
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 })
+
+export class LbProcess {
+  proc!: Proc
+  httpPort = 0
+  statsPort = 0
+  constructor(readonly apps: AppsProcess) {}
+
+  static async start(apps: AppsProcess, extraArgs: string[] = []): Promise<LbProcess> {
+    const lb = new LbProcess(apps)
+    lb.httpPort = await freePort()
+    lb.statsPort = await freePort()
+    lb.proc = new Proc(
+      [
+        'lb',
+        '--apps', apps.url,
+        '--bind-address', '127.0.0.1',
+        '--http-port', String(lb.httpPort),
+        '--stats-port', String(lb.statsPort),
+        '--work-dir', join(apps.cluster.dir, 'lb'),
+        '--log-level', 'debug',
+        ...extraArgs,
+      ],
+      join(apps.cluster.dir, 'lb.log'),
+    )
+    await lb.waitReady()
+    return lb
+  }
+
+  async waitReady(): Promise<void> {
+    await waitUntil('the lb to answer on its stats port', async () => (await fetch(`http://127.0.0.1:${this.statsPort}/_lb/state`)).ok)
+  }
+
+  async state(): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return (await fetch(`http://127.0.0.1:${this.statsPort}/_lb/state`)).json()
+  }
+
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${this.statsPort}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+    return line ? Number(line.split(' ')[1]) : 0
+  }
+}
+
+/** One GET through the balancer; the body is the serving task's id, or an error marker. */
+export function hit(port: number, opts: { host?: string; path?: string } = {}): Promise<{ ok: boolean; body: string }> {
+  // node:http rather than fetch, which does not let a request choose its Host header.
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: opts.path ?? '/id', headers: opts.host ? { Host: opts.host } : {}, agent: keepAlive, timeout: 5000 },
+      (res) => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () => resolve({ ok: res.statusCode === 200, body: res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}` }))
+        res.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}` }))
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}` }))
+    req.end()
+  })
+}
+
+/** Sends requests one after another until stopped, bounded in count and time. */
+export class RequestLoop {
+  readonly results: Array<{ ok: boolean; body: string; at: number }> = []
+  private stopped = false
+  private done: Promise<void>
+  constructor(port: number, opts: { maxRequests?: number; maxMs?: number; host?: string } = {}) {
+    const maxRequests = opts.maxRequests ?? 5000
+    const deadline = Date.now() + (opts.maxMs ?? 120_000)
+    this.done = (async () => {
+      while (!this.stopped && this.results.length < maxRequests && Date.now() < deadline) {
+        const r = await hit(port, opts.host ? { host: opts.host } : {})
+        this.results.push({ ...r, at: Date.now() })
+        await new Promise((res) => setTimeout(res, 5))
+      }
+    })()
+  }
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.done
+  }
+  failures(): Array<{ body: string; at: number }> {
+    return this.results.filter((r) => !r.ok)
+  }
+}
