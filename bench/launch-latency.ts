@@ -14,21 +14,16 @@
 // failure or Ctrl-C. The exit status is 0 whatever the ratio; 1 only if the bench itself broke.
 //
 // DROMOS_KEEP_TEST_DIRS=1 keeps the cluster directory (master.log, agent-0.log, sandboxes).
-import type { ChildProcess } from 'node:child_process'
-import { execFile, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import Dockerode from 'dockerode'
-import { freePort, TestCluster, waitUntil } from '../test/lib/cluster.js'
+import { freePort, TestCluster } from '../test/lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from '../test/lib/images.js'
 import type { MesosEvent } from '../test/lib/scheduler.js'
 import { offeredPorts, ports, scalar, TestFramework } from '../test/lib/scheduler.js'
-
-const execFileP = promisify(execFile)
+import { DockerEvents, exitWith, execFileP, fmt, handleInterrupts, matchedDockerRunFlags, now, pad, quantile, sleep } from './lib.js'
 
 const TARGET_RATIO = 1.1
 const AGENT_RESOURCES = 'cpus:8;mem:8192;disk:1000;ports:[31000-31999]'
@@ -54,150 +49,6 @@ const DOCKER_FLAGS = argv['docker-flags'] === 'plain' ? 'plain' : 'matched'
 if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(WARMUP) || WARMUP < 0 || !(SETTLE_MS >= 0)) {
   process.stderr.write('usage: launch-latency [--runs N>=1] [--warmup N>=0] [--network none|bridge] [--docker-flags matched|plain] [--settle-ms MS]\n')
   process.exit(2)
-}
-
-/** Milliseconds since the epoch, sub-millisecond: comparable with Docker's event timestamps. */
-const now = (): number => performance.timeOrigin + performance.now()
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-// ---- the cluster ----
-
-interface Cluster {
-  readonly dir: string
-  readonly masterUrl: string
-  stop(): Promise<void>
-}
-
-/**
- * TestCluster finds bin/dromos relative to its own file, which from dist/test/lib/ is
- * dist/bin/dromos: not there. When that path does not exist this starts the same two
- * processes with the same flags itself, from the repository's bin/dromos.
- */
-class BenchCluster implements Cluster {
-  readonly dir = mkdtempSync(join(tmpdir(), 'dromos-bench-'))
-  masterUrl = ''
-  private readonly procs: Array<{ child: ChildProcess; exited: Promise<void> }> = []
-
-  static async start(bin: string, agentResources: string): Promise<BenchCluster> {
-    const c = new BenchCluster()
-    try {
-      const masterPort = await freePort()
-      c.masterUrl = `http://127.0.0.1:${masterPort}`
-      c.spawn(bin, ['master', '--port', String(masterPort), '--work-dir', join(c.dir, 'master'), '--allocation-interval', '100ms', '--log-level', 'debug'], 'master.log')
-      await waitUntil('master to answer /health', async () => (await fetch(`${c.masterUrl}/health`)).ok)
-      const agentPort = await freePort()
-      const agentUrl = `http://127.0.0.1:${agentPort}`
-      c.spawn(
-        bin,
-        ['agent', '--master', c.masterUrl, '--port', String(agentPort), '--work-dir', join(c.dir, 'agent-0'), '--resources', agentResources, '--status-update-retry', '1s', '--log-level', 'debug'],
-        'agent-0.log',
-      )
-      const id = await waitUntil('agent to register', async () => ((await (await fetch(`${agentUrl}/state`)).json()) as { id: string }).id || undefined)
-      await waitUntil('master to list the agent', async () => {
-        const st = (await (await fetch(`${c.masterUrl}/master/state`)).json()) as { slaves: Array<{ id: string }> }
-        return st.slaves.some((s) => s.id === id)
-      })
-      return c
-    } catch (err) {
-      await c.stop()
-      throw err
-    }
-  }
-
-  private spawn(bin: string, args: string[], logName: string): void {
-    const out = createWriteStream(join(this.dir, logName), { flags: 'a' })
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    child.stdout?.pipe(out)
-    child.stderr?.pipe(out)
-    const exited = new Promise<void>((res) => child.once('exit', () => res()))
-    this.procs.push({ child, exited })
-  }
-
-  async stop(): Promise<void> {
-    // Agents first, as TestCluster does, so the master does not see them vanish mid-run.
-    for (const p of [...this.procs].reverse()) {
-      if (p.child.exitCode === null && p.child.signalCode === null) {
-        p.child.kill('SIGTERM')
-        await p.exited
-      }
-    }
-    if (!process.env.DROMOS_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true })
-  }
-}
-
-function findUp(from: string, rel: string): string | undefined {
-  for (let d = from; ; d = dirname(d)) {
-    if (existsSync(join(d, rel))) return join(d, rel)
-    if (dirname(d) === d) return undefined
-  }
-}
-
-async function startCluster(): Promise<Cluster> {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const testClusterBin = resolve(dirname(fileURLToPath(new URL('../test/lib/cluster.js', import.meta.url))), '..', '..', 'bin', 'dromos')
-  if (existsSync(testClusterBin)) return TestCluster.start({ agents: [{ resources: AGENT_RESOURCES }] })
-  const bin = findUp(here, join('bin', 'dromos'))
-  if (bin === undefined) throw new Error(`bin/dromos not found above ${here}`)
-  return BenchCluster.start(bin, AGENT_RESOURCES)
-}
-
-// ---- Docker container events (create, start), to split each launch into phases ----
-
-interface ContainerTimes {
-  create?: number
-  start?: number
-}
-
-class DockerEvents {
-  /** By container name for `docker run`, by task id for dromos. */
-  readonly byKey = new Map<string, ContainerTimes>()
-  private stream: NodeJS.ReadableStream | undefined
-
-  async open(docker: Dockerode): Promise<void> {
-    const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create', 'start'] } })) as NodeJS.ReadableStream
-    this.stream = stream
-    let buf = ''
-    stream.on('data', (chunk: Buffer | string) => {
-      buf += chunk.toString()
-      let i: number
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.record(buf.slice(0, i))
-        buf = buf.slice(i + 1)
-      }
-    })
-    stream.on('error', () => undefined)
-  }
-
-  private record(line: string): void {
-    let e: { Action?: string; status?: string; timeNano?: number; Actor?: { Attributes?: Record<string, string> } }
-    try {
-      e = JSON.parse(line) as typeof e
-    } catch {
-      return
-    }
-    const attrs = e.Actor?.Attributes ?? {}
-    const key = attrs['dromos.task_id'] ?? (attrs[BENCH_LABEL] !== undefined ? attrs['name'] : undefined)
-    const action = e.Action ?? e.status
-    if (key === undefined || e.timeNano === undefined || (action !== 'create' && action !== 'start')) return
-    const times = this.byKey.get(key) ?? {}
-    times[action] = e.timeNano / 1e6
-    this.byKey.set(key, times)
-  }
-
-  /** The events come on their own connection: give a just-finished launch's events a moment. */
-  async get(key: string): Promise<ContainerTimes> {
-    for (let i = 0; i < 20; i++) {
-      const t = this.byKey.get(key)
-      if (t?.create !== undefined && t.start !== undefined) return t
-      await sleep(10)
-    }
-    return this.byKey.get(key) ?? {}
-  }
-
-  close(): void {
-    const s = this.stream as { destroy?: () => void } | undefined
-    s?.destroy?.()
-  }
 }
 
 // ---- one launch of each kind ----
@@ -316,15 +167,7 @@ async function launchDockerRun(ctx: Ctx, name: string): Promise<Sample> {
   if (DOCKER_FLAGS === 'matched') {
     // What dromos asks the Engine for: limits, the sandbox bind mount, `sh -c`.
     const sandbox = mkdtempSync(join(ctx.sandboxRoot, `${name}-`))
-    const memBytes = TASK_MEM_MB * 1024 * 1024
-    args.push(
-      '--memory', String(memBytes), '--memory-swap', String(memBytes),
-      '--cpu-shares', String(Math.max(2, Math.round(TASK_CPUS * 1024))),
-      '--cpu-period', '100000', '--cpu-quota', String(Math.max(1000, Math.round(TASK_CPUS * 100_000))),
-      '-v', `${sandbox}:/mnt/mesos/sandbox:rw`,
-      '-e', 'MESOS_SANDBOX=/mnt/mesos/sandbox',
-      '--entrypoint', '/bin/sh', BUSYBOX_TAG, '-c', commandLine(),
-    )
+    args.push(...matchedDockerRunFlags({ cpus: TASK_CPUS, memMb: TASK_MEM_MB, sandbox }), '--entrypoint', '/bin/sh', BUSYBOX_TAG, '-c', commandLine())
   } else {
     args.push(BUSYBOX_TAG, ...(NETWORK === 'bridge' ? ['httpd', '-f', '-p', String(CONTAINER_PORT), '-h', '/www'] : ['sleep', '600']))
   }
@@ -344,18 +187,6 @@ async function launchDockerRun(ctx: Ctx, name: string): Promise<Sample> {
 }
 
 // ---- statistics and report ----
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
-  if (s.length === 0) return NaN
-  const pos = (s.length - 1) * q
-  const lo = Math.floor(pos)
-  const hi = Math.ceil(pos)
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo)
-}
-
-const fmt = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(1) : 'n/a')
-const pad = (s: string, n: number): string => s.padStart(n)
 
 function phaseTable(title: string, samples: readonly Sample[]): string[] {
   const names = Object.keys(samples[0]?.phases ?? {})
@@ -399,23 +230,18 @@ function report(dromos: readonly Sample[], raw: readonly Sample[]): void {
 
 // ---- main ----
 
-class Interrupted extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`)
-  }
-}
-
 async function main(): Promise<void> {
   const docker = new Dockerode()
   const runId = `${process.pid}-${Date.now().toString(36)}`
   const ctx: Ctx = {
     docker,
-    events: new DockerEvents(),
+    // By task id for dromos, by container name for `docker run`.
+    events: new DockerEvents((attrs) => attrs['dromos.task_id'] ?? (attrs[BENCH_LABEL] !== undefined ? attrs['name'] : undefined)),
     dromosTasks: [],
     rawContainers: [],
     sandboxRoot: mkdtempSync(join(tmpdir(), 'dromos-bench-sandboxes-')),
   }
-  let cluster: Cluster | undefined
+  let cluster: TestCluster | undefined
   let cleaning: Promise<void> | undefined
 
   const cleanup = (): Promise<void> =>
@@ -451,25 +277,13 @@ async function main(): Promise<void> {
 
   // The first signal stops the series before its next launch, so the launch under way
   // finishes and the cleanup below sees its container; a second one cleans up at once.
-  let interrupted: NodeJS.Signals | undefined
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted === undefined) {
-      interrupted = sig
-      process.stderr.write(`\n${sig}: stopping after the launch under way, then cleaning up\n`)
-      return
-    }
-    void cleanup().finally(() => process.exit(130))
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  const checkInterrupted = () => {
-    if (interrupted !== undefined) throw new Interrupted(interrupted)
-  }
+  const interrupts = handleInterrupts(cleanup, 'the launch under way')
+  const checkInterrupted = (): void => interrupts.check()
 
   try {
     await ensureBusyboxImage(BUSYBOX_TAG, docker)
     await ctx.events.open(docker)
-    cluster = await startCluster()
+    cluster = await TestCluster.start({ agents: [{ resources: AGENT_RESOURCES }] })
     ctx.framework = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'launch-latency-bench' })
     ctx.offers = new OfferBook(ctx.framework)
     process.stdout.write(`cluster ${cluster.masterUrl} (${cluster.dir}); framework ${ctx.framework.frameworkId}\n`)
@@ -509,11 +323,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    if (err instanceof Interrupted) process.exit(130)
-    process.stderr.write(`launch-latency failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    process.exit(1)
-  },
-)
+exitWith('launch-latency', main())

@@ -1,12 +1,24 @@
 // Runs real `bin/dromos master` and `bin/dromos agent` processes for cross-process tests.
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 
-const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'dromos')
+/**
+ * The repository's bin/dromos, found by walking up from this file: from test/lib/ when the
+ * sources run, from dist/test/lib/ when the compiled copy does (benchmarks).
+ */
+function findBin(): string {
+  for (let d = import.meta.dirname; ; d = dirname(d)) {
+    const candidate = join(d, 'bin', 'dromos')
+    if (existsSync(candidate)) return candidate
+    if (dirname(d) === d) throw new Error(`bin/dromos not found above ${import.meta.dirname}`)
+  }
+}
+
+const BIN = findBin()
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
