@@ -108,7 +108,6 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   const killDrainMs = opts.killDrainMs ?? 1000
   let client: SchedulerClient | undefined
   let tickTimer: NodeJS.Timeout | undefined
-  let tickSoonTimer: NodeJS.Timeout | undefined
   let reconcileTimer: NodeJS.Timeout | undefined
   let suppressed = false
   let lastVersion = ''
@@ -369,7 +368,8 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       }
       tickSoon()
     } finally {
-      if (status.uuid) await client?.acknowledge(status).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId }, 'acknowledge failed'))
+      // Not awaited: the agent re-sends what is not acknowledged, and other updates need not wait.
+      if (status.uuid) void client?.acknowledge(status).catch((e: unknown) => log.warn({ err: (e as Error).message, taskId }, 'acknowledge failed'))
     }
   }
 
@@ -535,13 +535,16 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
 
   // ---- the reconciling pass ----
 
-  let ticking = false
+  // Launch demand seen by the previous pass: more demand asks the master for offers at once.
+  let lastDemand = 0
   async function tick(): Promise<void> {
-    if (ticking || stopped) return
-    ticking = true
+    if (stopped) return
     try {
+      // A step that finished since the last pass releases the next one before deciding.
+      await advanceDeployments()
       const now = clock.now()
       let wantsOffers = false
+      let demand = 0
       for (const id of knownAppIds()) {
         const target = effectiveTarget(id)
         const instances = state.instancesOf(id)
@@ -565,7 +568,10 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
             await killInstance(i, 'Decommissioned')
           }
         }
-        if (d.launch > 0 && target && !launchDelayActive(target)) wantsOffers = true
+        if (d.launch > 0 && target && !launchDelayActive(target)) {
+          wantsOffers = true
+          demand += d.launch
+        }
         if (d.launch > 0 && target && launchDelayActive(target)) {
           const until = state.delays.get(target.id)?.until ?? now
           setTimeout(() => tickSoon(), Math.max(0, until - now) + 5).unref()
@@ -578,23 +584,30 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         }
       }
       await advanceDeployments()
-      if (wantsOffers && suppressed && client?.connected()) {
+      // REVIVE also clears the refusals left by earlier declines, so new demand is offered
+      // resources on the master's next allocation instead of after the refusals expire.
+      if (wantsOffers && (suppressed || demand > lastDemand) && client?.connected()) {
         suppressed = false
         await client.revive().catch(() => (suppressed = true))
       }
+      lastDemand = demand
     } catch (e) {
       log.error({ err: e }, 'reconciling pass failed')
-    } finally {
-      ticking = false
     }
   }
 
+  // Passes run in the same queue as offers, updates and API changes: one writer. A pass asked
+  // for while one is queued is folded into it; one asked for while a pass runs is queued next.
+  let tickQueued = false
   function tickSoon(): void {
-    if (tickSoonTimer || stopped) return
-    tickSoonTimer = setTimeout(() => {
-      tickSoonTimer = undefined
-      void tick()
-    }, 10)
+    if (tickQueued || stopped) return
+    tickQueued = true
+    setImmediate(() => {
+      void enqueue(async () => {
+        tickQueued = false
+        await tick()
+      })
+    })
   }
 
   async function advanceDeployments(): Promise<void> {
@@ -845,13 +858,12 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         onDisconnected: () => events.publish('scheduler_disconnected_event', {}),
       })
       client.start()
-      tickTimer = setInterval(() => void tick(), tickMs)
+      tickTimer = setInterval(tickSoon, tickMs)
       reconcileTimer = setInterval(() => void reconcileTasks(), opts.reconcileIntervalMs ?? 60_000)
     },
     async stop() {
       stopped = true
       if (tickTimer) clearInterval(tickTimer)
-      if (tickSoonTimer) clearTimeout(tickSoonTimer)
       if (reconcileTimer) clearInterval(reconcileTimer)
       for (const id of [...checks.keys()]) stopChecks(id)
       client?.stop()

@@ -105,7 +105,7 @@ function countByValue(placed: readonly PlacedOn[], field: string, agentAttribute
  */
 export function meetsConstraint(
   constraint: Constraint,
-  input: { offer: OfferView; placed: readonly PlacedOn[]; agentAttributes?: AgentAttributes },
+  input: { offer: OfferView; placed: readonly PlacedOn[]; agentAttributes?: AgentAttributes; groupValues?: ReadonlyMap<string, ReadonlySet<string>> },
 ): boolean {
   const [field, operator, value = ''] = constraint
   const agentAttributes = input.agentAttributes ?? {}
@@ -138,8 +138,11 @@ export function meetsConstraint(
       // fill groups up to instances/value; its code divides by zero when no value is given.)
       const minGroups = value === 'inf' ? Number.MAX_SAFE_INTEGER : /^\d+$/.test(value) ? Number(value) : 0
       const counts = countByValue(input.placed, field, agentAttributes)
+      // Values offered in this pass that could host an instance are groups too, with none yet:
+      // without them one pass would fill the first group it sees before the others.
+      for (const v of input.groupValues?.get(field) ?? []) if (!counts.has(v)) counts.set(v, 0)
       const mine = counts.get(offerValue)
-      if (mine === undefined) return true
+      if (mine === undefined || mine === 0) return true
       return counts.size >= minGroups && mine === Math.min(...counts.values())
     }
   }
@@ -152,7 +155,7 @@ export function meetsConstraint(
  */
 export function meetsConstraints(
   app: Pick<AppDefinition, 'constraints'>,
-  input: { offer: OfferView; placed: readonly PlacedOn[]; agentAttributes?: AgentAttributes },
+  input: { offer: OfferView; placed: readonly PlacedOn[]; agentAttributes?: AgentAttributes; groupValues?: ReadonlyMap<string, ReadonlySet<string>> },
 ): boolean {
   return app.constraints.every((c) => meetsConstraint(c, input))
 }
@@ -396,10 +399,22 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
     reasons: [],
   }))
 
+  const usable = (o: OfferView): boolean => (input.role === undefined || o.role === input.role) && roleAccepted(app, o) && resourcesFit(app, o)
+  const groupValues = new Map<string, Set<string>>()
+  for (const [field, operator] of app.constraints) {
+    if (operator !== 'GROUP_BY') continue
+    const values = new Set<string>()
+    for (const o of input.offers) {
+      const v = offerFieldValue(o, field)
+      if (v !== undefined && usable(o)) values.add(v)
+    }
+    groupValues.set(field, values)
+  }
+
   const tryOffer = (s: OfferState): PortAssignment | NoOfferMatchReason[] => {
     const reasons: NoOfferMatchReason[] = []
     if ((input.role !== undefined && s.offer.role !== input.role) || !roleAccepted(app, s.offer)) reasons.push(NoOfferMatchReason.UnfulfilledRole)
-    if (!meetsConstraints(app, { offer: s.offer, placed, agentAttributes: attributes })) reasons.push(NoOfferMatchReason.UnfulfilledConstraint)
+    if (!meetsConstraints(app, { offer: s.offer, placed, agentAttributes: attributes, groupValues })) reasons.push(NoOfferMatchReason.UnfulfilledConstraint)
     reasons.push(...missingScalars(app, s.left))
     const rng = input.rng
     const ports = assignPorts(app, s.left, { exclude: taken(s.offer.agentId), ...(rng ? { rng } : {}) })

@@ -590,7 +590,7 @@ export function createMaster(opts: MasterOptions): Master {
     allocationSoon = setTimeout(() => {
       allocationSoon = undefined
       runAllocation()
-    }, 5)
+    }, 1)
   }
 
   function addRefusal(f: FrameworkRecord, agentId: string, refuseSeconds: number | undefined): void {
