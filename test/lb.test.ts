@@ -153,6 +153,27 @@ describe('routing follows the apps', () => {
   })
 })
 
+describe('groups', () => {
+  it('runs several lbs at once, each serving the apps of its HAPROXY_GROUP', async () => {
+    const internal = await LbProcess.start(apps, ['--group', 'internal'])
+    try {
+      await apps.req('POST', '/v2/apps', webApp('/grp/outside', 10201, { instances: 1 }))
+      await apps.req('POST', '/v2/apps', webApp('/grp/inside', 10202, { instances: 1, labels: { HAPROXY_0_MODE: 'http', HAPROXY_GROUP: 'internal' } }))
+      const outside = (await apps.waitDeployed('/grp/outside')).tasks[0].id
+      const inside = (await apps.waitDeployed('/grp/inside')).tasks[0].id
+      await waitUntil('each lb to serve its app', async () => (await hit(10201)).body === outside && (await hit(10202)).body === inside)
+      const names = async (l: LbProcess): Promise<string[]> => (await l.state()).backends.map((b: { appId: string }) => b.appId)
+      expect(await names(lb)).toContain('/grp/outside')
+      expect(await names(lb)).not.toContain('/grp/inside')
+      expect(await names(internal)).toEqual(['/grp/inside'])
+    } finally {
+      await internal.proc.stop()
+      await apps.req('DELETE', '/v2/apps/grp/outside?force=true')
+      await apps.req('DELETE', '/v2/apps/grp/inside?force=true')
+    }
+  })
+})
+
 describe('resynchronisation', () => {
   it('a restarted lb, and an lb whose event stream was cut, route right afterwards', async () => {
     await apps.waitDeployed('/lb/scale')

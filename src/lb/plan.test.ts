@@ -173,3 +173,48 @@ describe('routes', () => {
     expect(r.backends.map((b) => `${b.servicePort}->${b.servers[0]!.address}:${b.servers[0]!.port}`)).toEqual(['10010->10.0.0.9:31000', '10011->10.0.0.9:31001'])
   })
 })
+
+describe('routes (properties)', () => {
+  const taskArb = fc.record({
+    id: fc.uuid(),
+    state: fc.constantFrom('TASK_RUNNING', 'TASK_STAGING', 'TASK_KILLING', 'TASK_FAILED'),
+    alive: fc.option(fc.boolean(), { nil: undefined }),
+    port: fc.integer({ min: 31000, max: 32000 }),
+  })
+  const appArb = fc.record({
+    name: fc.stringMatching(/^[a-z]{1,6}$/),
+    servicePort: fc.integer({ min: 10000, max: 10020 }),
+    checked: fc.boolean(),
+    group: fc.constantFrom(undefined, 'external', 'internal'),
+    tasks: fc.array(taskArb, { maxLength: 6 }),
+  })
+
+  it('never routes to a task that is not running and healthy, drains only killing ones, and keeps service ports unique', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(appArb, { selector: (a) => a.name, maxLength: 6 }), (specs) => {
+        const apps: LbApp[] = specs.map((a) => ({
+          id: `/${a.name}`,
+          labels: a.group ? { HAPROXY_GROUP: a.group } : {},
+          portDefinitions: [{ port: a.servicePort }],
+          networks: [{ mode: 'host' }],
+          healthChecks: a.checked ? [{}] : [],
+          tasks: a.tasks.map((t) => ({ id: t.id, state: t.state, host: 'h', agentIp: '127.0.0.1', ports: [t.port], ...(t.alive === undefined ? {} : { healthCheckResults: [{ alive: t.alive }] }) })),
+        }))
+        const r = routes(apps, { group: 'external' })
+        expect(new Set(r.backends.map((b) => b.servicePort)).size).toBe(r.backends.length)
+        for (const b of r.backends) {
+          const spec = specs.find((a) => `/${a.name}` === b.appId)!
+          expect(spec.group ?? 'external').toBe('external')
+          for (const s of b.servers) {
+            const t = spec.tasks.find((x) => x.id === s.taskId)!
+            if (s.draining) expect(t.state).toBe('TASK_KILLING')
+            else {
+              expect(t.state).toBe('TASK_RUNNING')
+              if (spec.checked) expect(t.alive).toBe(true)
+            }
+          }
+        }
+      }),
+    )
+  })
+})

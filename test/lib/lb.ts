@@ -24,11 +24,11 @@ export class LbProcess {
         '--bind-address', '127.0.0.1',
         '--http-port', String(lb.httpPort),
         '--stats-port', String(lb.statsPort),
-        '--work-dir', join(apps.cluster.dir, 'lb'),
+        '--work-dir', join(apps.cluster.dir, `lb-${lb.statsPort}`),
         '--log-level', 'debug',
         ...extraArgs,
       ],
-      join(apps.cluster.dir, 'lb.log'),
+      join(apps.cluster.dir, `lb-${lb.statsPort}.log`),
     )
     await lb.waitReady()
     return lb
