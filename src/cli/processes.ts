@@ -228,13 +228,22 @@ export async function startLb(flags: LbFlags, log: Logger): Promise<Running> {
 }
 
 function onSignals(stop: () => Promise<void>): void {
-  let stopping = false
+  let stoppingSince: number | undefined
   const handler = (): void => {
-    if (stopping) process.exit(130)
-    stopping = true
+    if (stoppingSince !== undefined) {
+      // Wrappers (make, timeout, a terminal's process group) often deliver one Ctrl-C twice;
+      // only a later one means "stop waiting".
+      if (Date.now() - stoppingSince < 1000) return
+      process.stderr.write('dromos: stopping abandoned; tasks may still run\n')
+      process.exit(130)
+    }
+    stoppingSince = Date.now()
     stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (e: unknown) => {
+        process.stderr.write(`dromos: stopping failed: ${(e as Error).message}\n`)
+        process.exit(1)
+      },
     )
   }
   process.on('SIGINT', handler)
@@ -359,11 +368,21 @@ export async function runUp(flags: UpFlags): Promise<void> {
   say('Ctrl-C stops the cluster' + (flags.keepTasks ? ' and leaves its tasks running.' : ' and its tasks.'))
   onSignals(async () => {
     say('dromos up: stopping…')
-    await lb?.stop()
-    await apps.stop()
-    await agent.stop({ destroyTasks: !flags.keepTasks })
-    await master.stop()
+    // Every part is stopped even if one before it fails: the tasks must not outlive `up`.
+    const failures: string[] = []
+    const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn()
+      } catch (e) {
+        failures.push(`${name}: ${(e as Error).message}`)
+      }
+    }
+    await step('lb', async () => lb?.stop())
+    await step('apps', () => apps.stop())
+    await step('agent', () => agent.stop({ destroyTasks: !flags.keepTasks }))
+    await step('master', () => master.stop())
     log.flush()
+    if (failures.length > 0) throw new Error(failures.join('; '))
     say('dromos up: stopped.')
   })
 }
