@@ -194,6 +194,10 @@ describe('dromos app / task / deployment', () => {
     const show = await dromos(['app', 'show', id])
     expect(show.code).toBe(4)
     expect(show.stderr).toContain('does not exist')
+    // Scaling a missing app is "not found", and does not create it.
+    const scale = await dromos(['app', 'scale', id, '2', '--no-wait'])
+    expect(scale.code).toBe(4)
+    expect(await apps.app(id)).toBeUndefined()
   })
 
   it('exits 5 when dromos apps cannot be reached, naming the URL', async () => {

@@ -359,7 +359,11 @@ Done means the deployment is over and every app has its instances running (and h
           verb: 'scaling',
           doneVerb: 'scaled',
           appIds: [normalizeId(id)],
-          send: async (client) => ({ deploymentId: (await client.scaleApp(id, instances, { force: o.force })).deploymentId }),
+          send: async (client) => {
+            // PUT would create a missing app from {instances}; scaling means the app exists.
+            await client.getApp(id)
+            return { deploymentId: (await client.scaleApp(id, instances, { force: o.force })).deploymentId }
+          },
         }),
       ),
     )
