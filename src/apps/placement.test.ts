@@ -18,42 +18,13 @@ import {
   taskIdForInstance,
 } from './placement.js'
 import type { Launch } from './placement.js'
+import { T0, testApp, testInstance } from './testing.js'
 import type { AppDefinition, Constraint, Instance, OfferView, PortDefinition } from './types.js'
 import { Condition } from './types.js'
 
-const T0 = '2026-01-01T00:00:00.000Z'
 const T1 = '2026-02-01T00:00:00.000Z'
 
-function app(over: Partial<AppDefinition> = {}): AppDefinition {
-  return {
-    id: '/web',
-    cmd: 'python3 -m http.server $PORT0',
-    instances: 1,
-    cpus: 0.5,
-    mem: 128,
-    disk: 0,
-    gpus: 0,
-    env: {},
-    labels: {},
-    constraints: [],
-    networks: [{ mode: 'host' }],
-    portDefinitions: [],
-    requirePorts: false,
-    healthChecks: [],
-    readinessChecks: [],
-    upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
-    backoffSeconds: 1,
-    backoffFactor: 1.15,
-    maxLaunchDelaySeconds: 300,
-    killSelection: 'YOUNGEST_FIRST',
-    unreachableStrategy: { inactiveAfterSeconds: 300, expungeAfterSeconds: 600 },
-    dependencies: [],
-    fetch: [],
-    version: T0,
-    versionInfo: { lastScalingAt: T0, lastConfigChangeAt: T0 },
-    ...over,
-  }
-}
+const app = testApp
 
 function offer(over: Partial<OfferView> = {}): OfferView {
   return {
@@ -71,28 +42,7 @@ function offer(over: Partial<OfferView> = {}): OfferView {
   }
 }
 
-let seq = 0
-function instance(over: Partial<Instance> = {}): Instance {
-  seq++
-  return {
-    instanceId: `web.instance-${seq}`,
-    taskId: `web.${seq}`,
-    appId: '/web',
-    version: T0,
-    configVersion: T0,
-    agentId: 'a1',
-    host: 'h1',
-    agentIp: '127.0.0.1',
-    hostPorts: [],
-    servicePorts: [],
-    condition: Condition.Running,
-    mesosState: 'TASK_RUNNING',
-    stagedAt: T0,
-    ipAddresses: [],
-    goal: 'Running',
-    ...over,
-  }
-}
+const instance = (over: Partial<Instance> = {}): Instance => testInstance({ stagedAt: T0, ...over })
 
 const ports = (n: number): PortDefinition[] => Array.from({ length: n }, () => ({ port: 0, protocol: 'tcp' as const }))
 

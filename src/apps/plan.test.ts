@@ -2,38 +2,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { dependencyOrder } from './definition.js'
 import { changeOf, planDeployment, stepOf } from './plan.js'
+import { testApp } from './testing.js'
 import type { AppDefinition } from './types.js'
 
-function app(id: string, over: Partial<AppDefinition> = {}): AppDefinition {
-  return {
-    id,
-    cmd: 'sleep 100',
-    instances: 1,
-    cpus: 0.1,
-    mem: 32,
-    disk: 0,
-    gpus: 0,
-    env: {},
-    labels: {},
-    constraints: [],
-    networks: [{ mode: 'host' }],
-    portDefinitions: [],
-    requirePorts: false,
-    healthChecks: [],
-    readinessChecks: [],
-    upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
-    backoffSeconds: 1,
-    backoffFactor: 1.15,
-    maxLaunchDelaySeconds: 300,
-    killSelection: 'YOUNGEST_FIRST',
-    unreachableStrategy: { inactiveAfterSeconds: 300, expungeAfterSeconds: 600 },
-    dependencies: [],
-    fetch: [],
-    version: '2026-01-01T00:00:00.000Z',
-    versionInfo: { lastScalingAt: '2026-01-01T00:00:00.000Z', lastConfigChangeAt: '2026-01-01T00:00:00.000Z' },
-    ...over,
-  }
-}
+const app = (id: string, over: Partial<AppDefinition> = {}): AppDefinition => testApp({ id, cmd: 'sleep 100', cpus: 0.1, mem: 32, ...over })
 
 const map = (...apps: AppDefinition[]) => new Map(apps.map((a) => [a.id, a]))
 

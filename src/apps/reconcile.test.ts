@@ -1,64 +1,20 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decideApp, isHealthyReady } from './reconcile.js'
+import { T0, testApp, testInstance } from './testing.js'
 import type { AppDefinition, Instance } from './types.js'
 import { Condition } from './types.js'
 
-const T0 = '2026-01-01T00:00:00.000Z'
-
 function app(over: Partial<AppDefinition> = {}): AppDefinition {
-  return {
-    id: '/web',
-    cmd: 'x',
+  return testApp({
     instances: 3,
-    cpus: 0.1,
-    mem: 32,
-    disk: 0,
-    gpus: 0,
-    env: {},
-    labels: {},
-    constraints: [],
-    networks: [{ mode: 'host' }],
-    portDefinitions: [],
-    requirePorts: false,
     healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 1, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3, delaySeconds: 0 }],
-    readinessChecks: [],
-    upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 1 },
-    backoffSeconds: 1,
-    backoffFactor: 1.15,
-    maxLaunchDelaySeconds: 300,
-    killSelection: 'YOUNGEST_FIRST',
-    unreachableStrategy: { inactiveAfterSeconds: 300, expungeAfterSeconds: 600 },
-    dependencies: [],
-    fetch: [],
-    version: T0,
-    versionInfo: { lastScalingAt: T0, lastConfigChangeAt: T0 },
     ...over,
-  }
+  })
 }
 
-let seq = 0
 function instance(configVersion: string, over: Partial<Instance> = {}): Instance {
-  seq++
-  return {
-    instanceId: `i${seq}`,
-    taskId: `t${seq}`,
-    appId: '/web',
-    version: configVersion,
-    configVersion,
-    agentId: 'a',
-    agentIp: '127.0.0.1',
-    host: 'h',
-    hostPorts: [],
-    servicePorts: [],
-    condition: Condition.Running,
-    mesosState: 'TASK_RUNNING',
-    stagedAt: new Date(Date.parse(T0) + seq * 1000).toISOString(),
-    healthy: true,
-    ipAddresses: [],
-    goal: 'Running',
-    ...over,
-  }
+  return testInstance({ version: configVersion, configVersion, agentId: 'a', host: 'h', healthy: true, ...over })
 }
 
 function withoutHealth(i: Instance): Instance {
