@@ -66,11 +66,18 @@ describe('planChange', () => {
     expect(vhost.reload).toBe(true)
   })
 
-  it('grows a backend by doubling its slots when it outgrows them', () => {
+  it('grows a backend by doubling its slots when it outgrows them, keeping room for a rolling restart', () => {
     const first = planChange(undefined, { backends: [backend('web_10000', [['a', 1]])] })
+    const three = planChange(first.next, { backends: [backend('web_10000', [1, 2, 3].map((p) => [`t${p}`, p] as [string, number]))] })
+    expect(three.reload).toBe(false)
     const five = planChange(first.next, { backends: [backend('web_10000', [1, 2, 3, 4, 5].map((p) => [`t${p}`, p] as [string, number]))] })
     expect(five.reload).toBe(true)
-    expect(five.next.backends.get('web_10000')!.slots).toBe(8)
+    expect(five.next.backends.get('web_10000')!.slots).toBe(16)
+    // Three instances restarted side by side with three new ones fit without a reload.
+    const six = planChange(planChange(undefined, { backends: [backend('web_10000', [1, 2, 3].map((p) => [`t${p}`, p] as [string, number]))] }).next, {
+      backends: [backend('web_10000', [1, 2, 3, 4, 5, 6].map((p) => [`t${p}`, p] as [string, number]))],
+    })
+    expect(six.reload).toBe(false)
     // The task kept its slot across the reload.
     expect([...five.next.backends.get('web_10000')!.used.values()].map((s) => s.taskId).sort()).toEqual(['t1', 't2', 't3', 't4', 't5'])
   })

@@ -39,9 +39,13 @@ export function shapeKey(routes: Routes): string {
 
 const slotName = (n: number): string => `srv${n}`
 
+/**
+ * Room for twice the servers: a rolling restart runs old and new instances side by side, and
+ * a reload in the middle of it would cost connections the runtime API keeps.
+ */
 function slotsFor(count: number, previous: number): number {
   let slots = Math.max(MIN_SLOTS, previous)
-  while (slots < count) slots *= 2
+  while (slots < count * 2) slots *= 2
   return slots
 }
 
