@@ -34,7 +34,6 @@ import { parseArgs } from 'node:util'
 import Dockerode from 'dockerode'
 import { createRecordIoDecoder } from '../src/api/http.js'
 import { parseDurationMs } from '../src/core/duration.js'
-import type { MarathonEventRecord } from '../test/lib/apps.js'
 import { AppsProcess } from '../test/lib/apps.js'
 import { TestCluster, waitUntil } from '../test/lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from '../test/lib/images.js'
@@ -51,6 +50,7 @@ import {
   quantile,
   removeLabelled,
   sleep,
+  TimedEventStream,
 } from './lib.js'
 
 const AGENT_RESOURCES = 'cpus:8;mem:8192;disk:1000;ports:[31000-31999]'
@@ -101,84 +101,6 @@ const INTERVALS = argv['allocation-interval'].split(',').map((s) => s.trim())
 
 // ---- /v2/events, every event stamped on arrival ----
 
-interface TimedEvent {
-  /** When this process read the event (ms since the epoch). */
-  readonly at: number
-  readonly e: MarathonEventRecord
-}
-
-/**
- * Follows /v2/events like test/lib/apps.ts's EventStream, but stamps each event when its chunk
- * arrives and wakes waiters at once (EventStream polls every 50 ms: too coarse to time with).
- */
-class TimedEventStream {
-  readonly events: TimedEvent[] = []
-  private readonly waiters = new Set<() => void>()
-  private readonly controller = new AbortController()
-  private done: Promise<void> = Promise.resolve()
-
-  static async open(url: string, types: readonly string[]): Promise<TimedEventStream> {
-    const s = new TimedEventStream()
-    const q = types.map((t) => `event_type=${encodeURIComponent(t)}`).join('&')
-    const r = await fetch(`${url}/v2/events${q ? `?${q}` : ''}`, { headers: { Accept: 'text/event-stream' }, signal: s.controller.signal })
-    if (!r.ok || !r.body) throw new Error(`/v2/events answered ${r.status}`)
-    s.done = s.read(r.body as unknown as AsyncIterable<Uint8Array>)
-    return s
-  }
-
-  private async read(body: AsyncIterable<Uint8Array>): Promise<void> {
-    let buf = ''
-    try {
-      for await (const chunk of body) {
-        const at = now()
-        buf += Buffer.from(chunk).toString()
-        let i: number
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = frame.split('\n').find((l) => l.startsWith('data: '))
-          if (data) this.events.push({ at, e: JSON.parse(data.slice(6)) as MarathonEventRecord })
-        }
-        for (const w of [...this.waiters]) w()
-      }
-    } catch {
-      // closed
-    }
-  }
-
-  /** The first event at index >= from that matches. */
-  waitFor(pred: (e: MarathonEventRecord) => boolean, from: number, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<TimedEvent> {
-    return new Promise((resolve, reject) => {
-      let seen = from
-      const check = (): boolean => {
-        for (; seen < this.events.length; seen++) {
-          const ev = this.events[seen]!
-          if (pred(ev.e)) {
-            finish()
-            resolve(ev)
-            return true
-          }
-        }
-        return false
-      }
-      const timer = setTimeout(() => {
-        finish()
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.waiters.delete(check)
-      }
-      this.waiters.add(check)
-      check()
-    })
-  }
-
-  close(): Promise<void> {
-    this.controller.abort()
-    return this.done
-  }
-}
 
 // ---- --trace: a recording proxy between the apps framework and the master ----
 

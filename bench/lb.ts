@@ -55,12 +55,11 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Dockerode from 'dockerode'
 import { appsOfEvent } from '../src/api/apps-follower.js'
-import type { MarathonEventRecord } from '../test/lib/apps.js'
 import { AppsProcess } from '../test/lib/apps.js'
 import { TestCluster, waitUntil } from '../test/lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from '../test/lib/images.js'
 import { hit, LbProcess } from '../test/lib/lb.js'
-import { exitWith, fmt, handleInterrupts, now, pad, quantile, removeLabelled, sleep } from './lib.js'
+import { exitWith, fmt, handleInterrupts, now, pad, quantile, removeLabelled, sleep, TimedEventStream } from './lib.js'
 
 const AGENT_RESOURCES = 'cpus:16;mem:4096;disk:1000;ports:[32300-32399]'
 const TARGET_P99_MS = 20
@@ -118,80 +117,6 @@ if (
 
 // ---- /v2/events, every event stamped on arrival ----
 
-interface TimedEvent {
-  /** When this process read the event (ms since the epoch). */
-  readonly at: number
-  readonly e: MarathonEventRecord
-}
-
-/** As bench/deploy.ts's: stamps each event when its chunk arrives and wakes waiters at once. */
-class TimedEventStream {
-  readonly events: TimedEvent[] = []
-  private readonly waiters = new Set<() => void>()
-  private readonly controller = new AbortController()
-  private done: Promise<void> = Promise.resolve()
-
-  static async open(url: string, types: readonly string[]): Promise<TimedEventStream> {
-    const s = new TimedEventStream()
-    const q = types.map((t) => `event_type=${encodeURIComponent(t)}`).join('&')
-    const r = await fetch(`${url}/v2/events${q ? `?${q}` : ''}`, { headers: { Accept: 'text/event-stream' }, signal: s.controller.signal })
-    if (!r.ok || !r.body) throw new Error(`/v2/events answered ${r.status}`)
-    s.done = s.read(r.body as unknown as AsyncIterable<Uint8Array>)
-    return s
-  }
-
-  private async read(body: AsyncIterable<Uint8Array>): Promise<void> {
-    let buf = ''
-    try {
-      for await (const chunk of body) {
-        const at = now()
-        buf += Buffer.from(chunk).toString()
-        let i: number
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = frame.split('\n').find((l) => l.startsWith('data: '))
-          if (data) this.events.push({ at, e: JSON.parse(data.slice(6)) as MarathonEventRecord })
-        }
-        for (const w of [...this.waiters]) w()
-      }
-    } catch {
-      // closed
-    }
-  }
-
-  waitFor(pred: (e: MarathonEventRecord) => boolean, from: number, what: string, timeoutMs = STEP_TIMEOUT_MS): Promise<TimedEvent> {
-    return new Promise((resolve, reject) => {
-      let seen = from
-      const check = (): boolean => {
-        for (; seen < this.events.length; seen++) {
-          const ev = this.events[seen]!
-          if (pred(ev.e)) {
-            finish()
-            resolve(ev)
-            return true
-          }
-        }
-        return false
-      }
-      const timer = setTimeout(() => {
-        finish()
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      const finish = (): void => {
-        clearTimeout(timer)
-        this.waiters.delete(check)
-      }
-      this.waiters.add(check)
-      check()
-    })
-  }
-
-  close(): Promise<void> {
-    this.controller.abort()
-    return this.done
-  }
-}
 
 // ---- helpers ----
 

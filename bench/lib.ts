@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import type Dockerode from 'dockerode'
+import type { MarathonEventRecord } from '../test/lib/apps.js'
 
 export const execFileP = promisify(execFile)
 
@@ -178,4 +179,83 @@ export function exitWith(name: string, p: Promise<void>): void {
       process.exit(1)
     },
   )
+}
+
+export interface TimedEvent {
+  /** When this process read the event (ms since the epoch). */
+  readonly at: number
+  readonly e: MarathonEventRecord
+}
+
+/**
+ * Follows /v2/events like test/lib/apps.ts's EventStream, but stamps each event when its chunk
+ * arrives and wakes waiters at once (EventStream polls every 50 ms: too coarse to time with).
+ */
+export class TimedEventStream {
+  readonly events: TimedEvent[] = []
+  private readonly waiters = new Set<() => void>()
+  private readonly controller = new AbortController()
+  private done: Promise<void> = Promise.resolve()
+
+  static async open(url: string, types: readonly string[]): Promise<TimedEventStream> {
+    const s = new TimedEventStream()
+    const q = types.map((t) => `event_type=${encodeURIComponent(t)}`).join('&')
+    const r = await fetch(`${url}/v2/events${q ? `?${q}` : ''}`, { headers: { Accept: 'text/event-stream' }, signal: s.controller.signal })
+    if (!r.ok || !r.body) throw new Error(`/v2/events answered ${r.status}`)
+    s.done = s.read(r.body as unknown as AsyncIterable<Uint8Array>)
+    return s
+  }
+
+  private async read(body: AsyncIterable<Uint8Array>): Promise<void> {
+    let buf = ''
+    try {
+      for await (const chunk of body) {
+        const at = now()
+        buf += Buffer.from(chunk).toString()
+        let i: number
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const data = frame.split('\n').find((l) => l.startsWith('data: '))
+          if (data) this.events.push({ at, e: JSON.parse(data.slice(6)) as MarathonEventRecord })
+        }
+        for (const w of [...this.waiters]) w()
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /** The first event at index >= from that matches. */
+  waitFor(pred: (e: MarathonEventRecord) => boolean, from: number, what: string, timeoutMs = 60_000): Promise<TimedEvent> {
+    return new Promise((resolve, reject) => {
+      let seen = from
+      const check = (): boolean => {
+        for (; seen < this.events.length; seen++) {
+          const ev = this.events[seen]!
+          if (pred(ev.e)) {
+            finish()
+            resolve(ev)
+            return true
+          }
+        }
+        return false
+      }
+      const timer = setTimeout(() => {
+        finish()
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+      }, timeoutMs)
+      const finish = (): void => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  close(): Promise<void> {
+    this.controller.abort()
+    return this.done
+  }
 }
