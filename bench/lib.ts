@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import type Dockerode from 'dockerode'
+import { createSseParser } from '../src/api/marathon-client.js'
 import type { MarathonEventRecord } from '../test/lib/apps.js'
 
 export const execFileP = promisify(execFile)
@@ -207,18 +208,12 @@ export class TimedEventStream {
   }
 
   private async read(body: AsyncIterable<Uint8Array>): Promise<void> {
-    let buf = ''
+    let at = 0
+    const parse = createSseParser(({ data }) => this.events.push({ at, e: JSON.parse(data) as MarathonEventRecord }))
     try {
       for await (const chunk of body) {
-        const at = now()
-        buf += Buffer.from(chunk).toString()
-        let i: number
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = frame.split('\n').find((l) => l.startsWith('data: '))
-          if (data) this.events.push({ at, e: JSON.parse(data.slice(6)) as MarathonEventRecord })
-        }
+        at = now()
+        parse(Buffer.from(chunk).toString())
         for (const w of [...this.waiters]) w()
       }
     } catch {

@@ -2,6 +2,7 @@
 // event stream. Events only say which app changed; that app is then read again, and after any
 // gap in the stream everything is. The load balancer and the DNS server both build on it.
 import type { Logger } from 'pino'
+import { createSseParser } from './marathon-client.js'
 
 export interface FollowedApp {
   id: string
@@ -36,25 +37,6 @@ function appsOfPlan(e: Record<string, unknown>): string[] {
 export function appsOfEvent(e: Record<string, unknown>): string[] {
   const type = String(e.eventType)
   return (type.startsWith('deployment_') ? appsOfPlan(e) : (APP_OF_EVENT[type]?.(e) ?? [])).filter(Boolean)
-}
-
-/** Splits a text/event-stream into the data of each event. */
-export function createSseDataParser(onData: (data: string) => void): (chunk: string) => void {
-  let buf = ''
-  return (chunk) => {
-    buf += chunk
-    let i: number
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, i)
-      buf = buf.slice(i + 2)
-      const data = frame
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trimStart())
-        .join('\n')
-      if (data) onData(data)
-    }
-  }
 }
 
 export function createAppsFollower(opts: {
@@ -159,7 +141,7 @@ export function createAppsFollower(opts: {
         needResync = true
         void kick()
         delay = 100
-        const parse = createSseDataParser((data) => {
+        const parse = createSseParser(({ data }) => {
           try {
             onEvent(JSON.parse(data) as Record<string, unknown>)
           } catch {

@@ -1,5 +1,6 @@
 // Runs a real `bin/dromos apps` process against a TestCluster, and a small Marathon client.
 import { join } from 'node:path'
+import { createSseParser } from '../../src/api/marathon-client.js'
 import type { TestCluster } from './cluster.js'
 import { freePort, Proc, waitUntil } from './cluster.js'
 
@@ -84,17 +85,8 @@ export class EventStream {
     this.done = (async () => {
       try {
         const r = await fetch(`${url}/v2/events${q ? `?${q}` : ''}`, { headers: { Accept: 'text/event-stream' }, signal: this.controller.signal })
-        let buf = ''
-        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
-          buf += Buffer.from(chunk).toString()
-          let i: number
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const frame = buf.slice(0, i)
-            buf = buf.slice(i + 2)
-            const data = frame.split('\n').find((l) => l.startsWith('data: '))
-            if (data) this.events.push(JSON.parse(data.slice(6)))
-          }
-        }
+        const parse = createSseParser(({ data }) => this.events.push(JSON.parse(data) as MarathonEventRecord))
+        for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) parse(Buffer.from(chunk).toString())
       } catch {
         // closed
       }
