@@ -16,6 +16,7 @@ function backend(name: string, servers: Array<[string, number, boolean?]>, over:
     sticky: false,
     vhosts: [],
     servers: servers.map(([taskId, port, draining]) => ({ taskId, address: '127.0.0.1', port, draining: draining ?? false })),
+    capacity: 0,
     ...over,
   }
 }
@@ -80,6 +81,24 @@ describe('planChange', () => {
     expect(six.reload).toBe(false)
     // The task kept its slot across the reload.
     expect([...five.next.backends.get('web_10000')!.used.values()].map((s) => s.taskId).sort()).toEqual(['t1', 't2', 't3', 't4', 't5'])
+  })
+
+  it("sizes slots for the app's capacity ahead of its deployments, and reloads when the capacity grows, not mid-deployment", () => {
+    const ids = (n: number, from = 1): Array<[string, number]> => Array.from({ length: n }, (_, i) => [`t${from + i}`, from + i])
+    // A new app with 3 instances and the default overcapacity (1): no servers yet, room for 6.
+    const created = planChange(undefined, { backends: [backend('web_10000', [], { capacity: 6 })] })
+    expect(created.next.backends.get('web_10000')!.slots).toBeGreaterThanOrEqual(6)
+    const running = planChange(created.next, { backends: [backend('web_10000', ids(3), { capacity: 6 })] })
+    expect(running.reload).toBe(false)
+    // A rolling restart: three new instances beside the three old ones, then the old ones drain.
+    const restarting = planChange(running.next, { backends: [backend('web_10000', [...ids(3).map(([t, p]) => [t, p, true] as [string, number, boolean]), ...ids(3, 4)], { capacity: 6 })] })
+    expect(restarting.reload).toBe(false)
+    // Scaled to 10: the reload comes with the new definition, before any new instance serves.
+    const scaled = planChange(running.next, { backends: [backend('web_10000', ids(3), { capacity: 20 })] })
+    expect(scaled.reload).toBe(true)
+    expect(scaled.next.backends.get('web_10000')!.slots).toBeGreaterThanOrEqual(20)
+    const grown = planChange(scaled.next, { backends: [backend('web_10000', [...ids(10), ...ids(10, 11)], { capacity: 20 })] })
+    expect(grown.reload).toBe(false)
   })
 
   it('drains a task being killed, and frees its slot once it is gone', () => {
@@ -173,6 +192,13 @@ describe('routes', () => {
     expect(b.balance).toBe('leastconn')
     const gated = routes([app({ readinessChecks: [{}], tasks: [{ id: 'r', state: 'TASK_RUNNING', host: 'a', ports: [1], healthCheckResults: [{ alive: true }] }] })], { group: 'external' })
     expect(gated.backends[0]!.servers).toEqual([])
+  })
+
+  it("carries the app's capacity: instances times one plus the deployment's overcapacity", () => {
+    expect(routes([app({ instances: 3 })], { group: 'external' }).backends[0]!.capacity).toBe(6)
+    expect(routes([app({ instances: 3, upgradeStrategy: { maximumOverCapacity: 0 } })], { group: 'external' }).backends[0]!.capacity).toBe(3)
+    expect(routes([app({ instances: 5, upgradeStrategy: { maximumOverCapacity: 0.5 } })], { group: 'external' }).backends[0]!.capacity).toBe(8)
+    expect(routes([app({})], { group: 'external' }).backends[0]!.capacity).toBe(0)
   })
 
   it('uses host ports in host networking, with the port definition as service port', () => {

@@ -11,7 +11,7 @@ export interface SlotState {
 }
 
 export interface AppliedBackend {
-  readonly backend: Omit<Backend, 'servers'>
+  readonly backend: Omit<Backend, 'servers' | 'capacity'>
   readonly slots: number
   /** slot number (1-based) -> what it serves */
   readonly used: ReadonlyMap<number, SlotState>
@@ -40,9 +40,15 @@ export function shapeKey(routes: Routes): string {
 const slotName = (n: number): string => `srv${n}`
 
 /**
- * Room for twice the servers: a rolling restart runs old and new instances side by side, and
- * a reload in the middle of it would cost connections the runtime API keeps.
+ * The slots a backend needs before a reload: the app's capacity (instances plus the
+ * deployment's overcapacity), so a rolling restart runs old and new instances side by side
+ * without a reload, and never fewer than its servers.
  */
+function needed(b: Backend): number {
+  return Math.max(b.servers.length, b.capacity)
+}
+
+/** Grown by doubling, with room for twice what is needed, so that scaling up rarely reloads. */
 function slotsFor(count: number, previous: number): number {
   let slots = Math.max(MIN_SLOTS, previous)
   while (slots < count * 2) slots *= 2
@@ -69,13 +75,13 @@ function assign(servers: readonly Server[], prev: ReadonlyMap<number, SlotState>
 
 export function planChange(applied: Applied | undefined, routes: Routes): Change {
   const key = shapeKey(routes)
-  const outgrown = routes.backends.some((b) => b.servers.length > (applied?.backends.get(b.name)?.slots ?? 0))
+  const outgrown = routes.backends.some((b) => needed(b) > (applied?.backends.get(b.name)?.slots ?? 0))
   const backends = new Map<string, AppliedBackend>()
   if (!applied || applied.shapeKey !== key || outgrown) {
     for (const b of routes.backends) {
       const prev = applied?.backends.get(b.name)
-      const slots = slotsFor(b.servers.length, prev?.slots ?? 0)
-      const { servers: _servers, ...shape } = b
+      const slots = slotsFor(needed(b), prev?.slots ?? 0)
+      const { servers: _servers, capacity: _capacity, ...shape } = b
       backends.set(b.name, { backend: shape, slots, used: assign(b.servers, prev?.used, slots) })
     }
     return { reload: true, commands: [], next: { shapeKey: key, backends } }
@@ -96,7 +102,7 @@ export function planChange(applied: Applied | undefined, routes: Routes): Change
       }
     }
     for (const [n] of prev.used) if (!used.has(n)) commands.push(`set server ${b.name}/${slotName(n)} state maint`)
-    const { servers: _servers, ...shape } = b
+    const { servers: _servers, capacity: _capacity, ...shape } = b
     backends.set(b.name, { backend: shape, slots: prev.slots, used })
   }
   return { reload: false, commands, next: { shapeKey: key, backends } }

@@ -23,6 +23,8 @@ export interface LbApp {
   networks?: Array<{ mode: string }>
   healthChecks?: unknown[]
   readinessChecks?: unknown[]
+  instances?: number
+  upgradeStrategy?: { maximumOverCapacity?: number }
   tasks?: LbTask[]
 }
 
@@ -47,6 +49,11 @@ export interface Backend {
   readonly vhosts: readonly string[]
   readonly path?: string
   readonly servers: readonly Server[]
+  /**
+   * The most servers the app may run at once: its instances plus what a deployment may add
+   * over them (upgradeStrategy.maximumOverCapacity). Slots are sized for it ahead of time.
+   */
+  readonly capacity: number
 }
 
 export interface Routes {
@@ -73,6 +80,14 @@ export function serves(app: LbApp, task: LbTask): boolean {
   }
   if ((app.readinessChecks?.length ?? 0) > 0 && task.ready !== true) return false
   return true
+}
+
+/** instances × (1 + maximumOverCapacity), rounded up: what a rolling deployment may run side by side. */
+export function capacityOf(app: LbApp): number {
+  const instances = Number.isInteger(app.instances) && app.instances! > 0 ? app.instances! : 0
+  const over = app.upgradeStrategy?.maximumOverCapacity
+  const factor = typeof over === 'number' && over >= 0 && over <= 1 ? over : 1
+  return Math.ceil(instances * (1 + factor))
 }
 
 export function routes(apps: readonly LbApp[], opts: { group: string }): Routes {
@@ -125,6 +140,7 @@ export function routes(apps: readonly LbApp[], opts: { group: string }): Routes 
         vhosts,
         ...(path ? { path } : {}),
         servers,
+        capacity: capacityOf(app),
       })
     })
   }
