@@ -39,6 +39,9 @@ export function appsOfEvent(e: Record<string, unknown>): string[] {
   return (type.startsWith('deployment_') ? appsOfPlan(e) : (APP_OF_EVENT[type]?.(e) ?? [])).filter(Boolean)
 }
 
+/** Reads of one app at once: one in flight and one started after a newer event. */
+const READS_PER_APP = 2
+
 export function createAppsFollower(opts: {
   appsUrl: string
   log: Logger
@@ -51,14 +54,36 @@ export function createAppsFollower(opts: {
   const now = opts.now ?? Date.now
   const appsUrl = opts.appsUrl.replace(/\/$/, '')
   const apps = new Map<string, FollowedApp>()
-  const dirty = new Set<string>()
-  let needResync = true
+  // Every read is numbered when it starts; a copy is replaced only by a read that started
+  // later than the one it came from, so reads may overlap and finish in any order.
+  let seq = 0
+  /** app id -> the read its copy (or its absence) comes from, when newer than the last full read */
+  const copiedAt = new Map<string, number>()
+  /** the last full read: any read that started before it is stale */
+  let floor = 0
+  const reading = new Map<string, number>()
+  /** app id -> when the oldest event not yet covered by a read arrived */
+  const waiting = new Map<string, number>()
+  let flushScheduled = false
+  /** when the oldest event behind copies not yet handed to onChange arrived */
+  let pendingSince: number | undefined
+  let handing: Promise<void> | undefined
+  let handAgain = false
+  let resync: Promise<void> | undefined
+  let resyncAgain = false
   let resyncs = 0
   let stopped = false
   let stream: AbortController | undefined
-  let working: Promise<void> | undefined
-  let again = false
-  let oldestPendingEvent: number | undefined
+  const busy = new Set<Promise<void>>()
+
+  function track(p: Promise<void>): void {
+    busy.add(p)
+    void p.finally(() => busy.delete(p))
+  }
+
+  const earliest = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.min(a, b))
+  const fresher = (id: string, s: number): boolean => s > Math.max(floor, copiedAt.get(id) ?? 0)
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
   async function getJson(path: string): Promise<{ status: number; body: unknown }> {
     const r = await fetch(`${appsUrl}${path}`, { signal: AbortSignal.timeout(10_000) })
@@ -66,67 +91,122 @@ export function createAppsFollower(opts: {
     return { status: r.status, body: text ? (JSON.parse(text) as unknown) : undefined }
   }
 
-  async function refresh(): Promise<void> {
-    if (needResync) {
-      needResync = false
-      dirty.clear()
-      const r = await getJson('/v2/apps?embed=apps.tasks&embed=apps.readiness')
-      if (r.status !== 200) throw new Error(`GET /v2/apps answered ${r.status}`)
-      apps.clear()
-      for (const a of (r.body as { apps: FollowedApp[] }).apps) apps.set(a.id, a)
-      resyncs++
+  /** Hands the copies to onChange, one call at a time, again while more changed meanwhile. */
+  function handOver(): void {
+    if (handing) {
+      handAgain = true
       return
     }
-    const ids = [...dirty]
-    dirty.clear()
-    await Promise.all(
-      ids.map(async (id) => {
-        const r = await getJson(`/v2/apps${id}?embed=app.readiness`)
-        if (r.status === 404) apps.delete(id)
-        else if (r.status === 200) apps.set(id, (r.body as { app: FollowedApp }).app)
-        else throw new Error(`GET /v2/apps${id} answered ${r.status}`)
-      }),
-    )
-  }
-
-  /** One worker: read what changed, hand it over, and go again if more changed meanwhile. */
-  function kick(): Promise<void> {
-    if (working) {
-      again = true
-      return working
-    }
-    working = (async () => {
+    handing = (async () => {
       let delay = 100
       do {
-        again = false
-        const since = oldestPendingEvent
-        oldestPendingEvent = undefined
+        handAgain = false
+        const since = pendingSince
+        pendingSince = undefined
         try {
-          await refresh()
           await opts.onChange(since)
           delay = 100
         } catch (e) {
-          log.warn({ err: (e as Error).message }, 'following the apps failed; reading them all again')
-          needResync = true
-          again = true
+          log.warn({ err: (e as Error).message, retryInMs: delay }, 'applying the apps failed; trying again')
+          pendingSince = earliest(pendingSince, since)
+          handAgain = true
           if (stopped) break
-          await new Promise((r) => setTimeout(r, delay))
+          await sleep(delay)
           delay = Math.min(delay * 2, 5000)
         }
-      } while (again && !stopped)
+      } while (handAgain && !stopped)
     })().finally(() => {
-      working = undefined
+      handing = undefined
+      if (handAgain && !stopped) handOver()
     })
-    return working
+    track(handing)
+  }
+
+  function readApp(id: string, eventAt: number): void {
+    const s = ++seq
+    reading.set(id, (reading.get(id) ?? 0) + 1)
+    const p = (async () => {
+      try {
+        const r = await getJson(`/v2/apps${id}?embed=app.readiness`)
+        if (r.status !== 200 && r.status !== 404) throw new Error(`GET /v2/apps${id} answered ${r.status}`)
+        if (!fresher(id, s)) return
+        if (r.status === 404) apps.delete(id)
+        else apps.set(id, (r.body as { app: FollowedApp }).app)
+        copiedAt.set(id, s)
+        pendingSince = earliest(pendingSince, eventAt)
+        handOver()
+      } catch (e) {
+        if (!stopped) log.warn({ err: (e as Error).message, app: id }, 'reading an app failed; reading them all again')
+        resyncAll()
+      } finally {
+        const left = (reading.get(id) ?? 1) - 1
+        if (left > 0) reading.set(id, left)
+        else reading.delete(id)
+        if (waiting.has(id)) flush()
+      }
+    })()
+    track(p)
+  }
+
+  /** Starts a read for every app an event named, unless it already has its reads in flight. */
+  function flush(): void {
+    flushScheduled = false
+    if (stopped) return
+    for (const [id, at] of waiting) {
+      if ((reading.get(id) ?? 0) >= READS_PER_APP) continue
+      waiting.delete(id)
+      readApp(id, at)
+    }
+  }
+
+  function resyncAll(): void {
+    if (stopped) return
+    if (resync) {
+      resyncAgain = true
+      return
+    }
+    resync = (async () => {
+      let delay = 100
+      do {
+        resyncAgain = false
+        const s = ++seq
+        try {
+          const r = await getJson('/v2/apps?embed=apps.tasks&embed=apps.readiness')
+          if (r.status !== 200) throw new Error(`GET /v2/apps answered ${r.status}`)
+          const list = (r.body as { apps: FollowedApp[] }).apps
+          const listed = new Set(list.map((a) => a.id))
+          for (const a of list) if (fresher(a.id, s)) apps.set(a.id, a)
+          for (const id of [...apps.keys()]) if (!listed.has(id) && fresher(id, s)) apps.delete(id)
+          floor = s
+          for (const [id, at] of copiedAt) if (at <= floor) copiedAt.delete(id)
+          resyncs++
+          handOver()
+        } catch (e) {
+          if (stopped) break
+          log.warn({ err: (e as Error).message, retryInMs: delay }, 'reading the apps failed; trying again')
+          resyncAgain = true
+          await sleep(delay)
+          delay = Math.min(delay * 2, 5000)
+        }
+      } while (resyncAgain && !stopped)
+    })().finally(() => {
+      resync = undefined
+      if (resyncAgain && !stopped) resyncAll()
+    })
+    track(resync)
   }
 
   function onEvent(e: Record<string, unknown>): void {
     opts.onEvent?.()
     const ids = appsOfEvent(e)
     if (ids.length === 0) return
-    for (const id of ids) dirty.add(id)
-    oldestPendingEvent ??= now()
-    void kick()
+    const at = now()
+    for (const id of ids) if (!waiting.has(id)) waiting.set(id, at)
+    // Events that arrive together (one chunk of the stream) share one read per app.
+    if (!flushScheduled) {
+      flushScheduled = true
+      queueMicrotask(flush)
+    }
   }
 
   async function follow(): Promise<void> {
@@ -138,8 +218,7 @@ export function createAppsFollower(opts: {
         if (r.status !== 200 || !r.body) throw new Error(`GET /v2/events answered ${r.status}`)
         log.info({ apps: appsUrl }, 'following the event stream')
         // Whatever happened while we were not listening is read back in full.
-        needResync = true
-        void kick()
+        resyncAll()
         delay = 100
         const parse = createSseParser(({ data }) => {
           try {
@@ -154,8 +233,15 @@ export function createAppsFollower(opts: {
         if (stopped) return
         log.warn({ err: (e as Error).message, retryInMs: delay }, 'event stream failed; reconnecting')
       }
-      await new Promise((r) => setTimeout(r, delay))
+      await sleep(delay)
       delay = Math.min(delay * 2, 5000)
+    }
+  }
+
+  async function settled(): Promise<void> {
+    while (busy.size > 0 || flushScheduled) {
+      if (busy.size > 0) await Promise.allSettled([...busy])
+      else await new Promise<void>((r) => queueMicrotask(r))
     }
   }
 
@@ -167,11 +253,9 @@ export function createAppsFollower(opts: {
     async stop() {
       stopped = true
       stream?.abort()
-      await working?.catch(() => undefined)
+      await settled()
     },
-    async settled() {
-      while (working) await working
-    },
+    settled,
     resyncs: () => resyncs,
   }
 }

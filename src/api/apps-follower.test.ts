@@ -1,0 +1,156 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { ServerResponse } from 'node:http'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { AppsFollower } from './apps-follower.js'
+import { appsOfEvent, createAppsFollower } from './apps-follower.js'
+
+/** A scripted apps API: each read of an app answers the app's version at that moment, after a chosen delay. */
+async function scriptedApps() {
+  const versions = new Map<string, number>([['/a', 1]])
+  const delays: number[] = []
+  let streams: ServerResponse[] = []
+  let reads = 0
+  let fullReads = 0
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/v2/events') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+      res.write(':\n\n')
+      streams.push(res)
+      return
+    }
+    if (url.pathname === '/v2/apps') {
+      fullReads++
+      res.writeHead(200, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify({ apps: [...versions].map(([id, version]) => ({ id, version })) }))
+      return
+    }
+    const id = url.pathname.slice('/v2/apps'.length)
+    const version = versions.get(id)
+    reads++
+    setTimeout(() => {
+      if (version === undefined) {
+        res.writeHead(404).end(JSON.stringify({ message: `App '${id}' does not exist` }))
+        return
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify({ app: { id, version } }))
+    }, delays.shift() ?? 0)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    versions,
+    delays,
+    reads: () => reads,
+    fullReads: () => fullReads,
+    streams: () => streams.length,
+    send(event: Record<string, unknown>) {
+      for (const s of streams) s.write(`event: ${String(event.eventType)}\ndata: ${JSON.stringify(event)}\n\n`)
+    },
+    cut() {
+      for (const s of streams) s.destroy()
+      streams = []
+    },
+    async close() {
+      this.cut()
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    },
+  }
+}
+
+const until = async (what: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+describe('apps follower', () => {
+  let follower: AppsFollower | undefined
+  let api: Awaited<ReturnType<typeof scriptedApps>> | undefined
+  afterEach(async () => {
+    await follower?.stop()
+    await api?.close()
+  })
+
+  function follow(url: string, seen: Array<number | undefined>): AppsFollower {
+    const f = createAppsFollower({
+      appsUrl: url,
+      log: pino({ level: 'silent' }),
+      onChange: async () => {
+        seen.push(f.apps.get('/a')?.version as number | undefined)
+      },
+    })
+    f.start()
+    return f
+  }
+
+  it('names the apps of events, deployments included', () => {
+    expect(appsOfEvent({ eventType: 'status_update_event', appId: '/a' })).toEqual(['/a'])
+    expect(appsOfEvent({ eventType: 'instance_changed_event', runSpecId: '/b' })).toEqual(['/b'])
+    expect(appsOfEvent({ eventType: 'deployment_info', plan: { original: { apps: [{ id: '/a' }] }, target: { apps: [{ id: '/a' }, { id: '/c' }] } } })).toEqual(['/a', '/a', '/c'])
+    expect(appsOfEvent({ eventType: 'event_stream_attached' })).toEqual([])
+  })
+
+  it('reads an app again as soon as a newer event arrives, and a slow older read never overwrites a newer copy', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    follower = follow(api.url, seen)
+    await until(() => seen.includes(1))
+    // The first read answers version 2 after 400 ms; the event behind version 3 arrives meanwhile.
+    api.delays.push(400, 0)
+    api.versions.set('/a', 2)
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => api!.reads() === 1)
+    api.versions.set('/a', 3)
+    const t0 = Date.now()
+    api.send({ eventType: 'health_status_changed_event', appId: '/a' })
+    await until(() => seen.includes(3))
+    // Version 3 did not wait for the slow read of version 2.
+    expect(Date.now() - t0).toBeLessThan(300)
+    await follower.settled()
+    expect(follower.apps.get('/a')?.version).toBe(3)
+    expect(seen).not.toContain(2)
+    expect(seen.at(-1)).toBe(3)
+  })
+
+  it('shares one read among events that arrive together, and forgets a deleted app', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    follower = follow(api.url, seen)
+    await until(() => seen.includes(1))
+    const before = api.reads()
+    api.versions.set('/a', 5)
+    for (let i = 0; i < 5; i++) api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => seen.includes(5))
+    await follower.settled()
+    // Frames may reach the follower in more than one chunk, but never one read each.
+    expect(api.reads() - before).toBeLessThanOrEqual(3)
+    api.versions.delete('/a')
+    api.send({ eventType: 'app_terminated_event', appId: '/a' })
+    await until(() => !follower!.apps.has('/a'))
+    expect(seen.at(-1)).toBeUndefined()
+  })
+
+  it('reads everything again after the event stream is cut', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    follower = follow(api.url, seen)
+    await until(() => seen.includes(1))
+    expect(follower.resyncs()).toBe(1)
+    api.cut()
+    // Missed while disconnected: no event will say so.
+    api.versions.set('/a', 7)
+    api.versions.set('/b', 1)
+    await until(() => follower!.resyncs() === 2)
+    await follower.settled()
+    expect(follower.apps.get('/a')?.version).toBe(7)
+    expect(follower.apps.has('/b')).toBe(true)
+    expect(api.fullReads()).toBe(2)
+  })
+})
