@@ -65,6 +65,7 @@ async function seen(port: number, n: number, host?: string): Promise<Set<string>
 
 describe('routing follows the apps', () => {
   it('scale 2 -> 4 sends traffic to the new instances; scale down sends none to the removed ones', async () => {
+    const reloads0 = await lb.metric('dromos_lb_reloads_total')
     expect((await apps.req('POST', '/v2/apps', webApp('/lb/scale', 10101))).status).toBe(201)
     await apps.waitDeployed('/lb/scale')
     await waitUntil('both instances behind the service port', async () => (await seen(10101, 8)).size === 2)
@@ -83,9 +84,19 @@ describe('routing follows the apps', () => {
     const one = await taskIds('/lb/scale')
     expect(one).toHaveLength(1)
     expect(await seen(10101, 10)).toEqual(new Set(one))
-    // Membership changed through the runtime API: one reload for the new frontend, and one
-    // when the backend outgrew its four slots at most.
+    // Membership changed through the runtime API: one reload, for the new frontend. The backend
+    // was sized for the app's capacity then, and scaling to 4 (capacity 8) still fit.
     expect(await lb.metric('dromos_lb_changes_applied_total')).toBeGreaterThan(4)
+    expect((await lb.metric('dromos_lb_reloads_total')) - reloads0).toBe(1)
+    // Each read and each apply is timed, and /_lb/state shows the last changes with their events.
+    expect(await lb.metric('dromos_lb_app_read_seconds_count')).toBeGreaterThan(0)
+    const recent: Array<{ way: string; eventAt?: number; appliedAt: number }> = (await lb.state()).recentChanges
+    expect(recent.some((c) => c.way === 'runtime' && c.eventAt !== undefined && c.appliedAt >= c.eventAt)).toBe(true)
+    // /_lb/config is what HAProxy runs now: the one remaining task in a slot, the rest disabled.
+    const config = await (await fetch(`http://127.0.0.1:${lb.statsPort}/_lb/config`)).text()
+    expect(config).toContain('backend lb_scale_10101')
+    const servers = config.split('\n').filter((l) => /^\s+server srv\d+ /.test(l) && config.indexOf(l) > config.indexOf('backend lb_scale_10101'))
+    expect(servers.filter((l) => !l.endsWith(' disabled'))).toHaveLength(1)
   })
 
   it('a rolling restart, a scale-down and a killed task under a request loop fail no request', async () => {
@@ -94,9 +105,12 @@ describe('routing follows the apps', () => {
     await waitUntil('three instances serving', async () => (await seen(10101, 9)).size === 3)
 
     const loop = new RequestLoop(10101, { maxMs: 90_000 })
+    const reloads0 = await lb.metric('dromos_lb_reloads_total')
     const restart = await apps.req('POST', '/v2/apps/lb/scale/restart')
     expect(restart.status).toBe(200)
     await apps.waitDeployed('/lb/scale')
+    // Old and new instances side by side fit the slots: HAProxy was not reloaded.
+    expect(await lb.metric('dromos_lb_reloads_total')).toBe(reloads0)
     const afterRestart = await taskIds('/lb/scale')
     await waitUntil('the new instances to serve', async () => loop.results.slice(-6).every((r) => afterRestart.includes(r.body)), 20_000)
 

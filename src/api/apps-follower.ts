@@ -48,6 +48,8 @@ export function createAppsFollower(opts: {
   /** Called after apps changed, with when the oldest event behind the change arrived. */
   onChange: (firstEventAt: number | undefined) => Promise<void>
   onEvent?: () => void
+  /** Called with how long each read of one app took, in ms. */
+  onRead?: (ms: number) => void
   now?: () => number
 }): AppsFollower {
   const { log } = opts
@@ -127,7 +129,9 @@ export function createAppsFollower(opts: {
     reading.set(id, (reading.get(id) ?? 0) + 1)
     const p = (async () => {
       try {
+        const started = performance.now()
         const r = await getJson(`/v2/apps${id}?embed=app.readiness`)
+        opts.onRead?.(performance.now() - started)
         if (r.status !== 200 && r.status !== 404) throw new Error(`GET /v2/apps${id} answered ${r.status}`)
         if (!fresher(id, s)) return
         if (r.status === 404) apps.delete(id)

@@ -35,6 +35,17 @@ export interface LoadBalancerOptions {
   readonly alwaysReload?: boolean
 }
 
+/** One change applied to HAProxy: when the oldest event behind it arrived, and what it took. */
+export interface RecentChange {
+  readonly eventAt: number | undefined
+  readonly appliedAt: number
+  readonly applyMs: number
+  readonly way: 'runtime' | 'reload'
+  readonly commands: number
+}
+
+const RECENT_CHANGES = 50
+
 export interface LoadBalancer {
   start(): Promise<void>
   stop(): Promise<void>
@@ -48,10 +59,11 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   const { log, haproxy, clock } = opts
   let applied: Applied | undefined
   let lastRoutes: Routes = { backends: [] }
-  let lastConfig = ''
   let apiServer: HttpServer | undefined
   let apiPort = 0
   const addressCache = new Map<string, string>()
+  /** The last changes applied to HAProxy, for /_lb/state. */
+  const recent: RecentChange[] = []
 
   const registry = new Registry()
   const metrics = {
@@ -64,6 +76,19 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
       name: 'dromos_lb_event_lag_seconds',
       help: 'From an event reaching the lb to its change being applied to HAProxy',
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    reads: new Histogram({
+      name: 'dromos_lb_app_read_seconds',
+      help: 'Reads of one app from the apps framework, after an event named it',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    applies: new Histogram({
+      name: 'dromos_lb_apply_seconds',
+      help: 'Applying routes to HAProxy, by way (runtime API or reload)',
+      labelNames: ['way'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
     backends: new Gauge({ name: 'dromos_lb_backends', help: 'Backends configured', registers: [registry] }),
@@ -79,7 +104,11 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     return ip
   }
 
-  async function applyRoutes(): Promise<void> {
+  function render(state: Applied): string {
+    return renderConfig(state, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
+  }
+
+  async function applyRoutes(since?: number): Promise<void> {
     const wanted = routes([...follower.apps.values()] as unknown as LbApp[], { group: opts.group })
     const resolved: Routes = {
       backends: await Promise.all(
@@ -101,15 +130,17 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
       ),
     }
     const change = planChange(applied, resolved)
-    if (change.reload || (opts.alwaysReload && change.commands.length > 0)) {
-      const config = renderConfig(change.next, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
-      await haproxy.apply(config)
-      lastConfig = config
-      metrics.reloads.inc()
-    } else if (change.commands.length > 0) {
-      await haproxy.runtime(change.commands)
-      metrics.changes.inc(change.commands.filter((c) => c.includes(' state ')).length)
-      lastConfig = renderConfig(change.next, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
+    const way = change.reload || (opts.alwaysReload && change.commands.length > 0) ? 'reload' : change.commands.length > 0 ? 'runtime' : undefined
+    if (way) {
+      const startedAt = performance.now()
+      if (way === 'reload') await haproxy.apply(render(change.next))
+      else await haproxy.runtime(change.commands)
+      const ms = performance.now() - startedAt
+      if (way === 'reload') metrics.reloads.inc()
+      else metrics.changes.inc(change.commands.filter((c) => c.includes(' state ')).length)
+      metrics.applies.observe({ way }, ms / 1000)
+      recent.push({ eventAt: since, appliedAt: clock.now(), applyMs: Math.round(ms * 100) / 100, way, commands: change.commands.length })
+      if (recent.length > RECENT_CHANGES) recent.shift()
     }
     applied = change.next
     lastRoutes = resolved
@@ -122,9 +153,10 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     log,
     now: () => clock.now(),
     onEvent: () => metrics.events.inc(),
+    onRead: (ms) => metrics.reads.observe(ms / 1000),
     onChange: async (since) => {
       try {
-        await applyRoutes()
+        await applyRoutes(since)
       } catch (e) {
         metrics.errors.inc()
         throw e
@@ -145,13 +177,15 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
         slots: b.slots,
         servers: [...b.used].map(([slot, s]) => ({ slot: `srv${slot}`, ...s })),
       })),
+      recentChanges: recent,
     }
   }
 
   return {
     async start() {
       const router = createRouter({ log })
-      router.on('GET', '/_lb/config', (ctx) => sendText(ctx.res, 200, lastConfig))
+      // What HAProxy runs: the configuration of the last reload with the runtime changes since.
+      router.on('GET', '/_lb/config', (ctx) => sendText(ctx.res, 200, applied ? render(applied) : ''))
       router.on('GET', '/_lb/state', (ctx) => sendJson(ctx.res, 200, stateJson()))
       router.on('GET', '/metrics', async (ctx) => {
         ctx.res.writeHead(200, { 'Content-Type': registry.contentType })
