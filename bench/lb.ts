@@ -6,14 +6,17 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/lb.js [--changes 50] [--block 10] [--warmup 1]
 //       [--poll-concurrency 2] [--settle-ms 300] [--load rate,wrk] [--rate 1000] [--duration 20]
-//       [--restart-at 3] [--connections 8] [--conv-cpus 2] [--web-cpus 1] [--probe] [--skip-convergence] [--skip-deploy]
+//       [--restart-at 3] [--connections 8] [--conv-cpus 2] [--web-cpus 1] [--conv-server node|busybox] [--probe] [--skip-convergence] [--skip-deploy]
 //       [--skip-control]
 //
 // One master, one agent and `dromos apps` run as real processes, and `dromos lb` (which owns
 // a real HAProxy) on 127.0.0.1; every request goes to 127.0.0.1.
 //
-// (1) An app of process tasks (busybox httpd answering its task id on /id, an HTTP health check
-// every second, HAPROXY_0_MODE http, a fixed service port) runs at one instance. A change is a
+// (1) An app of process tasks (a one-line Node HTTP server answering its task id, an HTTP health
+// check every second, HAPROXY_0_MODE http, a fixed service port) runs at one instance. The server
+// is not what is measured: busybox httpd (--conv-server busybox) closes every connection and forks
+// a child per request, and at the polls' pace (thousands a second) those forks take most of the
+// machine's two cores away from the lb, the apps framework and HAProxy being measured. A change is a
 // scale-up by one: the clock starts when the health_status_changed_event (alive: true) of the
 // new instance reaches this process's own /v2/events reader, and stops when the first response
 // whose body is the new task's id comes back through the service port; requests are sent back
@@ -23,7 +26,7 @@
 // --block changes (runtime, reload, runtime, ...), each lb started afresh with its own work dir
 // and its first --warmup changes not counted, until each has --changes measured changes.
 // The tasks get --conv-cpus (default 2): the agent enforces cpus as a CFS quota, and at 0.5 the
-// one old instance, forking a busybox child per polled request, is throttled for tens of ms at a
+// one old instance (with busybox, forking a child per polled request) is throttled for tens of ms at a
 // time, which stalls the polls and shows as convergence the lb has nothing to do with.
 // Diagnostics printed with the numbers, all read passively: the lb's dromos_lb_event_lag_seconds
 // (per mode, and its slowest bucket within each change), CFS throttling of the tasks, the poll
@@ -71,7 +74,7 @@ const RUN = process.pid.toString(36)
 
 const USAGE =
   'usage: lb [--changes N>=1] [--block N>=1] [--warmup N>=0] [--poll-concurrency 1..4] [--settle-ms MS] [--load rate,wrk] ' +
-  '[--rate R] [--duration S] [--restart-at S] [--connections N] [--conv-cpus C] [--web-cpus C] [--probe] [--skip-convergence] [--skip-deploy] [--skip-control]\n'
+  '[--rate R] [--duration S] [--restart-at S] [--connections N] [--conv-cpus C] [--web-cpus C] [--conv-server node|busybox] [--probe] [--skip-convergence] [--skip-deploy] [--skip-control]\n'
 const { values: argv } = parseArgs({
   options: {
     changes: { type: 'string', default: '50' },
@@ -88,6 +91,7 @@ const { values: argv } = parseArgs({
     'web-cpus': { type: 'string', default: '1' },
     probe: { type: 'boolean', default: false },
     'skip-convergence': { type: 'boolean', default: false },
+    'conv-server': { type: 'string', default: 'node' },
     'skip-deploy': { type: 'boolean', default: false },
     'skip-control': { type: 'boolean', default: false },
   },
@@ -104,12 +108,13 @@ const RESTART_AT_S = Number(argv['restart-at'])
 const CONNECTIONS = Number(argv.connections)
 const CONV_CPUS = Number(argv['conv-cpus'])
 const WEB_CPUS = Number(argv['web-cpus'])
+const CONV_SERVER = argv['conv-server']
 const PROBE = argv.probe
 if (
   !Number.isInteger(CHANGES) || CHANGES < 1 || !Number.isInteger(BLOCK) || BLOCK < 1 || !Number.isInteger(WARMUP) || WARMUP < 0 ||
   !Number.isInteger(POLLERS) || POLLERS < 1 || POLLERS > 4 || !(SETTLE_MS >= 0) || !LOADS.every((l) => l === 'rate' || l === 'wrk') ||
   !(RATE > 0) || !(DURATION_S > 0) || !(RESTART_AT_S >= 0) || RESTART_AT_S >= DURATION_S || !Number.isInteger(CONNECTIONS) || CONNECTIONS < 1 ||
-  !(CONV_CPUS > 0) || CONV_CPUS > 4 || !(WEB_CPUS > 0) || WEB_CPUS > 2
+  !(CONV_CPUS > 0) || CONV_CPUS > 4 || !(WEB_CPUS > 0) || WEB_CPUS > 2 || (CONV_SERVER !== 'node' && CONV_SERVER !== 'busybox')
 ) {
   process.stderr.write(USAGE)
   process.exit(2)
@@ -183,6 +188,20 @@ interface LbMetrics {
   changes: number
   events: number
   errors: number
+}
+
+/**
+ * The last change the lb applied before the new task answered, from its /_lb/state: when its
+ * oldest event reached the lb and when it was applied, in ms from the health event reaching the
+ * bench (wall clocks of one machine, to about a millisecond).
+ */
+async function lbChangeBefore(lb: LbProcess, eventAt: number, servedAt: number): Promise<Change['lb']> {
+  const state = (await (await fetch(`http://127.0.0.1:${lb.statsPort}/_lb/state`)).json()) as {
+    recentChanges?: Array<{ eventAt?: number; appliedAt: number; applyMs: number }>
+  }
+  const c = (state.recentChanges ?? []).filter((x) => x.appliedAt <= servedAt + 1).at(-1)
+  if (!c || c.eventAt === undefined) return undefined
+  return { eventAt: c.eventAt - eventAt, appliedAt: c.appliedAt - eventAt, applyMs: c.applyMs }
 }
 
 async function readLbMetrics(lb: LbProcess): Promise<LbMetrics> {
@@ -365,6 +384,8 @@ interface Change {
   trail: Array<{ sent: number; at: number; fresh: boolean }>
   /** CFS periods the app's tasks were throttled in, from before the scale-up to the first new response. */
   throttled: number
+  /** The lb's own record of the change that served the new task (from /_lb/state), ms from the health event. */
+  lb?: { eventAt: number; appliedAt: number; applyMs: number }
 }
 
 interface ConvergenceResult {
@@ -376,9 +397,12 @@ interface ConvergenceResult {
 function convergenceApp(id: string, servicePort: number): Record<string, unknown> {
   return {
     id,
-    cmd: 'mkdir -p w && echo $MESOS_TASK_ID > w/id && exec busybox httpd -f -p $PORT0 -h w',
+    cmd:
+      CONV_SERVER === 'busybox'
+        ? 'mkdir -p w && echo $MESOS_TASK_ID > w/id && exec busybox httpd -f -p $PORT0 -h w'
+        : `exec node -e 'require("node:http").createServer((q, s) => s.end(process.env.MESOS_TASK_ID)).listen(Number(process.env.PORT0))'`,
     cpus: CONV_CPUS,
-    mem: 16,
+    mem: CONV_SERVER === 'busybox' ? 16 : 96,
     instances: 1,
     portDefinitions: [{ port: servicePort, name: 'http' }],
     healthChecks: [{ protocol: 'HTTP', path: '/id', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3, delaySeconds: 0 }],
@@ -473,6 +497,7 @@ async function oneChange(s: Shared, lb: LbProcess, appId: string, port: number, 
     // Answers that came back after the health event, up to the first from the new task: when sent, when back, from whom.
     const trail = served === 'timeout' ? [] : poller.log.filter((x) => x.at > healthy.at && x.at <= served).map((x) => ({ sent: x.sent - healthy.at, at: x.at - healthy.at, fresh: x.body === newTask }))
     await poller.stop()
+    const lbChange = served === 'timeout' ? undefined : await lbChangeBefore(lb, healthy.at, served)
     const m1 = await readLbMetrics(lb)
     // The slowest apply in the window, by histogram bucket (the lb's own view).
     let slowestLag = 'none'
@@ -505,7 +530,7 @@ async function oneChange(s: Shared, lb: LbProcess, appId: string, port: number, 
     await s.apps.req('GET', `/v2/apps${appId}?embed=app.readiness`)
     const getMs = now() - t1
     if (served === 'timeout') return 'timeout'
-    return { mode, converge: served - healthy.at, putToHealthy: healthy.at - t0, pollGap: gap, pollFailures: poller.failures, prior, getMs, slowestLag, lagCount: m1.lagCount - m0.lagCount, probeMs, silence, trail, throttled }
+    return { mode, converge: served - healthy.at, putToHealthy: healthy.at - t0, pollGap: gap, pollFailures: poller.failures, prior, getMs, slowestLag, lagCount: m1.lagCount - m0.lagCount, probeMs, silence, trail, throttled, ...(lbChange ? { lb: lbChange } : {}) }
   } finally {
     await poller.stop()
   }
@@ -620,6 +645,7 @@ function reportConvergence(r: ConvergenceResult): void {
         `    ${pad(fmt(c.converge), 6)} ms: longest poll silence ${fmt(c.silence)} ms; task throttled ${c.throttled} periods; lb slowest apply ${c.slowestLag} (of ${c.lagCount})${PROBE ? `, probe GET ${fmt(c.probeMs)} ms` : ''}; ` +
           `${c.prior.map((p) => `${p.type} -${fmt(p.before)}`).join(', ') || '(none)'}`,
       )
+      if (c.lb) lines.push(`           lb: its oldest event arrived at ${fmt(c.lb.eventAt)} ms, applied at ${fmt(c.lb.appliedAt)} ms (HAProxy ${fmt(c.lb.applyMs)} ms)`)
       const t = c.trail
       const show = t.length <= 8 ? t : [...t.slice(0, 4), ...t.slice(-4)]
       lines.push(`           answers after the event (sent..back, ms from it; * = new task; ${t.length} in all): ${show.map((x) => `${fmt(x.sent)}..${fmt(x.at)}${x.fresh ? '*' : ''}`).join(' ')}`)
