@@ -265,7 +265,7 @@ describe('checks', () => {
       cpus: 0.05,
       mem: 16,
       portDefinitions: [{ port: 0, name: 'http' }],
-      readinessChecks: [{ name: 'ready', protocol: 'HTTP', path: '/ready', portName: 'http', intervalSeconds: 2, timeoutSeconds: 1, httpStatusCodesForReady: [200] }],
+      readinessChecks: [{ name: 'ready', protocol: 'HTTP', path: '/ready', portName: 'http', intervalSeconds: 2, timeoutSeconds: 1, httpStatusCodesForReady: [200], preserveLastResponse: true }],
     }
     const created = await apps.req('POST', '/v2/apps', def)
     expect(created.status).toBe(201)
@@ -281,12 +281,17 @@ describe('checks', () => {
     expect(restart.status).toBe(200)
     // Sample while the deployment runs: the old instance stays running until the very end.
     const samples: Array<{ old: boolean; total: number }> = []
+    const readiness: Array<{ taskId: string; ready: boolean; name: string; lastResponse?: { status: number } }> = []
+    const actions: Array<{ readinessCheckResults: unknown[] }> = []
     await waitUntil(
       'the restart to finish',
       async () => {
-        const a = await apps.app('/life/ready')
+        const a = (await apps.req('GET', '/v2/apps/life/ready?embed=app.readiness')).body.app
         const oldRunning = a.tasks.some((t: TaskJson) => t.id === old.id && t.state === 'TASK_RUNNING')
         samples.push({ old: oldRunning, total: a.tasks.length })
+        readiness.push(...a.readinessCheckResults)
+        const d = (await apps.req('GET', '/v2/deployments')).body.find((x: { id: string }) => x.id === restart.body.deploymentId)
+        if (d) actions.push(...d.currentActions)
         return a.deployments.length === 0
       },
       30_000,
@@ -306,6 +311,13 @@ describe('checks', () => {
     const after = await apps.app('/life/ready')
     expect(after.tasks).toHaveLength(1)
     expect(after.tasks[0].id).not.toBe(old.id)
+    // While it waited, the app and the deployment reported the new task's readiness, with the
+    // response it got (preserveLastResponse): not ready on 404, then ready on 200.
+    const fresh = readiness.filter((r) => r.taskId === after.tasks[0].id)
+    expect(fresh.some((r) => r.name === 'ready' && !r.ready && r.lastResponse?.status === 404)).toBe(true)
+    expect(fresh.some((r) => r.ready && r.lastResponse?.status === 200)).toBe(true)
+    expect(actions.some((a) => a.readinessCheckResults.length > 0)).toBe(true)
+    expect((await apps.req('GET', '/v2/apps/life/ready?embed=app.readiness')).body.app.readinessCheckResults).toEqual([])
     await removeApp('/life/ready')
   })
 })

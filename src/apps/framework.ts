@@ -79,8 +79,21 @@ export interface AppsFramework {
   /** Apps waiting for launches, for /v2/queue. */
   queue(): Array<{ app: AppDefinition; count: number; delay?: { until: number } }>
   deploymentsOf(appId: string): DeploymentRecord[]
+  /** The last readiness check result of each instance of the app still being checked, while a deployment runs. */
+  readinessResultsOf(appId: string): ReadinessCheckResult[]
   planJson(plan: DeploymentPlan): Record<string, unknown>
 }
+
+/** Marathon's ReadinessCheckResult; lastResponse only when the check preserves it. */
+export interface ReadinessCheckResult {
+  readonly name: string
+  readonly taskId: string
+  readonly ready: boolean
+  readonly lastResponse?: { readonly status: number; readonly contentType: string; readonly body: string }
+}
+
+/** The most of a readiness response body kept for lastResponse. */
+const READINESS_BODY_LIMIT = 16 * 1024
 
 const CONDITION_OF: Record<string, Condition> = {
   TASK_STAGING: Condition.Staging,
@@ -115,6 +128,8 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   const lastKillAt = new Map<string, number>()
   const checks = new Map<string, Array<{ stop(): void }>>()
   const checkResults = new Map<string, Array<boolean | undefined>>()
+  /** instance id -> its last readiness check result */
+  const readinessResults = new Map<string, ReadinessCheckResult>()
   const readiness = new Map<string, NodeJS.Timeout>()
   const nowIso = (): string => new Date(clock.now()).toISOString()
 
@@ -281,6 +296,11 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
           else await client!.decline([view.id], wanted.length > 0 || blocked ? 1 : 30)
         } catch (e) {
           log.warn({ err: (e as Error).message, offerId: view.id }, 'offer answer failed')
+          // Whether the master launched them is unknown: ask at once rather than at the next
+          // periodic reconciliation. Tasks it never saw come back as gone and are replaced.
+          if (tasks && tasks.length > 0) {
+            client!.reconcile(tasks.map((t) => ({ taskId: t.task_id.value, agentId: view.agentId }))).catch(() => undefined)
+          }
         }
       }),
     )
@@ -384,6 +404,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     for (const c of checks.get(instanceId) ?? []) c.stop()
     checks.delete(instanceId)
     checkResults.delete(instanceId)
+    readinessResults.delete(instanceId)
     const r = readiness.get(instanceId)
     if (r) clearTimeout(r)
     readiness.delete(instanceId)
@@ -478,10 +499,14 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       const cur = state.instances.get(inst.instanceId)
       if (!cur || !isAlive(cur)) return
       let ready = false
+      let lastResponse: ReadinessCheckResult['lastResponse']
       try {
         const r = await fetch(`${rc.protocol === 'HTTPS' ? 'https' : 'http'}://${inst.agentIp}:${port}${rc.path}`, { signal: AbortSignal.timeout(rc.timeoutSeconds * 1000) })
-        await r.arrayBuffer()
+        const body = Buffer.from(await r.arrayBuffer())
         ready = rc.httpStatusCodesForReady.includes(r.status)
+        if (rc.preserveLastResponse) {
+          lastResponse = { status: r.status, contentType: r.headers.get('content-type') ?? '', body: body.subarray(0, READINESS_BODY_LIMIT).toString('utf8') }
+        }
         log.debug({ instanceId: inst.instanceId, status: r.status, ready }, 'readiness check')
       } catch (e) {
         log.debug({ instanceId: inst.instanceId, err: (e as Error).message }, 'readiness check failed')
@@ -489,6 +514,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       }
       const now = state.instances.get(inst.instanceId)
       if (!now) return
+      readinessResults.set(inst.instanceId, { name: rc.name, taskId: inst.taskId, ready, ...(lastResponse ? { lastResponse } : {}) })
       if (ready) {
         await state.apply({ type: 'instance-put', instance: { ...now, ready: true } })
         readiness.delete(inst.instanceId)
@@ -885,6 +911,13 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         const d = state.delays.get(app.id)
         return d && d.until > clock.now() && d.configVersion === app.versionInfo.lastConfigChangeAt ? { app, count, delay: { until: d.until } } : { app, count }
       })
+    },
+    readinessResultsOf(appId) {
+      if (![...state.deployments.values()].some((d) => d.affectedApps.includes(appId))) return []
+      return state
+        .instancesOf(appId)
+        .map((i) => readinessResults.get(i.instanceId))
+        .filter((r): r is ReadinessCheckResult => r !== undefined)
     },
     deploymentsOf(appId) {
       return [...state.deployments.values()].filter((d) => d.affectedApps.includes(appId))

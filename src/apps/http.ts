@@ -119,7 +119,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     if (embed.has('tasks')) out.tasks = instances.map(taskJson)
     const failure = state.lastFailures.get(app.id)
     if (embed.has('lastTaskFailure') && failure) out.lastTaskFailure = failure
-    if (embed.has('readiness')) out.readinessCheckResults = []
+    if (embed.has('readiness')) out.readinessCheckResults = fw.readinessResultsOf(app.id)
     return out
   }
 
@@ -137,7 +137,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       affectedApps: d.affectedApps,
       affectedPods: [],
       steps: d.steps,
-      currentActions: (step?.actions ?? []).map((a) => ({ action: a.action, app: a.app, readinessCheckResults: [] })),
+      currentActions: (step?.actions ?? []).map((a) => ({ action: a.action, app: a.app, readinessCheckResults: fw.readinessResultsOf(a.app) })),
       currentStep: Math.min(d.currentStep + 1, d.steps.length),
       totalSteps: d.steps.length,
     }
