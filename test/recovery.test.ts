@@ -1,7 +1,8 @@
 // Recovery end to end: agents and masters that restart, agents that vanish from the network
 // and come back, and frameworks that go away. Real master and agent processes, real Docker,
 // and a framework that speaks only JSON over HTTP.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort, TestCluster, waitUntil } from './lib/cluster.js'
@@ -117,9 +118,11 @@ describe('agent restart', () => {
     const restartedAt = Date.now()
     agent.proc.restart()
     return waitUntil('the agent to re-register', async () => {
+      // The old process is gone: an answer comes from the new one (restarts may be a second apart).
+      const own = await fetch(`${agent.url}/state`).then((r) => r.ok, () => false)
       const s = await cluster.state()
       const slave = s.slaves.find((x: { id: string }) => x.id === agentId)
-      return slave?.reregistered_time !== undefined && slave.reregistered_time * 1000 >= restartedAt - 1000 ? s : undefined
+      return own && slave?.reregistered_time !== undefined && slave.reregistered_time * 1000 >= restartedAt - 1000 ? s : undefined
     })
   }
 
@@ -229,24 +232,71 @@ describe('agent restart', () => {
     f.close()
   })
 
-  it('fails a process task it cannot re-attach, and does not leave its process running', async () => {
+  it('re-attaches to a process task that outlived it: still running, reconcilable and killable', async () => {
     const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'agent-restart-process', failoverTimeout: 60 })
     cleanup.frameworks.push(f)
     const offer = (await f.waitOffers()).offers.offers[0]
     const agentId: string = offer.agent_id.value
-    await f.launch(offer, [sleepTask('proc-r')])
+    await f.launch(offer, [sleepTask('proc-r', { kill_policy: { grace_period: { nanoseconds: ONE_SECOND_NS } } })])
     const pid = pidOf(await f.waitUpdate('proc-r', 'TASK_RUNNING'))
     cleanup.pids.push(pid)
 
+    const from = f.events.length
     const state = await restartAgent(agentId)
     expect(slaveIds(state)).toEqual([agentId])
-    // A host process has no handle left to re-attach to; what the agent reports must be true:
-    // the task failed, and its process is gone rather than running on unaccounted.
-    const failed = await f.waitUpdate('proc-r', 'TASK_FAILED', { timeoutMs: 10_000 })
-    expect(failed.update.status.reason).toBe('REASON_EXECUTOR_TERMINATED')
-    expect(failed.update.status.agent_id.value).toBe(agentId)
-    await waitUntil('the orphaned process to be gone', async () => !alive(pid), 5000)
-    expect(await agentTaskState(cluster.agents[0]!.url, 'proc-r')).not.toBe('TASK_RUNNING')
+    // The same process runs on, and the agent says so; nothing terminal was reported.
+    expect(alive(pid)).toBe(true)
+    expect(await agentTaskState(cluster.agents[0]!.url, 'proc-r')).toBe('TASK_RUNNING')
+    const reconcileFrom = f.events.length
+    await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'proc-r' }, agent_id: { value: agentId } }] } })
+    expect((await f.waitUpdate('proc-r', () => true, { from: reconcileFrom })).update.status.state).toBe('TASK_RUNNING')
+    expect(f.events.slice(from).filter((e) => e.type === 'UPDATE' && e.update.status.state !== 'TASK_RUNNING')).toEqual([])
+
+    // Still under the agent's control: a kill ends it and is reported as such.
+    const killFrom = f.events.length
+    await f.mustCall({ type: 'KILL', kill: { task_id: { value: 'proc-r' }, agent_id: { value: agentId } } })
+    const killed = await f.waitUpdate('proc-r', 'TASK_KILLED', { from: killFrom, timeoutMs: 10_000 })
+    expect(killed.update.status.source).toBe('SOURCE_EXECUTOR')
+    await waitUntil('the process to be gone', async () => !alive(pid), 5000)
+    await f.call({ type: 'TEARDOWN' })
+    f.close()
+  })
+
+  it('reports a process task that ended while it was down with its real status, and fails one it cannot re-attach', async () => {
+    const agent = cluster.agents[0]!
+    const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'process-while-down', failoverTimeout: 60 })
+    cleanup.frameworks.push(f)
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const agentId: string = offer.agent_id.value
+    const short = (id: string, cmd: string) => sleepTask(id, { command: { value: cmd } })
+    await f.launch(offer, [short('proc-ok', 'sleep 2'), short('proc-bad', 'sleep 2; exit 3'), sleepTask('proc-lost')])
+    const pids = new Map<string, number>()
+    for (const id of ['proc-ok', 'proc-bad', 'proc-lost']) pids.set(id, pidOf(await f.waitUpdate(id, 'TASK_RUNNING')))
+    cleanup.pids.push(...pids.values())
+    await agent.proc.stop()
+    expect(await agent.proc.exited).toBe(0)
+    // The run files of one task are lost while the agent is down: nothing says which process is its.
+    const runDir = join(agent.workDir, 'run', 'process')
+    const lostDir = readdirSync(runDir).find((d) => d.startsWith('proc-lost'))
+    expect(lostDir).toBeDefined()
+    rmSync(join(runDir, lostDir!), { recursive: true })
+    await waitUntil('the short tasks to end', async () => !alive(pids.get('proc-ok')!) && !alive(pids.get('proc-bad')!), 10_000)
+
+    const from = f.events.length
+    await restartAgent(agentId)
+    const terminal = (s: string) => s === 'TASK_FINISHED' || s === 'TASK_FAILED'
+    const ok = await f.waitUpdate('proc-ok', terminal, { from, timeoutMs: 10_000 })
+    expect(ok.update.status.state, ok.update.status.message).toBe('TASK_FINISHED')
+    const bad = await f.waitUpdate('proc-bad', terminal, { from, timeoutMs: 10_000 })
+    expect(bad.update.status.state).toBe('TASK_FAILED')
+    expect(bad.update.status.message).toMatch(/status 3 while the agent was down/)
+    // What the agent reports must be true: the task failed, and its process is gone rather
+    // than running on unaccounted.
+    const lost = await f.waitUpdate('proc-lost', 'TASK_FAILED', { from, timeoutMs: 10_000 })
+    expect(lost.update.status.reason).toBe('REASON_EXECUTOR_TERMINATED')
+    await waitUntil('the orphaned process to be gone', async () => !alive(pids.get('proc-lost')!), 5000)
+    // One terminal state each.
+    for (const id of ['proc-ok', 'proc-bad', 'proc-lost']) expect(f.updatesOf(id).filter((s) => terminal(s.state))).toHaveLength(1)
     await f.call({ type: 'TEARDOWN' })
     f.close()
   })

@@ -479,10 +479,10 @@ export function createAgent(opts: AgentOptions): Agent {
   }
 
   /**
-   * Process tasks cannot be re-attached after a restart (their exit status and stdio went with
-   * the old agent), but they outlive it in their own sessions. Reported FAILED, they would run
-   * on unseen, holding ports and resources the master offers again: end them, as Mesos destroys
-   * the containers it cannot recover. True if a process of the task was found and killed.
+   * A process task whose run files are gone cannot be re-attached, but it outlives the agent in
+   * its own session. Reported FAILED, it would run on unseen, holding ports and resources the
+   * master offers again: end it, as Mesos destroys the containers it cannot recover. True if a
+   * process of the task was found and killed.
    */
   function killOrphanProcess(t: AgentTask): boolean {
     const m = /^process-(\d+)$/.exec(t.containerId ?? '')

@@ -127,7 +127,7 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   const containerizers: Containerizer[] = []
   for (const name of names) {
     if (name === 'docker') containerizers.push(createDockerContainerizer({ log: log.child({ component: 'docker' }) }))
-    else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }) }))
+    else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }), runDir: join(workDir, 'run', 'process') }))
     else throw new Error(`Unknown containerizer '${name}': expected docker or process`)
   }
   const masterUrl = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`

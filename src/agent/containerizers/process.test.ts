@@ -126,6 +126,15 @@ describe('process containerizer', () => {
     expect(await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8')).toBe('custom-argv0\n')
   })
 
+  it('reports the signal a command died of, and keeps SIGINT and SIGTERM at their defaults for it', async () => {
+    const t = await start({ command: { value: 'grep -E "^Sig(Ign|Cgt)" /proc/self/status; kill -INT $$; sleep 5' } })
+    const exited = await t.exited
+    expect(exited).toMatchObject({ exitCode: null, signal: 'SIGINT', killed: false })
+    expect(exited.message).toContain('SIGINT')
+    // No signal ignored by the command the task runs (the wrapper's traps are not inherited).
+    expect(await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8')).toMatch(/^SigIgn:\s+0+$/m)
+  })
+
   it('kill() stops a task with SIGTERM, and the whole process group with it', async () => {
     const t = await start({ command: { value: 'sleep 30 & sleep 30; wait' } })
     const begun = Date.now()

@@ -5,13 +5,16 @@
 // - memory and CPU are limited with cgroup v1 when the hierarchy is writable. The child
 //   joins its cgroups itself, before it execs the command, so not one instruction of the
 //   task runs unlimited;
-// - stdout and stderr go to files in the sandbox, where the sandbox browser finds them.
+// - stdout and stderr go to files in the sandbox, where the sandbox browser finds them;
+// - a small shell waits for the command and writes its exit status to the task's run
+//   directory, so that an agent restarted meanwhile re-attaches to the task (it outlives the
+//   agent in its own session) and still learns how it ended, as Mesos does with checkpointing.
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, openSync } from 'node:fs'
-import { access, chown, lchown, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises'
-import { userInfo } from 'node:os'
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { access, chown, lchown, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises'
+import { constants as osConstants, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { TaskInfo } from '../../api/mesos.js'
@@ -25,12 +28,28 @@ export interface ProcessContainerizerOptions {
   readonly cgroupRoot?: string
   /** Grace used by destroyAll(). */
   readonly destroyGraceMs?: number
+  /**
+   * Where each task's run files go (what recover() needs, and the exit status its wrapper
+   * writes). The agent gives a directory of its work dir, so that they outlive a restart.
+   */
+  readonly runDir?: string
+}
+
+/** What recover() reads back about a task: written at launch, removed when the task is gone. */
+interface RunMeta {
+  readonly agentId: string
+  readonly frameworkId: string
+  readonly taskId: string
+  readonly pid: number
+  readonly cgroups: TaskCgroups
 }
 
 const CFS_PERIOD_US = 100_000
 const DEFAULT_PATH = '/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin'
 /** How often a running task's memory cgroup is read for OOM kills. */
 const OOM_POLL_MS = 250
+/** How often a task recovered after a restart (not our child: no exit event) is looked for. */
+const RECOVERED_POLL_MS = 250
 
 interface RunAs {
   readonly uid: number
@@ -47,7 +66,11 @@ interface TaskCgroups {
 interface RunningTask {
   readonly taskId: string
   readonly frameworkId: string
+  /** The task's run files (meta.json, exit_status). */
+  readonly runDir: string
   child?: ChildProcess
+  /** The wrapper's pid, also for tasks recovered after a restart (which have no child). */
+  pid?: number
   cgroups: TaskCgroups
   /** Set by kill(): the exit that follows is reported as killed. */
   killRequested: boolean
@@ -55,6 +78,8 @@ interface RunningTask {
   pendingKillGraceMs?: number
   /** Set when the memory cgroup's OOM killer fired and we destroyed the rest of the task. */
   oomMessage?: string
+  /** Set once the task's wrapper is gone. */
+  exited?: boolean
   readonly done: Promise<void>
   markDone(): void
   readonly timers: Set<NodeJS.Timeout>
@@ -64,6 +89,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
   const log = opts.log?.child({ component: 'process-containerizer' })
   const cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup'
   const destroyGraceMs = opts.destroyGraceMs ?? 2_000
+  const runRoot = opts.runDir ?? path.join(tmpdir(), `dromos-process-${process.getuid?.() ?? 0}`)
   const tasks = new Map<string, RunningTask>()
 
   async function launch(req: LaunchRequest, onEvent: (e: ContainerEvent) => void): Promise<void> {
@@ -74,7 +100,8 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
 
     let markDone!: () => void
     const done = new Promise<void>((resolve) => (markDone = resolve))
-    const task: RunningTask = { taskId, frameworkId: req.frameworkId, cgroups: {}, killRequested: false, done, markDone, timers: new Set() }
+    const runDir = path.join(runRoot, cgroupName(taskId))
+    const task: RunningTask = { taskId, frameworkId: req.frameworkId, runDir, cgroups: {}, killRequested: false, done, markDone, timers: new Set() }
     tasks.set(taskId, task)
     const tlog = log?.child({ taskId })
 
@@ -82,6 +109,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     const abandon = async (err: LaunchFailedError): Promise<never> => {
       tasks.delete(taskId)
       await removeCgroups(task.cgroups, tlog)
+      await rm(runDir, { recursive: true, force: true }).catch(() => undefined)
       markDone()
       throw err
     }
@@ -110,6 +138,15 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
       }
     }
 
+    try {
+      // A leftover of an earlier task with this id must not pass for this one's exit status.
+      await rm(runDir, { recursive: true, force: true })
+      await mkdir(runDir, { recursive: true, mode: 0o700 })
+      if (runAs) await chown(runDir, runAs.uid, runAs.gid)
+    } catch (err) {
+      return abandon(new LaunchFailedError(`Cannot create the task's run directory ${runDir}: ${errorMessage(err)}`))
+    }
+
     task.cgroups = await createCgroups({ cgroupRoot, taskId, cpus: req.cpus, memMb: req.memMb, ...(runAs ? { runAs } : {}) }, tlog)
 
     const env: Record<string, string> = { ...req.env }
@@ -120,7 +157,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     }
 
     const commandLine = commandArgv(command)
-    const plan = wrapForCgroups(commandLine, task.cgroups)
+    const plan = wrap(commandLine, task.cgroups, exitStatusFile(runDir))
 
     let stdoutFd: number | undefined
     let stderrFd: number | undefined
@@ -151,7 +188,12 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     }
 
     const pid = child.pid as number
+    task.pid = pid
     tlog?.info({ pid, cgroups: task.cgroups }, 'task started')
+    const meta: RunMeta = { agentId: req.agentId, frameworkId: req.frameworkId, taskId, pid, cgroups: task.cgroups }
+    await writeFile(path.join(runDir, 'meta.json'), JSON.stringify(meta)).catch((err: unknown) =>
+      tlog?.warn({ err: errorMessage(err) }, 'cannot write the task run file; it will not be recovered after an agent restart'),
+    )
 
     if (task.cgroups.memory) watchForOom(task, task.cgroups.memory, pid, tlog)
 
@@ -172,6 +214,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     onEvent: (e: ContainerEvent) => void,
     tlog: Logger | undefined,
   ): Promise<void> {
+    task.exited = true
     for (const t of task.timers) clearTimeout(t)
     task.timers.clear()
     // The command's leftovers die with it, as when Mesos destroys a container.
@@ -191,6 +234,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
           ? `Command terminated with signal ${signal}`
           : `Command exited with status ${code ?? 'unknown'}`)
     tlog?.info({ pid, exitCode: code, signal, killed, oomKilled }, 'task exited')
+    await rm(task.runDir, { recursive: true, force: true }).catch(() => undefined)
     tasks.delete(task.taskId)
     task.markDone()
     onEvent({ type: 'exited', exitCode: code, signal, killed, oomKilled, message })
@@ -203,8 +247,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
   function watchForOom(task: RunningTask, memoryCgroup: string, pid: number, tlog: Logger | undefined): void {
     const poll = async (): Promise<void> => {
       const oom = await readOomState(memoryCgroup)
-      const child = task.child
-      if (!child || child.exitCode !== null || child.signalCode !== null) return
+      if (!tasks.has(task.taskId) || task.exited) return
       if (oom.oomKills > 0) {
         task.oomMessage = oomMessageFor(memoryCgroup, oom)
         tlog?.warn({ pid }, 'task exceeded its memory limit; destroying it')
@@ -228,7 +271,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     const task = tasks.get(taskId)
     if (!task) return
     task.killRequested = true
-    const pid = task.child?.pid
+    const pid = task.pid
     if (pid !== undefined) terminate(task, pid, gracePeriodMs)
     // Without a pid the task is still being prepared: launch() gives up if it is still
     // fetching, or signals the process as soon as it has one.
@@ -242,16 +285,62 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     task.timers.add(t)
   }
 
+  /**
+   * Tasks run in their own sessions and outlive the agent; their stdio goes to files. After a
+   * restart, each task's run files say which process is its wrapper: a live one is watched
+   * until it goes, and the exit status it wrote says how the task ended.
+   */
+  async function recover(agentId: string, onEvent: (taskId: string, e: ContainerEvent) => void): Promise<RecoveredContainer[]> {
+    const found: RecoveredContainer[] = []
+    const dirs = await readdir(runRoot).catch(() => [] as string[])
+    for (const name of dirs) {
+      const runDir = path.join(runRoot, name)
+      let meta: RunMeta
+      try {
+        meta = JSON.parse(await readFile(path.join(runDir, 'meta.json'), 'utf8')) as RunMeta
+      } catch {
+        continue
+      }
+      if (meta.agentId !== agentId || tasks.has(meta.taskId)) continue
+      const running = wrapperAlive(meta.pid, runDir)
+      let markDone!: () => void
+      const done = new Promise<void>((resolve) => (markDone = resolve))
+      const task: RunningTask = { taskId: meta.taskId, frameworkId: meta.frameworkId, runDir, pid: meta.pid, cgroups: meta.cgroups, killRequested: false, done, markDone, timers: new Set() }
+      tasks.set(meta.taskId, task)
+      const tlog = log?.child({ taskId: meta.taskId })
+      found.push({ taskId: meta.taskId, frameworkId: meta.frameworkId, containerId: `process-${meta.pid}`, running })
+      const emit = (e: ContainerEvent): void => onEvent(meta.taskId, e)
+      const ended = (): void => {
+        const { code, signal } = readExitStatus(runDir)
+        finish(task, meta.pid, code, signal, emit, tlog).catch((err: unknown) => tlog?.error({ err }, 'exit handling failed'))
+      }
+      if (!running) {
+        // Ended while the agent was down: reported once the agent has taken the list.
+        setImmediate(ended)
+        continue
+      }
+      if (task.cgroups.memory) watchForOom(task, task.cgroups.memory, meta.pid, tlog)
+      const poll = (): void => {
+        const t = setTimeout(() => {
+          task.timers.delete(t)
+          if (wrapperAlive(meta.pid, runDir)) poll()
+          else ended()
+        }, RECOVERED_POLL_MS)
+        task.timers.add(t)
+      }
+      poll()
+      tlog?.info({ pid: meta.pid }, 're-attached to a task that outlived the agent')
+    }
+    log?.info({ agentId, tasks: found.length }, 'recovered process tasks')
+    return found
+  }
+
   return {
     name: 'process',
     supports: (task: TaskInfo) => task.container?.type !== 'DOCKER',
     launch,
     kill,
-    // Tasks are children of the agent and share its session's lifetime only loosely: after a
-    // restart we have neither their exit status nor their stdio, so there is nothing honest
-    // to re-attach to. The agent reports them lost, as Mesos does without checkpointing.
-    recover: (_agentId: string, _onEvent: (taskId: string, e: ContainerEvent) => void): Promise<RecoveredContainer[]> =>
-      Promise.resolve([]),
+    recover,
     async destroyAll(_agentId: string): Promise<void> {
       await Promise.all([...tasks.keys()].map((id) => kill(id, destroyGraceMs)))
     },
@@ -283,24 +372,58 @@ function commandArgv(command: NonNullable<TaskInfo['command']>): CommandLine {
 }
 
 /**
- * Builds what to spawn. With cgroups, a tiny shell joins them with its own pid and then
- * execs the command, so the command starts inside its limits. bash's `exec -a` keeps the
- * argv[0] Mesos promises; where there is no bash, argv[0] becomes the executable's path.
+ * Builds what to spawn: a small shell that joins the task's cgroups with its own pid (so the
+ * command starts inside its limits), starts the command, waits for it, and writes its exit
+ * status (128+n for signal n) to exitFile before ending the same way. Signals to the task's
+ * process group reach the command; the shell only waits them out. bash's `exec -a` keeps the
+ * argv[0] Mesos promises, and its subshell gives the command default SIGINT and SIGQUIT; where
+ * there is no bash, argv[0] becomes the executable's path.
  */
-function wrapForCgroups(cmd: CommandLine, cgroups: TaskCgroups): SpawnPlan {
+function wrap(cmd: CommandLine, cgroups: TaskCgroups, exitFile: string): SpawnPlan {
   const procsFiles = [cgroups.memory, cgroups.cpu].filter((d): d is string => d !== undefined).map((d) => path.join(d, 'cgroup.procs'))
   const [argv0 = cmd.file, ...rest] = cmd.argv
-  if (procsFiles.length === 0) return { file: cmd.file, args: rest, argv0 }
+  const join = procsFiles.length > 0 ? `${procsFiles.map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ')} || { echo 'dromos: cannot join the task cgroup' >&2; exit 125; }; ` : ''
+  const bash = existsSync('/bin/bash')
+  const start = bash ? `( trap - TERM INT QUIT HUP; exec -a "$0" "$@" ) &` : `( trap - TERM INT QUIT HUP; exec "$@" ) &`
+  // $1 is the exit status file; after shift, "$@" is the command. wait returns early when a
+  // signal arrives; once the command is gone, a last wait gives its own status.
+  const script =
+    `x=$1; shift; ${join}trap : TERM INT QUIT HUP; ${start} c=$!; ` +
+    `while kill -0 "$c" 2>/dev/null; do wait "$c"; done; wait "$c"; rc=$?; ` +
+    `echo "$rc" > "$x"; ` +
+    `if [ "$rc" -gt 128 ]; then trap - TERM INT QUIT HUP; kill -"$((rc - 128))" $$; fi; exit "$rc"`
+  if (bash) return { file: '/bin/bash', args: ['-c', script, argv0, exitFile, cmd.file, ...rest], argv0: 'bash' }
+  return { file: '/bin/sh', args: ['-c', script, cmd.file, exitFile, cmd.file, ...rest], argv0: 'sh' }
+}
 
-  const join = procsFiles.map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ')
-  const fail = `{ echo 'dromos: cannot join the task cgroup' >&2; exit 125; }`
-  if (existsSync('/bin/bash')) {
-    // bash -c SCRIPT ARGV0 FILE ARGS...: $0 is the argv[0] to give, "$@" the file and its arguments.
-    const script = `${join} || ${fail}; exec -a "$0" "$@"`
-    return { file: '/bin/bash', args: ['-c', script, argv0, cmd.file, ...rest], argv0: 'bash' }
+const exitStatusFile = (runDir: string): string => path.join(runDir, 'exit_status')
+
+/** The wrapper of a task is alive when its pid runs a command line that names the task's exit file. */
+function wrapperAlive(pid: number, runDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    // A zombie has an empty command line: gone as far as the task is concerned.
+    return cmdline.includes(exitStatusFile(runDir))
+  } catch {
+    return false
   }
-  const script = `${join} || ${fail}; exec "$0" "$@"`
-  return { file: '/bin/sh', args: ['-c', script, cmd.file, ...rest], argv0: 'sh' }
+}
+
+/** How a recovered task ended, from what its wrapper wrote; killed by SIGKILL when it wrote nothing. */
+function readExitStatus(runDir: string): { code: number | null; signal: NodeJS.Signals | null } {
+  let rc: number
+  try {
+    rc = Number(readFileSync(exitStatusFile(runDir), 'utf8').trim())
+  } catch {
+    // Only SIGKILL stops the wrapper before it writes: the group was killed.
+    return { code: null, signal: 'SIGKILL' }
+  }
+  if (!Number.isInteger(rc)) return { code: null, signal: 'SIGKILL' }
+  if (rc > 128) {
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === rc - 128)?.[0]
+    if (name) return { code: null, signal: name as NodeJS.Signals }
+  }
+  return { code: rc, signal: null }
 }
 
 function shellQuote(s: string): string {
