@@ -2,6 +2,7 @@
 // with real Docker tasks behind it. Requests go only to 127.0.0.1.
 import { execFile } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -189,6 +190,44 @@ describe('groups', () => {
 })
 
 describe('resynchronisation', () => {
+  it('an lb killed with SIGKILL leaves HAProxy serving, and the restarted lb takes that HAProxy over', async () => {
+    await apps.waitDeployed('/lb/scale')
+    const workDir = join(apps.cluster.dir, `lb-${lb.statsPort}`)
+    const haproxies = (): number[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(join(workDir, 'haproxy.cfg'))
+          } catch {
+            return false
+          }
+        })
+        .map(Number)
+    await waitUntil('old HAProxy processes to finish', async () => haproxies().length === 1)
+    const [orphan] = haproxies()
+    const healthy = async (): Promise<string[]> =>
+      ((await apps.app('/lb/scale'))?.tasks ?? []).filter((t: { healthCheckResults: Array<{ alive: boolean }> }) => t.healthCheckResults[0]?.alive).map((t: { id: string }) => t.id)
+    const before = await waitUntil('every instance to be healthy and serve', async () => {
+      const ids = await healthy()
+      return ids.length === (await taskIds('/lb/scale')).length && (await seen(10101, 12)).size === ids.length ? ids : undefined
+    })
+    await lb.proc.stop('SIGKILL')
+    // Nobody follows the apps now, but what HAProxy had keeps being served.
+    expect(await seen(10101, 12)).toEqual(new Set(before))
+    lb.proc.restart()
+    await lb.waitReady()
+    // The new HAProxy took the listening sockets over, and the orphan finished.
+    await waitUntil('the orphaned HAProxy to go', async () => !haproxies().includes(orphan!), 10_000)
+    expect(haproxies()).toHaveLength(1)
+    await apps.req('PUT', '/v2/apps/lb/scale', { instances: before.length + 1 })
+    await apps.waitDeployed('/lb/scale')
+    const after = await healthy()
+    expect(after).toHaveLength(before.length + 1)
+    await waitUntil('the restarted lb to route the new instance', async () => (await seen(10101, 12)).size === after.length)
+    expect(await seen(10101, 12)).toEqual(new Set(after))
+  })
+
   it('a restarted lb, and an lb whose event stream was cut, route right afterwards', async () => {
     await apps.waitDeployed('/lb/scale')
     await lb.proc.stop()

@@ -3,7 +3,7 @@
 // sessions), and the runtime API.
 import type { ChildProcess } from 'node:child_process'
 import { execFile, spawn } from 'node:child_process'
-import { createWriteStream, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -29,9 +29,28 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
   mkdirSync(opts.dir, { recursive: true })
   const socketPath = join(opts.dir, 'haproxy.sock')
   const configPath = join(opts.dir, 'haproxy.cfg')
+  const pidPath = join(opts.dir, 'haproxy.pid')
   const logFile = createWriteStream(join(opts.dir, 'haproxy.log'), { flags: 'a' })
   let current: ChildProcess | undefined
   const draining = new Set<ChildProcess>()
+  /**
+   * An HAProxy left running by an lb that died (SIGKILL, a crash): it goes on serving the
+   * routes it had. The first start takes it over like a reload, so that no stale process
+   * keeps a share of the listening ports.
+   */
+  let orphan = findOrphan()
+
+  function findOrphan(): number | undefined {
+    try {
+      const pid = Number(readFileSync(pidPath, 'utf8').trim())
+      if (!Number.isInteger(pid) || pid <= 0) return undefined
+      // Only ours: an HAProxy running this very configuration file.
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.includes(configPath) ? pid : undefined
+    } catch {
+      return undefined
+    }
+  }
 
   async function validate(path: string): Promise<void> {
     try {
@@ -99,7 +118,10 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
       await validate(tmp)
       renameSync(tmp, configPath)
       const old = current && current.exitCode === null ? current : undefined
-      const child = spawnHaproxy(old ? ['-x', socketPath, '-sf', String(old.pid)] : [])
+      const adopted = old ? undefined : orphan
+      const oldPid = old?.pid ?? adopted
+      // The listening sockets come over the old process's stats socket, when it has one.
+      const child = spawnHaproxy(oldPid !== undefined ? [...(existsSync(socketPath) ? ['-x', socketPath] : []), '-sf', String(oldPid)] : [])
       current = child
       if (old) draining.add(old)
       try {
@@ -109,7 +131,10 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
         if (old && old.exitCode === null) current = old
         throw e
       }
-      opts.log.info({ pid: child.pid, reload: !!old }, old ? 'HAProxy reloaded' : 'HAProxy started')
+      orphan = undefined
+      writeFileSync(pidPath, `${child.pid}\n`)
+      if (adopted !== undefined) opts.log.info({ pid: child.pid, orphan: adopted }, 'HAProxy started, taking over from the one a previous lb left running')
+      else opts.log.info({ pid: child.pid, reload: !!old }, old ? 'HAProxy reloaded' : 'HAProxy started')
     },
     async runtime(commands) {
       if (commands.length === 0) return ''
