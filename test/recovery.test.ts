@@ -514,7 +514,7 @@ describe('master restart with the default ping interval', () => {
 
   it('has the agents of its registry re-register at once, and defers reconciliation for agents not back yet', async () => {
     // Pings every 15 s: waiting for three missed pings would take the agent 45 s to come back.
-    cluster = await startCluster(['--heartbeat-interval', '1s'])
+    cluster = await startCluster(['--heartbeat-interval', '1s', '--agent-reregister-timeout', '5s'])
     const agent = cluster.agents[0]!
     const agentId: string = (await cluster.state()).slaves[0].id
     cleanup.agentIds.push(agentId)
@@ -534,6 +534,7 @@ describe('master restart with the default ping interval', () => {
     }
     expect(agents.get_agents.agents).toEqual([])
     expect(agents.get_agents.recovered_agents.map((a) => a.id.value)).toEqual([agentId])
+    expect(state.flags.agent_reregister_timeout).toBe('5000ms')
 
     // Until it is back, the master does not claim to know that a task on it is unknown.
     const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'reconcile-recovered', capabilities: ['PARTITION_AWARE'] })
@@ -548,6 +549,14 @@ describe('master restart with the default ping interval', () => {
     from = f.events.length
     await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'ghost' }, agent_id: { value: agentId } }] } })
     expect((await f.waitUpdate('ghost', () => true, { from })).update.status.state).toBe('TASK_GONE')
+
+    // One that stays away past --agent-reregister-timeout leaves the registry.
+    await agent.proc.stop()
+    await cluster.restartMaster()
+    expect((await cluster.state()).recovered_slaves.map((a: { id: string }) => a.id)).toEqual([agentId])
+    await waitUntil('the recovered agent to expire', async () => (await cluster.state()).recovered_slaves.length === 0, 10_000)
+    agent.proc.restart()
+    await waitUntil('the agent to register again', async () => slaveIds(await cluster.state()).includes(agentId), 10_000)
   })
 })
 

@@ -31,6 +31,7 @@ program
   .option('--offer-timeout <duration>', 'rescind offers not used within this time (0: never)', duration, 0)
   .option('--agent-ping-timeout <duration>', 'how long an agent may take to answer a ping', duration, 15_000)
   .option('--max-agent-ping-timeouts <n>', 'missed pings before an agent is unreachable', int, 5)
+  .option('--agent-reregister-timeout <duration>', 'after a restart, how long the agents of the registry have to re-register', duration, 600_000)
   .option('--heartbeat-interval <duration>', 'scheduler stream heartbeat interval', duration, 15_000)
   .option('--weights <list>', 'role weights, e.g. "ops=2,dev=1"', '')
   .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
@@ -130,6 +131,7 @@ export interface MasterFlags {
   offerTimeout: number
   agentPingTimeout: number
   maxAgentPingTimeouts: number
+  agentReregisterTimeout: number
   heartbeatInterval: number
   weights: string
   maxBodyBytes: number

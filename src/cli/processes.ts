@@ -66,6 +66,7 @@ export async function startMaster(flags: MasterFlags, log: Logger): Promise<Runn
     offerTimeoutMs: flags.offerTimeout,
     agentPingTimeoutMs: flags.agentPingTimeout,
     maxAgentPingTimeouts: flags.maxAgentPingTimeouts,
+    agentReregisterTimeoutMs: flags.agentReregisterTimeout,
     heartbeatIntervalSeconds: flags.heartbeatInterval / 1000,
     roleWeights: parseWeights(flags.weights),
     flags: {
@@ -77,6 +78,7 @@ export async function startMaster(flags: MasterFlags, log: Logger): Promise<Runn
       offer_timeout: `${flags.offerTimeout}ms`,
       agent_ping_timeout: `${flags.agentPingTimeout}ms`,
       max_agent_ping_timeouts: String(flags.maxAgentPingTimeouts),
+      agent_reregister_timeout: `${flags.agentReregisterTimeout}ms`,
       weights: flags.weights,
     },
   })
@@ -306,6 +308,7 @@ export async function runUp(flags: UpFlags): Promise<void> {
       offerTimeout: 0,
       agentPingTimeout: 15_000,
       maxAgentPingTimeouts: 5,
+      agentReregisterTimeout: 600_000,
       heartbeatInterval: 15_000,
       weights: '',
       maxBodyBytes: 4 * 1024 * 1024,
