@@ -295,8 +295,21 @@ describe('agent restart', () => {
     const lost = await f.waitUpdate('proc-lost', 'TASK_FAILED', { from, timeoutMs: 10_000 })
     expect(lost.update.status.reason).toBe('REASON_EXECUTOR_TERMINATED')
     await waitUntil('the orphaned process to be gone', async () => !alive(pids.get('proc-lost')!), 5000)
-    // One terminal state each.
-    for (const id of ['proc-ok', 'proc-bad', 'proc-lost']) expect(f.updatesOf(id).filter((s) => terminal(s.state))).toHaveLength(1)
+    // One terminal state each (an update may be delivered more than once, with the same uuid).
+    for (const id of ['proc-ok', 'proc-bad', 'proc-lost']) expect(new Set(f.updatesOf(id).filter((s) => terminal(s.state)).map((s) => s.uuid)).size).toBe(1)
+
+    // Completed tasks are checkpointed: the agent still lists them after another restart.
+    const completedStates = async (): Promise<string[]> => {
+      type Fw = { id: string; completed_executors: Array<{ completed_tasks: AgentTaskView[] }> }
+      const s = (await (await fetch(`${agent.url}/state`)).json()) as { frameworks: Fw[]; completed_frameworks: Fw[] }
+      // With no task left running, the framework is a completed one.
+      const mine = [...s.frameworks, ...s.completed_frameworks].find((x) => x.id === f.frameworkId)
+      return (mine?.completed_executors ?? []).flatMap((e) => e.completed_tasks.map((t) => `${t.id}:${t.state}`)).sort()
+    }
+    const want = ['proc-bad:TASK_FAILED', 'proc-lost:TASK_FAILED', 'proc-ok:TASK_FINISHED']
+    await waitUntil('the tasks to be completed', async () => JSON.stringify(await completedStates()) === JSON.stringify(want), 10_000)
+    await restartAgent(agentId)
+    expect(await completedStates()).toEqual(want)
     await f.call({ type: 'TEARDOWN' })
     f.close()
   })

@@ -75,6 +75,11 @@ export interface CompletedTask {
 export const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK = 150
 export const MAX_COMPLETED_FRAMEWORKS = 50
 
+interface CompletedCheckpoint {
+  readonly seq: number
+  readonly tasks: readonly CompletedTask[]
+}
+
 export interface Agent {
   readonly opts: AgentOptions
   agentId(): string | undefined
@@ -98,6 +103,8 @@ export function createAgent(opts: AgentOptions): Agent {
   const { log, store, clock } = opts
   const tasks = new Map<string, AgentTask>()
   const completed = new Map<string, CompletedTask[]>()
+  /** Orders the frameworks' checkpointed completed lists by when they last changed. */
+  let completedSeq = 0
   let agentId: string | undefined
   /** The run id of the master the agent registered with last. */
   let masterId: string | undefined
@@ -154,7 +161,13 @@ export function createAgent(opts: AgentOptions): Agent {
     // Most recently completed last: the oldest framework is the first to go.
     completed.delete(t.frameworkId)
     completed.set(t.frameworkId, list)
-    if (completed.size > MAX_COMPLETED_FRAMEWORKS) completed.delete(completed.keys().next().value!)
+    // Checkpointed too, so that /state shows them after a restart, as a Mesos agent recovers its completed executors.
+    await store.put(`completed/${t.frameworkId}`, { seq: ++completedSeq, tasks: list } satisfies CompletedCheckpoint)
+    if (completed.size > MAX_COMPLETED_FRAMEWORKS) {
+      const oldest = completed.keys().next().value!
+      completed.delete(oldest)
+      await store.delete(`completed/${oldest}`)
+    }
     await store.delete(`tasks/${k}`)
   }
 
@@ -430,6 +443,12 @@ export function createAgent(opts: AgentOptions): Agent {
     const saved = await store.get<{ agentId: string }>('agent')
     if (saved) agentId = saved.agentId
     await updates.recover()
+    const lists = (await store.list<CompletedCheckpoint>('completed/')).sort(([, a], [, b]) => a.seq - b.seq)
+    for (const [, cp] of lists) {
+      const frameworkId = cp.tasks[0]?.frameworkId
+      if (frameworkId) completed.set(frameworkId, [...cp.tasks])
+      completedSeq = Math.max(completedSeq, cp.seq)
+    }
     for (const [, cp] of await store.list<TaskCheckpoint>('tasks/')) {
       const t: AgentTask = {
         frameworkId: cp.frameworkId,
