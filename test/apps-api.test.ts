@@ -220,6 +220,36 @@ describe('/v2/apps', () => {
     expect(missing.status).toBe(404)
     expect(missing.body.message).toBe("App '/u/app' does not exist in version 2001-01-01T00:00:00.000Z")
   })
+
+  it('rolls an app back to a version with PUT {"version"}, as a new version; refuses unknown versions and mixed bodies', async () => {
+    const versions: string[] = (await apps.req('GET', '/v2/apps/u/app/versions')).body.versions
+    const oldest = versions[versions.length - 1]!
+    const before = await apps.app('/u/app')
+    expect(before.cmd).not.toBe('sleep 600')
+    const r = await apps.req('PUT', '/v2/apps/u/app', { version: oldest })
+    expect(r.status).toBe(200)
+    expect(Object.keys(r.body).sort()).toEqual(['deploymentId', 'version'])
+    const after = await apps.waitDeployed('/u/app')
+    // The old definition, as a new version.
+    expect(after.cmd).toBe('sleep 600')
+    expect(after.instances).toBe(1)
+    expect(after.labels).toEqual({ keep: 'me' })
+    expect(after.version).not.toBe(oldest)
+    expect(after.versionInfo.lastConfigChangeAt).toBe(after.version)
+    expect((await apps.req('GET', '/v2/apps/u/app/versions')).body.versions[0]).toBe(after.version)
+
+    const unknown = await apps.req('PUT', '/v2/apps/u/app', { version: '2001-01-01T00:00:00.000Z' })
+    expect(unknown.status).toBe(404)
+    expect(unknown.body.message).toBe("App '/u/app' does not exist in version 2001-01-01T00:00:00.000Z")
+    const mixed = await apps.req('PUT', '/v2/apps/u/app', { version: oldest, cmd: 'sleep 1' })
+    expect(mixed.status).toBe(422)
+    expect(mixed.body.details[0].path).toBe('/version')
+    // Groups keep no versions of their own: said so, and nothing changes.
+    const group = await apps.req('PUT', '/v2/groups/u', { version: oldest })
+    expect(group.status).toBe(404)
+    expect(group.body.message).toContain('group versions are not kept')
+    expect((await apps.app('/u/app')).version).toBe(after.version)
+  })
 })
 
 describe('killing tasks', () => {

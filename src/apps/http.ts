@@ -272,7 +272,10 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
         const raw = await jsonBody(ctx)
         const existing = state.apps.get(appId)
         const partial = m === 'PATCH' || ctx.url.searchParams.get('partialUpdate') !== 'false'
-        const app = parseApp(raw, { idFromPath: appId, ...(existing ? { existing, partial } : {}) })
+        const rollbackTo = await rollbackDefinition(appId, raw)
+        const app = rollbackTo
+          ? parseApp({ ...rollbackTo, id: appId }, { idFromPath: appId, ...(existing ? { existing, partial: false } : {}) })
+          : parseApp(raw, { idFromPath: appId, ...(existing ? { existing, partial } : {}) })
         if (app.id !== appId) invalid([{ path: '/id', errors: [`The id in the body (${app.id}) does not match the path (${appId})`] }])
         const d = await fw.deploy({ put: [app], remove: [] }, { force: force(ctx) })
         apiPost(ctx, state.apps.get(appId))
@@ -288,6 +291,22 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     }
   }
   for (const method of ['GET', 'PUT', 'PATCH', 'DELETE', 'POST']) router.onPrefix(method, '/v2/apps/', appRoute)
+
+  /**
+   * `{"version": v}` (with at most the app's id) rolls the app back: the definition it had at
+   * version v becomes a new version. Undefined when the body is an ordinary update.
+   */
+  async function rollbackDefinition(appId: string, raw: unknown): Promise<Record<string, unknown> | undefined> {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('version' in raw)) return undefined
+    const { version, id: _id, ...others } = raw as Record<string, unknown>
+    if (version === undefined || version === null) return undefined
+    if (typeof version !== 'string') invalid([{ path: '/version', errors: ['error.expected.jsstring'] }])
+    if (Object.keys(others).length > 0) invalid([{ path: '/version', errors: ['not allowed in conjunction with other properties.'] }])
+    const old = await state.version(appId, version as string)
+    if (!old) throw new MarathonError(404, `App '${appId}' does not exist in version ${version as string}`)
+    const { version: _v, versionInfo: _vi, ...config } = appToJson(old) as unknown as Record<string, unknown>
+    return config
+  }
 
   // ---- /v2/groups ----
 
@@ -341,6 +360,10 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       const r = normalizeGroup(raw, { now: opts.now().toISOString(), base, existing: state.apps })
       if (!r.ok) invalid(r.details)
       if (m === 'POST' && groupIds().has(r.groupId) && r.groupId !== '/') throw new MarathonError(409, `Group ${r.groupId} is already created. Use PUT to change this group.`)
+      // Versions are kept per app, not per group: a group cannot be rolled back as a whole.
+      if (r.version !== undefined) {
+        throw new MarathonError(404, `Group '${r.groupId}' has no version ${r.version}: group versions are not kept; roll each app back with PUT /v2/apps/{id} and {"version": ...}`)
+      }
       const inGroup = r.groupId === '/' ? '/' : `${r.groupId}/`
       // A PUT of a group replaces what the group holds: apps no longer named are removed.
       const remove = m === 'PUT' && r.apps.length > 0 ? [...state.apps.keys()].filter((a) => a.startsWith(inGroup) && !r.apps.some((x) => x.id === a)) : []
