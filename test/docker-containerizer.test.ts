@@ -2,7 +2,9 @@
 // loopback registry, bridge and host networking, kill, OOM and sandbox logs.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
 import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
@@ -46,6 +48,7 @@ function request(opts: {
   env?: Record<string, string>
   forcePull?: boolean
   memMb?: number
+  uris?: Array<{ value: string; cache?: boolean }>
 }): LaunchRequest {
   const taskId = `task-${++taskSeq}.${Date.now().toString(36)}`
   const sandboxDir = mkdtempSync(join(tmpdir(), 'dromos-sandbox-'))
@@ -58,6 +61,7 @@ function request(opts: {
       ...(opts.command !== undefined ? { value: opts.command } : {}),
       shell: opts.shell ?? true,
       arguments: opts.arguments ?? [],
+      uris: opts.uris ?? [],
     },
     container: {
       type: 'DOCKER',
@@ -100,7 +104,8 @@ async function getText(url: string, timeoutMs = 5_000): Promise<string> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
-      const res = await fetch(url)
+      // Bounded: docker-proxy may accept a connection before the container listens, and hold it.
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
       return await res.text()
     } catch (err) {
       if (Date.now() > deadline) throw err
@@ -214,6 +219,30 @@ describe('docker containerizer', () => {
     expect(readFileSync(join(req.sandboxDir, 'stdout'), 'utf8')).toBe('hello-out\n')
     expect(readFileSync(join(req.sandboxDir, 'stderr'), 'utf8')).toBe('hello-err\n')
     expect(await containerGone(runningId(rec.events))).toBe(true)
+  })
+
+  it("fetches the command's URIs into the sandbox, where the container finds them, and fails the launch naming a URI it cannot fetch", async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/greeting.txt') return res.end('hello from a fetched file\n')
+      res.statusCode = 404
+      res.end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const req = request({ network: 'NONE', command: 'cat /mnt/mesos/sandbox/greeting.txt', uris: [{ value: `${base}/greeting.txt` }] })
+      const rec = recorder()
+      await dz.launch(req, rec.onEvent)
+      expect((await rec.exited).exitCode).toBe(0)
+      expect(readFileSync(join(req.sandboxDir, 'stdout'), 'utf8')).toBe('hello from a fetched file\n')
+
+      const bad = request({ network: 'NONE', command: 'true', uris: [{ value: `${base}/missing.tgz` }] })
+      const err = await dz.launch(bad, recorder().onEvent).then(() => undefined, (e: unknown) => e)
+      expect(err).toBeInstanceOf(LaunchFailedError)
+      expect((err as Error).message).toContain(`${base}/missing.tgz`)
+    } finally {
+      server.close()
+    }
   })
 
   it('with shell=false runs value and arguments as the Cmd', async () => {

@@ -2,11 +2,16 @@
 // task's sandbox before the task starts, then make it executable or unpack it. Both the
 // process and the docker containerizers call this, so it knows nothing about either.
 //
-// Not supported: the fetcher cache (`cache: true` fetches anyway), and schemes other than
-// http(s), file:// and absolute local paths (hdfs, s3, ftp… fail with FetchFailedError).
+// A URI with `cache: true` is downloaded once into the agent's fetcher cache and copied from
+// there afterwards, as with Mesos' --fetcher_cache_dir; the least recently used files go when
+// the cache outgrows its size.
+//
+// Not supported: schemes other than http(s), file:// and absolute local paths (hdfs, s3, ftp…
+// fail with FetchFailedError).
 import { execFile } from 'node:child_process'
+import { createHash, randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { access, chmod, constants, copyFile, mkdir, rename, rm } from 'node:fs/promises'
+import { access, chmod, constants, copyFile, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -28,11 +33,22 @@ export class FetchFailedError extends Error {
   }
 }
 
+/** How an agent fetches: its cache, shared by the containerizers. */
+export type FetcherSettings = Pick<FetchOptions, 'cacheDir' | 'cacheMaxBytes'>
+
 export interface FetchOptions {
   readonly log?: Logger
   /** Upper bound for each download and each extraction. */
   readonly timeoutMs?: number
+  /** Where URIs with `cache: true` are kept; without it they are downloaded every time. */
+  readonly cacheDir?: string
+  /** The most the cache holds, in bytes (default 2 GiB, as Mesos' --fetcher_cache_size). */
+  readonly cacheMaxBytes?: number
 }
+
+const DEFAULT_CACHE_BYTES = 2 * 1024 ** 3
+/** Downloads into the cache under way, by cache file: tasks that want the same URI share one. */
+const caching = new Map<string, Promise<void>>()
 
 /** The archive suffixes we unpack; GNU tar detects the compression itself. */
 const TAR_SUFFIXES = ['.tar.gz', '.tgz', '.tar', '.tar.bz2', '.tbz2', '.tar.xz', '.txz']
@@ -56,7 +72,14 @@ export async function fetchUri(uri: CommandUri, sandboxDir: string, opts: FetchO
     // Write beside the target and rename, so a half-finished download never looks complete.
     const partial = `${target}.dromos-partial`
     try {
-      if (source.kind === 'http') await download(source.url, partial, timeoutMs)
+      if (source.kind === 'http' && uri.cache && opts.cacheDir) {
+        const file = await cached(source.url, opts.cacheDir, opts.cacheMaxBytes ?? DEFAULT_CACHE_BYTES, timeoutMs)
+        // Evicted meanwhile by another task's download (a cache smaller than two files): fetch it directly.
+        await copyFile(file, partial).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err
+          await download(source.url, partial, timeoutMs)
+        })
+      } else if (source.kind === 'http') await download(source.url, partial, timeoutMs)
       else await copyFile(source.path, partial)
       await rename(partial, target)
     } finally {
@@ -114,6 +137,58 @@ async function download(url: URL, dest: string, timeoutMs: number): Promise<void
   }
   // The DOM and node:stream/web ReadableStream types differ only nominally.
   await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), createWriteStream(dest))
+}
+
+/** The cache file of a URL, downloaded first if it is not there yet. */
+async function cached(url: URL, cacheDir: string, maxBytes: number, timeoutMs: number): Promise<string> {
+  const file = path.join(cacheDir, createHash('sha256').update(url.href).digest('hex'))
+  // Looked up and registered at once, so tasks that want the same URI share one download.
+  let pending = caching.get(file)
+  if (!pending) {
+    pending = (async () => {
+      try {
+        const now = new Date()
+        // Used now: the last to be evicted.
+        await utimes(file, now, now)
+        return
+      } catch {
+        // not cached yet
+      }
+      await mkdir(cacheDir, { recursive: true })
+      const tmp = `${file}.${randomUUID()}.partial`
+      try {
+        await download(url, tmp, timeoutMs)
+        await rename(tmp, file)
+      } finally {
+        await rm(tmp, { force: true })
+      }
+      await evict(cacheDir, maxBytes, file)
+    })().finally(() => caching.delete(file))
+    caching.set(file, pending)
+  }
+  await pending
+  return file
+}
+
+/** Removes the least recently used cache files until the cache fits, keeping `keep`. */
+async function evict(cacheDir: string, maxBytes: number, keep: string): Promise<void> {
+  const entries = await Promise.all(
+    (await readdir(cacheDir))
+      .filter((name) => !name.endsWith('.partial'))
+      .map(async (name) => {
+        const p = path.join(cacheDir, name)
+        const st = await stat(p).catch(() => undefined)
+        return st ? { path: p, size: st.size, used: st.mtimeMs } : undefined
+      }),
+  )
+  const files = entries.filter((e): e is { path: string; size: number; used: number } => e !== undefined).sort((a, b) => a.used - b.used)
+  let total = files.reduce((n, f) => n + f.size, 0)
+  for (const f of files) {
+    if (total <= maxBytes) break
+    if (f.path === keep) continue
+    await rm(f.path, { force: true })
+    total -= f.size
+  }
 }
 
 function isArchive(file: string): boolean {

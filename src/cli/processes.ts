@@ -127,9 +127,10 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
     : detected
   const names = flags.containerizers.split(',').map((s) => s.trim()).filter(Boolean)
   const containerizers: Containerizer[] = []
+  const fetcher = { cacheDir: join(workDir, 'fetcher-cache') }
   for (const name of names) {
-    if (name === 'docker') containerizers.push(createDockerContainerizer({ log: log.child({ component: 'docker' }) }))
-    else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }), runDir: join(workDir, 'run', 'process') }))
+    if (name === 'docker') containerizers.push(createDockerContainerizer({ log: log.child({ component: 'docker' }), fetcher }))
+    else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }), runDir: join(workDir, 'run', 'process'), fetcher }))
     else throw new Error(`Unknown containerizer '${name}': expected docker or process`)
   }
   const masterUrl = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`

@@ -12,6 +12,8 @@ import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type { TaskInfo } from '../../api/mesos.js'
 import { LaunchFailedError } from './types.js'
+import type { FetcherSettings } from '../fetcher.js'
+import { FetchFailedError, fetchUris } from '../fetcher.js'
 import type { ContainerEvent, Containerizer, LaunchRequest, RecoveredContainer } from './types.js'
 
 export const DockerLabel = {
@@ -37,6 +39,8 @@ export interface DockerContainerizerOptions {
   log?: Logger
   /** Upper bound for one image pull; the launch fails when it is exceeded. */
   pullTimeoutMs?: number
+  /** The agent's fetcher cache. */
+  fetcher?: FetcherSettings
 }
 
 type DockerInfo = NonNullable<NonNullable<TaskInfo['container']>['docker']>
@@ -221,6 +225,13 @@ export function createDockerContainerizer(opts: DockerContainerizerOptions = {})
       const tlog = log.child({ taskId, image: info.image })
       let container: Dockerode.Container | null = null
       try {
+        // The command's URIs land in the sandbox, which the container sees at /mnt/mesos/sandbox.
+        try {
+          await fetchUris(req.taskInfo.command?.uris ?? [], req.sandboxDir, { ...opts.fetcher, log: tlog })
+        } catch (err) {
+          throw new LaunchFailedError(err instanceof FetchFailedError ? err.message : `Failed to fetch URIs: ${messageOf(err)}`)
+        }
+        if (t.killed) throw new LaunchFailedError(`Task '${taskId}' was killed during launch`, 'REASON_TASK_KILLED_DURING_LAUNCH')
         await prepareImage(info.image, info.force_pull_image)
         if (t.killed) throw new LaunchFailedError(`Task '${taskId}' was killed during launch`, 'REASON_TASK_KILLED_DURING_LAUNCH')
         const spec = containerSpec(req, info, tlog)

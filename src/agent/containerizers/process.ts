@@ -18,6 +18,7 @@ import { constants as osConstants, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { TaskInfo } from '../../api/mesos.js'
+import type { FetcherSettings } from '../fetcher.js'
 import { FetchFailedError, fetchUris } from '../fetcher.js'
 import type { ContainerEvent, Containerizer, LaunchRequest, RecoveredContainer } from './types.js'
 import { LaunchFailedError } from './types.js'
@@ -33,6 +34,8 @@ export interface ProcessContainerizerOptions {
    * writes). The agent gives a directory of its work dir, so that they outlive a restart.
    */
   readonly runDir?: string
+  /** The agent's fetcher cache. */
+  readonly fetcher?: FetcherSettings
 }
 
 /** What recover() reads back about a task: written at launch, removed when the task is gone. */
@@ -122,7 +125,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     }
 
     try {
-      await fetchUris(command.uris, req.sandboxDir, tlog ? { log: tlog } : {})
+      await fetchUris(command.uris, req.sandboxDir, { ...opts.fetcher, ...(tlog ? { log: tlog } : {}) })
     } catch (err) {
       const message = err instanceof FetchFailedError ? err.message : `Failed to fetch URIs: ${errorMessage(err)}`
       return abandon(new LaunchFailedError(message, 'REASON_CONTAINER_LAUNCH_FAILED'))
