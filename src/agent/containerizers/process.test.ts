@@ -105,6 +105,13 @@ describe('process containerizer', () => {
     expect(await readFile(path.join(t.sandboxDir, 'stderr'), 'utf8')).toBe('oops\n')
   })
 
+  it('sees the exit of commands that end at once, however many start together', async () => {
+    const tasks = await Promise.all(Array.from({ length: 20 }, () => start({ command: { value: 'true' }, memMb: 0, cpus: 0 })))
+    const exits = await Promise.all(tasks.map((t) => Promise.race([t.exited, new Promise((r) => setTimeout(() => r('unseen'), 5000))])))
+    expect(exits.filter((e) => e === 'unseen')).toEqual([])
+    for (const e of exits) expect(e).toMatchObject({ exitCode: 0, killed: false })
+  })
+
   it('reports a nonzero exit code as such', async () => {
     const t = await start({ command: { value: 'exit 3' } })
     const exited = await t.exited
@@ -131,8 +138,9 @@ describe('process containerizer', () => {
     const exited = await t.exited
     expect(exited).toMatchObject({ exitCode: null, signal: 'SIGINT', killed: false })
     expect(exited.message).toContain('SIGINT')
-    // No signal ignored by the command the task runs (the wrapper's traps are not inherited).
-    expect(await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8')).toMatch(/^SigIgn:\s+0+$/m)
+    // The wrapper's traps are not inherited: HUP, INT, QUIT and TERM are not ignored by the command.
+    const ignored = BigInt(`0x${/^SigIgn:\s+([0-9a-f]+)$/m.exec(await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8'))![1]}`)
+    for (const signal of [1, 2, 3, 15]) expect((ignored >> BigInt(signal - 1)) & 1n).toBe(0n)
   })
 
   it('kill() stops a task with SIGTERM, and the whole process group with it', async () => {

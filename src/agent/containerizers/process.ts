@@ -12,7 +12,7 @@
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { access, chown, lchown, mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises'
 import { constants as osConstants, tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
@@ -194,9 +194,13 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     task.pid = pid
     tlog?.info({ pid, cgroups: task.cgroups }, 'task started')
     const meta: RunMeta = { agentId: req.agentId, frameworkId: req.frameworkId, taskId, pid, cgroups: task.cgroups }
-    await writeFile(path.join(runDir, 'meta.json'), JSON.stringify(meta)).catch((err: unknown) =>
-      tlog?.warn({ err: errorMessage(err) }, 'cannot write the task run file; it will not be recovered after an agent restart'),
-    )
+    // Written synchronously: the exit listener below must be in place before the next turn of
+    // the event loop, or a command that ends at once would exit unseen.
+    try {
+      writeFileSync(path.join(runDir, 'meta.json'), JSON.stringify(meta))
+    } catch (err) {
+      tlog?.warn({ err: errorMessage(err) }, 'cannot write the task run file; it will not be recovered after an agent restart')
+    }
 
     if (task.cgroups.memory) watchForOom(task, task.cgroups.memory, pid, tlog)
 
