@@ -69,10 +69,6 @@ export function createAppsFollower(opts: {
   let flushScheduled = false
   /** when the oldest event behind copies not yet handed to onChange arrived */
   let pendingSince: number | undefined
-  let handing: Promise<void> | undefined
-  let handAgain = false
-  let resync: Promise<void> | undefined
-  let resyncAgain = false
   let resyncs = 0
   let stopped = false
   let stream: AbortController | undefined
@@ -93,36 +89,54 @@ export function createAppsFollower(opts: {
     return { status: r.status, body: text ? (JSON.parse(text) as unknown) : undefined }
   }
 
-  /** Hands the copies to onChange, one call at a time, again while more changed meanwhile. */
-  function handOver(): void {
-    if (handing) {
-      handAgain = true
-      return
+  /**
+   * Runs `body` one call at a time; a kick while it runs makes it run once more afterwards.
+   * A failure is logged and retried, with a backoff that doubles up to 5 s.
+   */
+  function serialWorker(failed: string, body: () => Promise<void>): () => void {
+    let running: Promise<void> | undefined
+    let again = false
+    const kick = (): void => {
+      if (stopped) return
+      if (running) {
+        again = true
+        return
+      }
+      running = (async () => {
+        let delay = 100
+        do {
+          again = false
+          try {
+            await body()
+            delay = 100
+          } catch (e) {
+            if (stopped) break
+            log.warn({ err: (e as Error).message, retryInMs: delay }, failed)
+            again = true
+            await sleep(delay)
+            delay = Math.min(delay * 2, 5000)
+          }
+        } while (again && !stopped)
+      })().finally(() => {
+        running = undefined
+        if (again) kick()
+      })
+      track(running)
     }
-    handing = (async () => {
-      let delay = 100
-      do {
-        handAgain = false
-        const since = pendingSince
-        pendingSince = undefined
-        try {
-          await opts.onChange(since)
-          delay = 100
-        } catch (e) {
-          log.warn({ err: (e as Error).message, retryInMs: delay }, 'applying the apps failed; trying again')
-          pendingSince = earliest(pendingSince, since)
-          handAgain = true
-          if (stopped) break
-          await sleep(delay)
-          delay = Math.min(delay * 2, 5000)
-        }
-      } while (handAgain && !stopped)
-    })().finally(() => {
-      handing = undefined
-      if (handAgain && !stopped) handOver()
-    })
-    track(handing)
+    return kick
   }
+
+  /** Hands the copies to onChange, one call at a time, again while more changed meanwhile. */
+  const handOver = serialWorker('applying the apps failed; trying again', async () => {
+    const since = pendingSince
+    pendingSince = undefined
+    try {
+      await opts.onChange(since)
+    } catch (e) {
+      pendingSince = earliest(pendingSince, since)
+      throw e
+    }
+  })
 
   function readApp(id: string, eventAt: number): void {
     const s = ++seq
@@ -163,42 +177,20 @@ export function createAppsFollower(opts: {
     }
   }
 
-  function resyncAll(): void {
-    if (stopped) return
-    if (resync) {
-      resyncAgain = true
-      return
-    }
-    resync = (async () => {
-      let delay = 100
-      do {
-        resyncAgain = false
-        const s = ++seq
-        try {
-          const r = await getJson('/v2/apps?embed=apps.tasks&embed=apps.readiness')
-          if (r.status !== 200) throw new Error(`GET /v2/apps answered ${r.status}`)
-          const list = (r.body as { apps: FollowedApp[] }).apps
-          const listed = new Set(list.map((a) => a.id))
-          for (const a of list) if (fresher(a.id, s)) apps.set(a.id, a)
-          for (const id of [...apps.keys()]) if (!listed.has(id) && fresher(id, s)) apps.delete(id)
-          floor = s
-          for (const [id, at] of copiedAt) if (at <= floor) copiedAt.delete(id)
-          resyncs++
-          handOver()
-        } catch (e) {
-          if (stopped) break
-          log.warn({ err: (e as Error).message, retryInMs: delay }, 'reading the apps failed; trying again')
-          resyncAgain = true
-          await sleep(delay)
-          delay = Math.min(delay * 2, 5000)
-        }
-      } while (resyncAgain && !stopped)
-    })().finally(() => {
-      resync = undefined
-      if (resyncAgain && !stopped) resyncAll()
-    })
-    track(resync)
-  }
+  /** Reads every app again: after (re)connecting, and after a read of one app failed. */
+  const resyncAll = serialWorker('reading the apps failed; trying again', async () => {
+    const s = ++seq
+    const r = await getJson('/v2/apps?embed=apps.tasks&embed=apps.readiness')
+    if (r.status !== 200) throw new Error(`GET /v2/apps answered ${r.status}`)
+    const list = (r.body as { apps: FollowedApp[] }).apps
+    const listed = new Set(list.map((a) => a.id))
+    for (const a of list) if (fresher(a.id, s)) apps.set(a.id, a)
+    for (const id of [...apps.keys()]) if (!listed.has(id) && fresher(id, s)) apps.delete(id)
+    floor = s
+    for (const [id, at] of copiedAt) if (at <= floor) copiedAt.delete(id)
+    resyncs++
+    handOver()
+  })
 
   function onEvent(e: Record<string, unknown>): void {
     opts.onEvent?.()
