@@ -1,5 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -7,7 +8,7 @@ import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { HealthCheckSchema } from '../api/mesos.js'
 import type { HealthCheckHandle, HealthResult } from './health.js'
-import { startHealthCheck } from './health.js'
+import { httpGet, startHealthCheck } from './health.js'
 
 let sandboxDir: string
 const handles: HealthCheckHandle[] = []
@@ -260,5 +261,47 @@ describe('COMMAND health checks through a command runner (in a container)', () =
     expect(exit.results[0]).toMatchObject({ healthy: false, message: 'command exited with code 3: last line' })
     expect(rejected.results[0]!.message).toMatch(/no such container/)
     expect(slow.results[0]!.message).toMatch(/timed out/)
+  })
+})
+
+describe('httpGet', () => {
+  let server: https.Server
+  let port: number
+
+  beforeAll(async () => {
+    // A self-signed certificate, as tasks usually have (a test fixture: no CA knows it).
+    const dir = path.join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'tls')
+    server = https.createServer({ key: await readFile(path.join(dir, 'key.pem')), cert: await readFile(path.join(dir, 'cert.pem')) }, (req, res) => {
+      if (req.url === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        res.write('data: never ends\n\n')
+        return
+      }
+      res.writeHead(req.url === '/ready' ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(`answer for ${req.url} `.repeat(50))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as AddressInfo).port
+  })
+
+  afterAll(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+
+  it('reads a task served over HTTPS with a self-signed certificate, keeping at most maxBodyBytes of the body', async () => {
+    const signal = AbortSignal.timeout(5000)
+    const ok = await httpGet({ scheme: 'https', host: '127.0.0.1', port, path: '/ready', signal, maxBodyBytes: 30 })
+    expect(ok).toEqual({ status: 200, contentType: 'text/plain', body: 'answer for /ready answer for /' })
+    const busy = await httpGet({ scheme: 'https', host: '127.0.0.1', port, path: '/busy', signal, maxBodyBytes: 10 })
+    expect(busy.status).toBe(503)
+    // The platform's fetch refuses the same certificate.
+    await expect(fetch(`https://127.0.0.1:${port}/ready`)).rejects.toThrow()
+  })
+
+  it('answers from the head when no body is kept, so an endless body does not hold it up, and rejects on abort', async () => {
+    const head = await httpGet({ scheme: 'https', host: '127.0.0.1', port, path: '/stream', signal: AbortSignal.timeout(2000) })
+    expect(head).toEqual({ status: 200, contentType: 'text/event-stream', body: '' })
+    await expect(httpGet({ scheme: 'https', host: '127.0.0.1', port, path: '/stream', signal: AbortSignal.timeout(300), maxBodyBytes: 100 })).rejects.toThrow()
   })
 })

@@ -194,29 +194,72 @@ function settleOnce(signal: AbortSignal, cleanup: () => void): { promise: Promis
   return { promise, settle }
 }
 
-function httpProbe(o: { host: string; port: number; path: string; scheme: string; signal: AbortSignal }): Promise<ProbeOutcome> {
+/** What one GET answered: its status, content type and (the start of) its body. */
+export interface HttpAnswer {
+  readonly status: number
+  readonly contentType: string
+  readonly body: string
+}
+
+/**
+ * One GET of a task's endpoint, like Mesos' `curl -k`: a task's certificate is usually
+ * self-signed, and the check asks "is it serving", not "is it trusted". Keeps at most
+ * maxBodyBytes of the body. Rejects on a connection error or when `signal` aborts.
+ */
+export function httpGet(o: { scheme: string; host: string; port: number; path: string; signal: AbortSignal; maxBodyBytes?: number; userAgent?: string }): Promise<HttpAnswer> {
   const isHttps = o.scheme.toLowerCase() === 'https'
   const target = `${o.scheme}://${o.host}:${o.port}${o.path}`
-  // Like Mesos' curl -k: a task's certificate is usually self-signed, and the check asks
-  // "is it serving", not "is it trusted".
-  const req = (isHttps ? https : http).request({
-    host: o.host,
-    port: o.port,
-    path: o.path.startsWith('/') ? o.path : `/${o.path}`,
-    method: 'GET',
-    agent: false,
-    headers: { 'user-agent': 'dromos-health-check', connection: 'close' },
-    ...(isHttps ? { rejectUnauthorized: false } : {}),
+  const maxBody = o.maxBodyBytes ?? 0
+  return new Promise((resolve, reject) => {
+    const req = (isHttps ? https : http).request({
+      host: o.host,
+      port: o.port,
+      path: o.path.startsWith('/') ? o.path : `/${o.path}`,
+      method: 'GET',
+      agent: false,
+      headers: { 'user-agent': o.userAgent ?? 'dromos-health-check', connection: 'close' },
+      ...(isHttps ? { rejectUnauthorized: false } : {}),
+    })
+    let done = false
+    const finish = (err: Error | undefined, answer?: HttpAnswer): void => {
+      if (done) return
+      done = true
+      o.signal.removeEventListener('abort', onAbort)
+      if (err) {
+        req.destroy()
+        reject(err)
+      } else resolve(answer!)
+    }
+    const onAbort = (): void => finish(new Error(abortMessage(o.signal)))
+    if (o.signal.aborted) queueMicrotask(onAbort)
+    else o.signal.addEventListener('abort', onAbort, { once: true })
+    req.on('response', (res) => {
+      const head = { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? '') }
+      // Without a body to keep, the answer is in the head: an endless body does not hold it up.
+      if (maxBody === 0) {
+        res.resume()
+        return finish(undefined, { ...head, body: '' })
+      }
+      const chunks: Buffer[] = []
+      let kept = 0
+      res.on('data', (c: Buffer) => {
+        if (kept < maxBody) chunks.push(c.subarray(0, maxBody - kept))
+        kept += c.length
+      })
+      res.on('end', () => finish(undefined, { ...head, body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', (err) => finish(new Error(`GET ${target} failed: ${err.message}`)))
+    })
+    req.on('error', (err) => finish(new Error(`GET ${target} failed: ${err.message}`)))
+    req.end()
   })
-  const { promise, settle } = settleOnce(o.signal, () => req.destroy())
-  req.on('response', (res) => {
-    res.resume()
-    const status = res.statusCode ?? 0
-    settle(status >= 200 && status < 400 ? { ok: true } : { ok: false, message: `GET ${target} returned ${status}` })
-  })
-  req.on('error', (err) => settle({ ok: false, message: `GET ${target} failed: ${err.message}` }))
-  req.end()
-  return promise
+}
+
+function httpProbe(o: { host: string; port: number; path: string; scheme: string; signal: AbortSignal }): Promise<ProbeOutcome> {
+  const target = `${o.scheme}://${o.host}:${o.port}${o.path}`
+  return httpGet(o).then(
+    (a): ProbeOutcome => (a.status >= 200 && a.status < 400 ? { ok: true } : { ok: false, message: `GET ${target} returned ${a.status}` }),
+    (err: unknown): ProbeOutcome => ({ ok: false, message: err instanceof Error ? err.message : String(err) }),
+  )
 }
 
 function tcpProbe(o: { host: string; port: number; signal: AbortSignal }): Promise<ProbeOutcome> {

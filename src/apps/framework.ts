@@ -10,7 +10,7 @@ import { ConflictError, DromosError, NotFoundError } from '../core/errors.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
-import { startHealthCheck } from '../agent/health.js'
+import { httpGet, startHealthCheck } from '../agent/health.js'
 import type { EventBus } from './events.js'
 import type { GroupSpec } from './definition.js'
 import { appToJson, dependencyOrder } from './definition.js'
@@ -501,12 +501,18 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       let ready = false
       let lastResponse: ReadinessCheckResult['lastResponse']
       try {
-        const r = await fetch(`${rc.protocol === 'HTTPS' ? 'https' : 'http'}://${inst.agentIp}:${port}${rc.path}`, { signal: AbortSignal.timeout(rc.timeoutSeconds * 1000) })
-        const body = Buffer.from(await r.arrayBuffer())
+        // A self-signed certificate passes, as for health checks.
+        const r = await httpGet({
+          scheme: rc.protocol === 'HTTPS' ? 'https' : 'http',
+          host: inst.agentIp,
+          port,
+          path: rc.path,
+          signal: AbortSignal.timeout(rc.timeoutSeconds * 1000),
+          maxBodyBytes: READINESS_BODY_LIMIT,
+          userAgent: 'dromos-readiness-check',
+        })
         ready = rc.httpStatusCodesForReady.includes(r.status)
-        if (rc.preserveLastResponse) {
-          lastResponse = { status: r.status, contentType: r.headers.get('content-type') ?? '', body: body.subarray(0, READINESS_BODY_LIMIT).toString('utf8') }
-        }
+        if (rc.preserveLastResponse) lastResponse = r
         log.debug({ instanceId: inst.instanceId, status: r.status, ready }, 'readiness check')
       } catch (e) {
         log.debug({ instanceId: inst.instanceId, err: (e as Error).message }, 'readiness check failed')
