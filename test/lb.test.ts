@@ -215,11 +215,17 @@ describe('resynchronisation', () => {
     await lb.proc.stop('SIGKILL')
     // Nobody follows the apps now, but what HAProxy had keeps being served.
     expect(await seen(10101, 12)).toEqual(new Set(before))
+    const loop = new RequestLoop(10101, { maxMs: 60_000 })
     lb.proc.restart()
     await lb.waitReady()
-    // The new HAProxy took the listening sockets over, and the orphan finished.
+    // The new HAProxy took the listening sockets over, with the routes, and the orphan finished.
     await waitUntil('the orphaned HAProxy to go', async () => !haproxies().includes(orphan!), 10_000)
     expect(haproxies()).toHaveLength(1)
+    await new Promise((r) => setTimeout(r, 500))
+    await loop.stop()
+    expect(loop.results.length).toBeGreaterThan(20)
+    expect(loop.failures()).toEqual([])
+    expect(new Set(loop.results.slice(-12).map((r) => r.body))).toEqual(new Set(before))
     await apps.req('PUT', '/v2/apps/lb/scale', { instances: before.length + 1 })
     await apps.waitDeployed('/lb/scale')
     const after = await healthy()

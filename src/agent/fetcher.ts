@@ -47,6 +47,8 @@ export interface FetchOptions {
 }
 
 const DEFAULT_CACHE_BYTES = 2 * 1024 ** 3
+/** A partial download older than this is no download under way. */
+const STALE_PARTIAL_MS = 24 * 3600_000
 /** Downloads into the cache under way, by cache file: tasks that want the same URI share one. */
 const caching = new Map<string, Promise<void>>()
 
@@ -162,7 +164,8 @@ async function cached(url: URL, cacheDir: string, maxBytes: number, timeoutMs: n
       } finally {
         await rm(tmp, { force: true })
       }
-      await evict(cacheDir, maxBytes, file)
+      // The file is fetched; a cache that cannot be trimmed now is trimmed by a later fetch.
+      await evict(cacheDir, maxBytes, file).catch(() => undefined)
     })().finally(() => caching.delete(file))
     caching.set(file, pending)
   }
@@ -173,13 +176,17 @@ async function cached(url: URL, cacheDir: string, maxBytes: number, timeoutMs: n
 /** Removes the least recently used cache files until the cache fits, keeping `keep`. */
 async function evict(cacheDir: string, maxBytes: number, keep: string): Promise<void> {
   const entries = await Promise.all(
-    (await readdir(cacheDir))
-      .filter((name) => !name.endsWith('.partial'))
-      .map(async (name) => {
-        const p = path.join(cacheDir, name)
-        const st = await stat(p).catch(() => undefined)
-        return st ? { path: p, size: st.size, used: st.mtimeMs } : undefined
-      }),
+    (await readdir(cacheDir)).map(async (name) => {
+      const p = path.join(cacheDir, name)
+      const st = await stat(p).catch(() => undefined)
+      if (!st) return undefined
+      // A download an agent crash left half done goes once it is clearly abandoned.
+      if (name.endsWith('.partial')) {
+        if (Date.now() - st.mtimeMs > STALE_PARTIAL_MS) await rm(p, { force: true })
+        return undefined
+      }
+      return { path: p, size: st.size, used: st.mtimeMs }
+    }),
   )
   const files = entries.filter((e): e is { path: string; size: number; used: number } => e !== undefined).sort((a, b) => a.used - b.used)
   let total = files.reduce((n, f) => n + f.size, 0)

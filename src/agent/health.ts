@@ -225,10 +225,10 @@ export function httpGet(o: { scheme: string; host: string; port: number; path: s
       if (done) return
       done = true
       o.signal.removeEventListener('abort', onAbort)
-      if (err) {
-        req.destroy()
-        reject(err)
-      } else resolve(answer!)
+      // The connection goes either way: a body that drips on holds no socket open.
+      req.destroy()
+      if (err) reject(err)
+      else resolve(answer!)
     }
     const onAbort = (): void => finish(new Error(abortMessage(o.signal)))
     if (o.signal.aborted) queueMicrotask(onAbort)
@@ -243,8 +243,10 @@ export function httpGet(o: { scheme: string; host: string; port: number; path: s
       const chunks: Buffer[] = []
       let kept = 0
       res.on('data', (c: Buffer) => {
-        if (kept < maxBody) chunks.push(c.subarray(0, maxBody - kept))
-        kept += c.length
+        chunks.push(c.subarray(0, maxBody - kept))
+        kept += Math.min(c.length, maxBody - kept)
+        // Enough kept: the rest is not read.
+        if (kept >= maxBody) finish(undefined, { ...head, body: Buffer.concat(chunks).toString('utf8') })
       })
       res.on('end', () => finish(undefined, { ...head, body: Buffer.concat(chunks).toString('utf8') }))
       res.on('error', (err) => finish(new Error(`GET ${target} failed: ${err.message}`)))

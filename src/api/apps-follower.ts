@@ -152,7 +152,8 @@ export function createAppsFollower(opts: {
         else apps.set(id, (r.body as { app: FollowedApp }).app)
         copiedAt.set(id, s)
         pendingSince = earliest(pendingSince, eventAt)
-        handOver()
+        // Before the first full read the copy is partial: that read hands everything over.
+        if (floor > 0) handOver()
       } catch (e) {
         if (!stopped) log.warn({ err: (e as Error).message, app: id }, 'reading an app failed; reading them all again')
         resyncAll()

@@ -20,6 +20,8 @@ export interface Haproxy {
   runtime(commands: readonly string[]): Promise<string>
   stop(): Promise<void>
   running(): boolean
+  /** True while an HAProxy a previous lb left running still waits to be taken over. */
+  orphaned(): boolean
 }
 
 export class HaproxyError extends Error {}
@@ -44,9 +46,9 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
     try {
       const pid = Number(readFileSync(pidPath, 'utf8').trim())
       if (!Number.isInteger(pid) || pid <= 0) return undefined
-      // Only ours: an HAProxy running this very configuration file.
+      // Only ours: a process running this very configuration file.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      return cmdline.some((a) => a.endsWith('haproxy')) && cmdline.includes(configPath) ? pid : undefined
+      return cmdline.includes('-f') && cmdline.includes(configPath) ? pid : undefined
     } catch {
       return undefined
     }
@@ -124,15 +126,17 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
       const child = spawnHaproxy(oldPid !== undefined ? [...(existsSync(socketPath) ? ['-x', socketPath] : []), '-sf', String(oldPid)] : [])
       current = child
       if (old) draining.add(old)
+      // Named at once: should the lb die before the new process answers, the next one finds it.
+      writeFileSync(pidPath, `${child.pid}\n`)
       try {
         await waitForSocket(child)
       } catch (e) {
         // Keep the old process serving if the new one could not start.
         if (old && old.exitCode === null) current = old
+        if (oldPid !== undefined) writeFileSync(pidPath, `${oldPid}\n`)
         throw e
       }
       orphan = undefined
-      writeFileSync(pidPath, `${child.pid}\n`)
       if (adopted !== undefined) opts.log.info({ pid: child.pid, orphan: adopted }, 'HAProxy started, taking over from the one a previous lb left running')
       else opts.log.info({ pid: child.pid, reload: !!old }, old ? 'HAProxy reloaded' : 'HAProxy started')
     },
@@ -147,6 +151,15 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
       return out
     },
     async stop() {
+      // One left by a previous lb and never taken over stops as well.
+      if (orphan !== undefined && findOrphan() === orphan) {
+        try {
+          process.kill(orphan, 'SIGTERM')
+        } catch {
+          // gone already
+        }
+      }
+      orphan = undefined
       const all = [current, ...draining].filter((c): c is ChildProcess => !!c && c.exitCode === null)
       await Promise.all(
         all.map(
@@ -162,5 +175,6 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
       logFile.end()
     },
     running: () => !!current && current.exitCode === null,
+    orphaned: () => orphan !== undefined,
   }
 }

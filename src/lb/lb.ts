@@ -194,13 +194,17 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
       apiServer = await listen({ router, host: '127.0.0.1', port: opts.apiPort ?? 0, log })
       const addr = apiServer.address()
       apiPort = typeof addr === 'object' && addr ? addr.port : 0
-      // HAProxy starts at once, empty if the apps framework is not there yet.
-      try {
-        await applyRoutes()
-      } catch (e) {
-        await haproxy.stop()
-        apiServer.close()
-        throw e
+      // HAProxy starts at once, empty if the apps framework is not there yet. One that a
+      // previous lb left running serves on instead, until the first full read of the apps
+      // gives routes to take it over with.
+      if (!haproxy.orphaned()) {
+        try {
+          await applyRoutes()
+        } catch (e) {
+          await haproxy.stop()
+          apiServer.close()
+          throw e
+        }
       }
       follower.start()
     },

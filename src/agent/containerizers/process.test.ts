@@ -143,6 +143,24 @@ describe('process containerizer', () => {
     for (const signal of [1, 2, 3, 15]) expect((ignored >> BigInt(signal - 1)) & 1n).toBe(0n)
   })
 
+  it('reports an exit status above 128 that is no fatal signal as a plain exit', async () => {
+    // 147 is 128 + SIGSTOP: the wrapper must not stop itself.
+    const t = await start({ command: { value: 'exit 147' } })
+    const exited = await Promise.race([t.exited, new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 5000))])
+    expect(exited).toMatchObject({ exitCode: 147, signal: null, killed: false })
+  })
+
+  it('lets the command handle signals sent to its process group that the wrapper waits out', async () => {
+    const t = await start({ command: { value: `trap 'echo got-usr1' USR1; echo ready; while true; do sleep 0.05; done` } })
+    await waitFor(async () => (await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8')).includes('ready'))
+    const pid = Number(/^process-(\d+)$/.exec((t.events[0] as { containerId: string }).containerId)![1])
+    process.kill(-pid, 'SIGUSR1')
+    await waitFor(async () => (await readFile(path.join(t.sandboxDir, 'stdout'), 'utf8')).includes('got-usr1'))
+    expect(t.events.filter((e) => e.type === 'exited')).toEqual([])
+    await containerizer.kill(t.taskId, 1000)
+    expect(await t.exited).toMatchObject({ killed: true })
+  })
+
   it('kill() stops a task with SIGTERM, and the whole process group with it', async () => {
     const t = await start({ command: { value: 'sleep 30 & sleep 30; wait' } })
     const begun = Date.now()

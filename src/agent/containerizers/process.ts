@@ -144,8 +144,12 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     try {
       // A leftover of an earlier task with this id must not pass for this one's exit status.
       await rm(runDir, { recursive: true, force: true })
-      await mkdir(runDir, { recursive: true, mode: 0o700 })
-      if (runAs) await chown(runDir, runAs.uid, runAs.gid)
+      // The agent's own directory (the task may pass through it, not change it): the task's
+      // user owns only the exit status file its wrapper writes.
+      await mkdir(runRoot, { recursive: true, mode: 0o711 })
+      await mkdir(runDir, { mode: 0o711 })
+      await writeFile(exitStatusFile(runDir), '', { mode: 0o644 })
+      if (runAs) await chown(exitStatusFile(runDir), runAs.uid, runAs.gid)
     } catch (err) {
       return abandon(new LaunchFailedError(`Cannot create the task's run directory ${runDir}: ${errorMessage(err)}`))
     }
@@ -220,12 +224,14 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     signal: NodeJS.Signals | null,
     onEvent: (e: ContainerEvent) => void,
     tlog: Logger | undefined,
+    killGroup = true,
   ): Promise<void> {
     task.exited = true
     for (const t of task.timers) clearTimeout(t)
     task.timers.clear()
-    // The command's leftovers die with it, as when Mesos destroys a container.
-    signalGroup(pid, 'SIGKILL')
+    // The command's leftovers die with it, as when Mesos destroys a container. A group whose
+    // leader ended while the agent was down may carry a reused id by now: its cgroups serve.
+    if (killGroup) signalGroup(pid, 'SIGKILL')
 
     let oomMessage = task.oomMessage
     if (!oomMessage && task.cgroups.memory) oomMessage = await oomAfterExit(task.cgroups.memory, code, signal)
@@ -308,7 +314,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
       } catch {
         continue
       }
-      if (meta.agentId !== agentId || tasks.has(meta.taskId)) continue
+      if (meta.agentId !== agentId || tasks.has(meta.taskId) || !Number.isInteger(meta.pid) || meta.pid <= 1) continue
       const running = wrapperAlive(meta.pid, runDir)
       let markDone!: () => void
       const done = new Promise<void>((resolve) => (markDone = resolve))
@@ -317,13 +323,13 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
       const tlog = log?.child({ taskId: meta.taskId })
       found.push({ taskId: meta.taskId, frameworkId: meta.frameworkId, containerId: `process-${meta.pid}`, running })
       const emit = (e: ContainerEvent): void => onEvent(meta.taskId, e)
-      const ended = (): void => {
+      const ended = (killGroup: boolean): void => {
         const { code, signal } = readExitStatus(runDir)
-        finish(task, meta.pid, code, signal, emit, tlog).catch((err: unknown) => tlog?.error({ err }, 'exit handling failed'))
+        finish(task, meta.pid, code, signal, emit, tlog, killGroup).catch((err: unknown) => tlog?.error({ err }, 'exit handling failed'))
       }
       if (!running) {
         // Ended while the agent was down: reported once the agent has taken the list.
-        setImmediate(ended)
+        setImmediate(() => ended(false))
         continue
       }
       if (task.cgroups.memory) watchForOom(task, task.cgroups.memory, meta.pid, tlog)
@@ -331,7 +337,7 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
         const t = setTimeout(() => {
           task.timers.delete(t)
           if (wrapperAlive(meta.pid, runDir)) poll()
-          else ended()
+          else ended(true)
         }, RECOVERED_POLL_MS)
         task.timers.add(t)
       }
@@ -391,14 +397,19 @@ function wrap(cmd: CommandLine, cgroups: TaskCgroups, exitFile: string): SpawnPl
   const [argv0 = cmd.file, ...rest] = cmd.argv
   const join = procsFiles.length > 0 ? `${procsFiles.map((f) => `echo $$ > ${shellQuote(f)}`).join(' && ')} || { echo 'dromos: cannot join the task cgroup' >&2; exit 125; }; ` : ''
   const bash = existsSync('/bin/bash')
-  const start = bash ? `( trap - TERM INT QUIT HUP; exec -a "$0" "$@" ) &` : `( trap - TERM INT QUIT HUP; exec "$@" ) &`
+  // Signals the wrapper waits out; the command gets them at their defaults.
+  const sigs = 'HUP INT QUIT TERM USR1 USR2 ALRM PIPE TSTP TTIN TTOU'
+  const start = bash ? `( trap - ${sigs}; exec -a "$0" "$@" ) &` : `( trap - ${sigs}; exec "$@" ) &`
   // $1 is the exit status file; after shift, "$@" is the command. wait returns early when a
-  // signal arrives; once the command is gone, a last wait gives its own status.
+  // signal arrives; once the command is gone, a last wait gives its own status. A status of
+  // 128+n is taken as death by signal n, and the wrapper ends the same way (not for signals
+  // that stop or are ignored by default, and without a core dump).
   const script =
-    `x=$1; shift; ${join}trap : TERM INT QUIT HUP; ${start} c=$!; ` +
+    `x=$1; shift; ${join}trap : ${sigs}; ${start} c=$!; ` +
     `while kill -0 "$c" 2>/dev/null; do wait "$c"; done; wait "$c"; rc=$?; ` +
     `echo "$rc" > "$x"; ` +
-    `if [ "$rc" -gt 128 ]; then trap - TERM INT QUIT HUP; kill -"$((rc - 128))" $$; fi; exit "$rc"`
+    `if [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; then s=$((rc - 128)); ` +
+    `case $s in 17|18|19|20|21|22|23|28) ;; *) trap - ${sigs}; ulimit -c 0; kill -"$s" $$ ;; esac; fi; exit "$rc"`
   if (bash) return { file: '/bin/bash', args: ['-c', script, argv0, exitFile, cmd.file, ...rest], argv0: 'bash' }
   return { file: '/bin/sh', args: ['-c', script, cmd.file, exitFile, cmd.file, ...rest], argv0: 'sh' }
 }
@@ -416,25 +427,29 @@ function wrapperAlive(pid: number, runDir: string): boolean {
   }
 }
 
-/** How a recovered task ended, from what its wrapper wrote; killed by SIGKILL when it wrote nothing. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+/** Signals that stop a process or are ignored by default: a 128+n status is not a death by them. */
+const NOT_FATAL = new Set([17, 18, 19, 20, 21, 22, 23, 28])
+
+/** How a recovered task ended, from what its wrapper wrote (as the wrapper itself ends); killed by SIGKILL when it wrote nothing. */
 function readExitStatus(runDir: string): { code: number | null; signal: NodeJS.Signals | null } {
-  let rc: number
+  let text: string
   try {
-    rc = Number(readFileSync(exitStatusFile(runDir), 'utf8').trim())
+    text = readFileSync(exitStatusFile(runDir), 'utf8').trim()
   } catch {
-    // Only SIGKILL stops the wrapper before it writes: the group was killed.
-    return { code: null, signal: 'SIGKILL' }
+    text = ''
   }
-  if (!Number.isInteger(rc)) return { code: null, signal: 'SIGKILL' }
-  if (rc > 128) {
+  const rc = Number(text)
+  // Only SIGKILL stops the wrapper before it writes: the group was killed.
+  if (text === '' || !Number.isInteger(rc)) return { code: null, signal: 'SIGKILL' }
+  if (rc > 128 && rc < 160 && !NOT_FATAL.has(rc - 128)) {
     const name = Object.entries(osConstants.signals).find(([, n]) => n === rc - 128)?.[0]
     if (name) return { code: null, signal: name as NodeJS.Signals }
   }
   return { code: rc, signal: null }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
 // ---- users ----
