@@ -3,7 +3,7 @@
 // groups, the small endpoints, 404 wording, and the events one deploy-scale-delete produces.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppsProcess, EventStream } from './lib/apps.js'
-import type { MarathonEventRecord } from './lib/apps.js'
+import type { MarathonEventRecord, TaskJson } from './lib/apps.js'
 import { TestCluster, waitUntil } from './lib/cluster.js'
 
 let cluster: TestCluster
@@ -19,16 +19,6 @@ const sleeper = (id: string, extra: Record<string, unknown> = {}): Record<string
   ...extra,
 })
 
-interface TaskJson {
-  id: string
-  appId: string
-  host: string
-  state: string
-  stagedAt: string
-  ports: number[]
-  slaveId: string
-  version: string
-}
 
 beforeAll(async () => {
   cluster = await TestCluster.start({

@@ -11,24 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppsProcess, EventStream } from './lib/apps.js'
+import type { TaskJson } from './lib/apps.js'
 import { TestCluster, waitUntil } from './lib/cluster.js'
 
 let cluster: TestCluster
 let apps: AppsProcess
 const agentIds: string[] = []
 
-interface TaskJson {
-  id: string
-  appId: string
-  host: string
-  state: string
-  stagedAt: string
-  ports: number[]
-  servicePorts: number[]
-  slaveId: string
-  version: string
-  healthCheckResults: Array<{ alive: boolean }>
-}
 
 const HOSTS = ['agent-a', 'agent-b'] as const
 

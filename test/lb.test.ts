@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppsProcess, EventStream } from './lib/apps.js'
+import type { TaskJson } from './lib/apps.js'
 import { freePort, Proc, TestCluster, waitUntil } from './lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
 import { hit, LbProcess, RequestLoop } from './lib/lb.js'
@@ -207,7 +208,7 @@ describe('resynchronisation', () => {
     await waitUntil('old HAProxy processes to finish', async () => haproxies().length === 1)
     const [orphan] = haproxies()
     const healthy = async (): Promise<string[]> =>
-      ((await apps.app('/lb/scale'))?.tasks ?? []).filter((t: { healthCheckResults: Array<{ alive: boolean }> }) => t.healthCheckResults[0]?.alive).map((t: { id: string }) => t.id)
+      ((await apps.app('/lb/scale'))?.tasks ?? []).filter((t: TaskJson) => t.healthCheckResults[0]?.alive).map((t: TaskJson) => t.id)
     const before = await waitUntil('every instance to be healthy and serve', async () => {
       const ids = await healthy()
       return ids.length === (await taskIds('/lb/scale')).length && (await seen(10101, 12)).size === ids.length ? ids : undefined

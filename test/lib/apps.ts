@@ -9,6 +9,20 @@ export interface MarathonEventRecord {
   [k: string]: any // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+/** A task as /v2/apps/{id} and /v2/tasks show it (the fields the tests read). */
+export interface TaskJson {
+  id: string
+  appId: string
+  host: string
+  state: string
+  stagedAt: string
+  ports: number[]
+  servicePorts: number[]
+  slaveId: string
+  version: string
+  healthCheckResults: Array<{ alive: boolean }>
+}
+
 export class AppsProcess {
   proc!: Proc
   url = ''
