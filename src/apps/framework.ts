@@ -6,7 +6,8 @@ import type { OfferWire, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import type { SchedulerClient, SchedulerClientOptions, SchedulerEvent } from '../api/scheduler-client.js'
 import { createSchedulerClient } from '../api/scheduler-client.js'
 import type { Clock } from '../core/clock.js'
-import { ConflictError, DromosError, NotFoundError } from '../core/errors.js'
+import { ConflictError, NotFoundError } from '../core/errors.js'
+import { AppLockedError } from './errors.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
@@ -23,15 +24,6 @@ import type { AppDefinition, DeploymentPlan, DeploymentStep, Instance } from './
 import { Condition } from './types.js'
 
 export const SERVICE_PORT_RANGE = { begin: 10000, end: 20000 } as const
-
-export class AppLockedError extends DromosError {
-  constructor(
-    readonly appIds: readonly string[],
-    readonly deploymentIds: readonly string[],
-  ) {
-    super('APP_LOCKED', 409, `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.`)
-  }
-}
 
 export interface AppsFrameworkOptions {
   readonly store: Store
