@@ -93,6 +93,21 @@ export interface Router {
 }
 
 /**
+ * The URL of a request, or undefined when its target is not a path (or absolute URL) whose
+ * percent-encoding decodes. `//a` stays a path, not a host.
+ */
+export function requestUrl(target: string): URL | undefined {
+  try {
+    const url = target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+    decodeURIComponent(url.pathname)
+    return url
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Paths are literal except `:name` segments. Errors thrown by handlers become a status and
  * a plain-text message (Mesos endpoints answer errors in plain text).
  */
@@ -135,7 +150,15 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
       return router
     },
     async handle(req, res) {
-      const url = new URL(req.url ?? '/', 'http://localhost')
+      const url = requestUrl(req.url ?? '/')
+      if (!url) {
+        // A path that does not decode is the client's error, answered in this surface's shape.
+        const err = new BadRequestError(`Malformed request path: '${(req.url ?? '').slice(0, 200)}'`)
+        const ctx = { req, res, url: new URL('http://localhost/'), params: {} }
+        if (opts.onError) opts.onError(err, ctx)
+        else sendText(res, err.status, err.message)
+        return
+      }
       let pathMatched = false
       for (const route of routes) {
         const m = route.pattern.exec(url.pathname)
