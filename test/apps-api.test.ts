@@ -364,6 +364,28 @@ describe('killing tasks', () => {
     expect((await apps.app('/k/locked')).instances).toBe(0)
   })
 
+  it('an HTTP health check runs first after its interval, not after the 15 s delaySeconds of Mesos checks', async () => {
+    const events = new EventStream(apps.url, ['status_update_event', 'health_status_changed_event'])
+    await waitUntil('the stream to attach', async () => (await apps.req('GET', '/metrics')).body.gauges['marathon.http.event-streams.active.gauge'].value >= 1)
+    const r = await apps.req('POST', '/v2/apps', {
+      id: '/hc/quick',
+      cmd: 'mkdir -p w && echo ok > w/index.html && exec busybox httpd -f -p $PORT0 -h w',
+      cpus: 0.05,
+      mem: 16,
+      portDefinitions: [{ port: 0 }],
+      healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, intervalSeconds: 1, timeoutSeconds: 1 }],
+    })
+    expect(r.status).toBe(201)
+    expect(r.body.healthChecks[0].delaySeconds).toBe(15)
+    const running = await events.waitFor((e) => e.eventType === 'status_update_event' && e.appId === '/hc/quick' && e.taskStatus === 'TASK_RUNNING', 'the task to run')
+    const healthy = await events.waitFor((e) => e.eventType === 'health_status_changed_event' && e.appId === '/hc/quick' && e.alive === true, 'the task to be healthy', 30_000)
+    const waited = Date.parse(String(healthy.timestamp)) - Date.parse(String(running.timestamp))
+    // The first check comes after intervalSeconds (1 s): well before 15 s, with room for a slow machine.
+    expect(waited).toBeLessThan(10_000)
+    await events.close()
+    await apps.req('DELETE', '/v2/apps/hc/quick?force=true')
+  })
+
   it('GET /v2/tasks?status=running lists only running tasks', async () => {
     // An app that cannot be placed: it never has a running task.
     const all = (await apps.req('GET', '/v2/tasks')).body.tasks as TaskJson[]

@@ -107,6 +107,8 @@ const CONDITION_OF: Record<string, Condition> = {
 }
 
 const MARATHON_CHECKED = new Set(['HTTP', 'HTTPS', 'TCP'])
+/** Marathon's HealthCheck.DefaultFirstHealthCheckAfter. */
+const FIRST_MARATHON_CHECK_AFTER_SECONDS = 5
 
 export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   const { log, clock, events, store } = opts
@@ -413,7 +415,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       const handle = startHealthCheck({
         check: {
           ...check,
-          delay_seconds: h.delaySeconds,
+          // delaySeconds belongs to the checks Mesos runs; Marathon runs its own HTTP, HTTPS and
+          // TCP checks first after at most 5 s, or the interval when that is shorter.
+          delay_seconds: Math.min(h.intervalSeconds, FIRST_MARATHON_CHECK_AFTER_SECONDS),
           interval_seconds: h.intervalSeconds,
           timeout_seconds: h.timeoutSeconds,
           consecutive_failures: h.maxConsecutiveFailures,
