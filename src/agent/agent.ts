@@ -5,6 +5,8 @@ import { basename, dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { AttributeWire, FrameworkInfo, HealthCheck, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
+import type { AgentRegisteredWire, AgentRegistrationWire, AgentStatusWire } from '../api/internal.js'
+import { MasterInternalPath } from '../api/internal.js'
 import type { Clock } from '../core/clock.js'
 import { newUpdateUuid, newUuid } from '../core/ids.js'
 import type { Resources } from '../core/resources.js'
@@ -122,10 +124,11 @@ export function createAgent(opts: AgentOptions): Agent {
     maxRetryMs: opts.statusUpdateMaxRetryMs,
     send: async (u: PendingUpdate) => {
       if (!agentId) return false
-      const r = await fetch(`${opts.masterUrl}/internal/agent/status`, {
+      const body: AgentStatusWire = { agent_id: agentId, framework_id: u.frameworkId, status: u.status }
+      const r = await fetch(`${opts.masterUrl}${MasterInternalPath.status}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ agent_id: agentId, framework_id: u.frameworkId, status: u.status }),
+        body: JSON.stringify(body),
         signal: AbortSignal.timeout(10_000),
       })
       await r.arrayBuffer()
@@ -400,23 +403,24 @@ export function createAgent(opts: AgentOptions): Agent {
           const report = [...tasks.values()]
             .filter((t) => !isTerminal(t.state) || updates.pending(t.frameworkId, t.info.task_id.value).length > 0)
             .map((t) => ({ framework_id: t.frameworkId, task_info: t.info, state: t.state, ...(t.latest ? { status: t.latest } : {}) }))
-          const r = await fetch(`${opts.masterUrl}/internal/agent/register`, {
+          const registration: AgentRegistrationWire = {
+            ...(agentId ? { agent_id: agentId } : {}),
+            hostname: opts.hostname,
+            ip: opts.ip,
+            port: opts.port,
+            resources: resourcesToWire(opts.resources),
+            attributes: opts.attributes,
+            version: AGENT_VERSION,
+            tasks: report,
+          }
+          const r = await fetch(`${opts.masterUrl}${MasterInternalPath.register}`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({
-              ...(agentId ? { agent_id: agentId } : {}),
-              hostname: opts.hostname,
-              ip: opts.ip,
-              port: opts.port,
-              resources: resourcesToWire(opts.resources),
-              attributes: opts.attributes,
-              version: AGENT_VERSION,
-              tasks: report,
-            }),
+            body: JSON.stringify(registration),
             signal: AbortSignal.timeout(10_000),
           })
           if (!r.ok) throw new Error(`master answered ${r.status}: ${await r.text()}`)
-          const body = (await r.json()) as { agent_id: string; ping_interval_ms: number; master_id?: string }
+          const body = (await r.json()) as AgentRegisteredWire
           masterId = body.master_id
           if (agentId !== body.agent_id) {
             agentId = body.agent_id

@@ -6,6 +6,8 @@ import type { Logger } from 'pino'
 import type { AttributeWire, FrameworkInfo, KillPolicy, SchedulerCall, TaskInfo, TaskStatusWire, OfferWire } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
 import { writeRecord } from '../api/http.js'
+import type { AgentCalls, AgentRegisteredWire } from '../api/internal.js'
+import { AgentInternalPath, pingPath } from '../api/internal.js'
 import type { Clock } from '../core/clock.js'
 import { assertNever, BadRequestError, ForbiddenError, NotFoundError } from '../core/errors.js'
 import { newUuid } from '../core/ids.js'
@@ -147,7 +149,7 @@ export interface Master {
   stop(): Promise<void>
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
   handleCall(call: SchedulerCall, streamId: string | undefined): Promise<void>
-  registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }>
+  registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire>
   agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void
   agentUsed(agentId: string): Resources
   agentOffered(agentId: string): Resources
@@ -315,7 +317,7 @@ export function createMaster(opts: MasterOptions): Master {
 
   // ---- agents ----
 
-  async function agentRequest(agent: AgentRecord, path: string, body: unknown, timeoutMs = 10_000): Promise<Response> {
+  async function agentRequest<P extends keyof AgentCalls>(agent: AgentRecord, path: P, body: AgentCalls[P], timeoutMs = 10_000): Promise<Response> {
     return fetch(`http://${agent.ip}:${agent.port}${path}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -324,7 +326,7 @@ export function createMaster(opts: MasterOptions): Master {
     })
   }
 
-  async function registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }> {
+  async function registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire> {
     const now = clock.now()
     const recovered = reg.agent_id ? recoveredAgents.get(reg.agent_id) : undefined
     const existing = reg.agent_id ? (agents.get(reg.agent_id) ?? recovered) : undefined
@@ -413,7 +415,7 @@ export function createMaster(opts: MasterOptions): Master {
   }
 
   const pingUrl = (a: { id: string; ip: string; port: number }): string =>
-    `http://${a.ip}:${a.port}/internal/ping?agent_id=${encodeURIComponent(a.id)}&master_id=${encodeURIComponent(runId)}`
+    `http://${a.ip}:${a.port}${pingPath(a.id, runId)}`
 
   /**
    * Pings the agents of the registry that have not re-registered. A ping names this master: an
@@ -500,7 +502,7 @@ export function createMaster(opts: MasterOptions): Master {
     // An unreachable agent would hold the framework's call until the request times out; as in
     // Mesos the acknowledgement is dropped, and the agent re-sends the update once it is back.
     if (isActive(agent)) {
-      await agentRequest(agent, '/internal/ack', { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
+      await agentRequest(agent, AgentInternalPath.ack, { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
         (r) => r.arrayBuffer(),
         (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
       )
@@ -654,7 +656,7 @@ export function createMaster(opts: MasterOptions): Master {
       apply({ type: 'task-added', task })
       counters.tasksLaunched++
       emitOperator({ type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
-      void agentRequest(agent, '/internal/tasks/launch', { framework_id: f.id, framework_info: f.info, task_info: ti })
+      void agentRequest(agent, AgentInternalPath.launch, { framework_id: f.id, framework_info: f.info, task_info: ti })
         .then(async (r) => {
           if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
           await r.arrayBuffer().catch(() => undefined)
@@ -724,7 +726,7 @@ export function createMaster(opts: MasterOptions): Master {
     for (const id of agentIds) {
       const agent = agents.get(id)
       if (agent && isActive(agent)) {
-        await agentRequest(agent, '/internal/framework/shutdown', { framework_id: f.id }).then(
+        await agentRequest(agent, AgentInternalPath.shutdownFramework, { framework_id: f.id }).then(
           (r) => r.arrayBuffer(),
           (e: unknown) => log.warn({ err: e, agentId: id }, 'failed to ask agent to shut the framework down'),
         )
@@ -851,7 +853,7 @@ export function createMaster(opts: MasterOptions): Master {
     if (!agent || !isActive(agent)) return
     const policy: KillPolicy | undefined = body.kill_policy ?? t.info.kill_policy
     const graceMs = policy?.grace_period ? Math.floor(policy.grace_period.nanoseconds / 1e6) : 3000
-    const r = await agentRequest(agent, '/internal/tasks/kill', { framework_id: f.id, task_id: t.taskId, grace_period_ms: graceMs })
+    const r = await agentRequest(agent, AgentInternalPath.kill, { framework_id: f.id, task_id: t.taskId, grace_period_ms: graceMs })
     await r.arrayBuffer()
   }
 
@@ -901,7 +903,7 @@ export function createMaster(opts: MasterOptions): Master {
         const body = need(call.message, 'message')
         const agent = agents.get(body.agent_id.value)
         if (!agent) throw new NotFoundError(`Unknown agent ${body.agent_id.value}`)
-        const r = await agentRequest(agent, '/internal/message', { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
+        const r = await agentRequest(agent, AgentInternalPath.message, { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
         await r.arrayBuffer()
         return
       }
