@@ -239,28 +239,37 @@ export function createAgent(opts: AgentOptions): Agent {
     return env
   }
 
+  /** For event handlers, which nobody awaits: a failed checkpoint or kill is logged, not left to reject. */
+  const logFailure =
+    (t: AgentTask, what: string) =>
+    (e: unknown): void =>
+      log.error({ err: e, taskId: t.info.task_id.value }, what)
+  const updateFailed = (t: AgentTask): ((e: unknown) => void) => logFailure(t, 'status update failed')
+
   function onContainerEvent(t: AgentTask, e: ContainerEvent): void {
     const k = key(t.frameworkId, t.info.task_id.value)
     if (e.type === 'running') {
       t.containerId = e.containerId
       containerIps.set(k, e.ipAddresses)
-      void update(t, TaskState.RUNNING).then(() => startHealth(t))
+      update(t, TaskState.RUNNING)
+        .then(() => startHealth(t))
+        .catch(updateFailed(t))
       return
     }
     t.healthCheck?.stop()
     if (t.killRequested || e.killed) {
-      void update(t, TaskState.KILLED, { message: e.message || 'Task killed', ...(t.latest?.healthy === false ? { healthy: false } : {}) })
+      update(t, TaskState.KILLED, { message: e.message || 'Task killed', ...(t.latest?.healthy === false ? { healthy: false } : {}) }).catch(updateFailed(t))
       return
     }
     if (e.oomKilled) {
-      void update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LIMITATION_MEMORY', message: e.message || 'Memory limit exceeded' })
+      update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LIMITATION_MEMORY', message: e.message || 'Memory limit exceeded' }).catch(updateFailed(t))
       return
     }
     if (e.exitCode === 0) {
-      void update(t, TaskState.FINISHED, { message: e.message || 'Command exited with status 0' })
+      update(t, TaskState.FINISHED, { message: e.message || 'Command exited with status 0' }).catch(updateFailed(t))
       return
     }
-    void update(t, TaskState.FAILED, { reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: e.message })
+    update(t, TaskState.FAILED, { reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: e.message }).catch(updateFailed(t))
   }
 
   function startHealth(t: AgentTask): void {
@@ -279,16 +288,16 @@ export function createAgent(opts: AgentOptions): Agent {
       ...(runInContainer ? { runCommand: (argv, env, timeoutMs) => runInContainer(taskId, argv, timeoutMs, env) } : {}),
       onResult: (r) => {
         if (isTerminal(t.state) || t.killRequested) return
-        void update(t, t.state === TaskState.KILLING ? TaskState.KILLING : TaskState.RUNNING, {
+        update(t, t.state === TaskState.KILLING ? TaskState.KILLING : TaskState.RUNNING, {
           healthy: r.healthy,
           reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
           ...(r.message ? { message: r.message } : {}),
-        })
+        }).catch(updateFailed(t))
       },
       onFailed: (message) => {
         log.info({ taskId: t.info.task_id.value, message }, 'task failed its health check: killing it')
         if (t.latest) t.latest.healthy = false
-        void killTask(t, gracePeriodOf(t))
+        killTask(t, gracePeriodOf(t)).catch(logFailure(t, 'killing a task that failed its health check failed'))
       },
     })
   }

@@ -573,6 +573,12 @@ export function createMaster(opts: MasterOptions): Master {
     res.end()
   }
 
+  /** For timers, which nobody awaits: a failed store write is logged, not left to reject. */
+  const removeFailed =
+    (f: FrameworkRecord) =>
+    (e: unknown): void =>
+      log.error({ err: e, frameworkId: f.id }, 'removing framework failed')
+
   async function removeFramework(f: FrameworkRecord, why: string): Promise<void> {
     log.info({ frameworkId: f.id, why }, 'removing framework')
     if (f.failoverTimer) clearTimeout(f.failoverTimer)
@@ -613,7 +619,7 @@ export function createMaster(opts: MasterOptions): Master {
     log.info({ frameworkId: f.id, failoverTimeoutSeconds: f.info.failover_timeout }, 'framework disconnected')
     emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(master, f) } })
     f.failoverTimer = setTimeout(() => {
-      if (!f.stream && frameworks.get(f.id) === f) void removeFramework(f, 'failover timeout elapsed')
+      if (!f.stream && frameworks.get(f.id) === f) removeFramework(f, 'failover timeout elapsed').catch(removeFailed(f))
     }, Math.min(timeoutMs, 2 ** 31 - 1))
     f.failoverTimer.unref()
     allocateSoon()
@@ -933,7 +939,7 @@ export function createMaster(opts: MasterOptions): Master {
 
   function onDisconnectRecovered(f: FrameworkRecord): void {
     f.failoverTimer = setTimeout(() => {
-      if (!f.stream && frameworks.get(f.id) === f) void removeFramework(f, 'failover timeout elapsed after master restart')
+      if (!f.stream && frameworks.get(f.id) === f) removeFramework(f, 'failover timeout elapsed after master restart').catch(removeFailed(f))
     }, Math.min(Math.max(f.info.failover_timeout * 1000, 60_000), 2 ** 31 - 1))
     f.failoverTimer.unref()
   }
