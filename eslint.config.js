@@ -1,6 +1,7 @@
 // Lint rules that keep the layout honest: no promise left unhandled, type-only imports
 // marked as such, no import cycles, and no process folder importing another one.
 import js from '@eslint/js'
+import { defineConfig } from 'eslint/config'
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript'
 import { importX } from 'eslint-plugin-import-x'
 import tseslint from 'typescript-eslint'
@@ -12,7 +13,7 @@ const nodeGlobals = Object.fromEntries(
   ['process', 'console', 'fetch', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
 )
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'node_modules/', '.dromos/', 'coverage/'] },
   {
     files: ['**/*.js', '**/*.mjs'],
