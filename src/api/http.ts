@@ -3,7 +3,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 import { BadRequestError, DromosError, PayloadTooLargeError } from '../core/errors.js'
+import { stripNulls } from './mesos.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 export const MAX_JSON_DEPTH = 64
@@ -56,6 +58,22 @@ export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   } catch (e) {
     throw new BadRequestError(`Failed to parse JSON: ${(e as Error).message}`)
   }
+}
+
+function zodMessage(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+/** Reads, parses and validates a JSON request body; explicit nulls count as absent, as in Mesos' JSON. */
+export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, maxBodyBytes: number): Promise<T> {
+  const type = ctx.req.headers['content-type'] ?? ''
+  // Mesos answers 415 Unsupported Media Type, not 400, to a body it cannot read at all.
+  if (type && !type.includes('json')) throw new DromosError('UNSUPPORTED_MEDIA_TYPE', 415, `Expecting 'Content-Type' of application/json, got '${type}'`)
+  const text = await readBody(ctx.req, maxBodyBytes)
+  const raw = stripNulls(parseJson(text))
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new BadRequestError(`Failed to validate request: ${zodMessage(parsed.error)}`)
+  return parsed.data
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -21,7 +21,6 @@ import {
 import type { Launch } from './placement.js'
 import { T0, testApp, testInstance } from './testing.js'
 import type { AppDefinition, Constraint, Instance, OfferView, PortDefinition } from './types.js'
-import { Condition } from './types.js'
 
 const T1 = '2026-02-01T00:00:00.000Z'
 
