@@ -427,36 +427,41 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         env: {},
         sandboxDir: '/',
         log: log.child({ component: 'health', instanceId: inst.instanceId }),
+        // Results change the instance in the queue, like every other change, so that a status
+        // update handled meanwhile is never overwritten by a copy read before it.
         onResult: (r) => {
           results[k] = r.healthy
-          const cur = state.instances.get(inst.instanceId)
-          if (!cur) return
-          if (!r.healthy) events.publish('failed_health_check_event', { appId: cur.appId, instanceId: cur.instanceId, healthCheck: h })
-          const healthy = results.every((x) => x === true) ? true : results.some((x) => x === false) ? false : undefined
-          if (healthy !== cur.healthy) {
+          void enqueue(async () => {
+            const cur = state.instances.get(inst.instanceId)
+            if (!cur || !checks.has(inst.instanceId)) return
+            if (!r.healthy) events.publish('failed_health_check_event', { appId: cur.appId, instanceId: cur.instanceId, healthCheck: h })
+            const healthy = results.every((x) => x === true) ? true : results.some((x) => x === false) ? false : undefined
+            if (healthy === cur.healthy) return
             const next = { ...cur }
             if (healthy === undefined) delete next.healthy
             else next.healthy = healthy
-            void state.apply({ type: 'instance-put', instance: next }).then(() => {
-              publishHealth(next)
-              tickSoon()
-            })
-          }
+            await state.apply({ type: 'instance-put', instance: next })
+            publishHealth(next)
+            tickSoon()
+          })
         },
         onFailed: (message) => {
-          const cur = state.instances.get(inst.instanceId)
-          if (!cur || cur.goal !== 'Running') return
-          log.info({ instanceId: cur.instanceId, message }, 'instance failed its health checks: killing it')
-          events.publish('unhealthy_instance_kill_event', {
-            appId: cur.appId,
-            taskId: cur.taskId,
-            instanceId: cur.instanceId,
-            version: cur.version,
-            reason: message,
-            host: cur.host,
-            slaveId: cur.agentId,
+          void enqueue(async () => {
+            const cur = state.instances.get(inst.instanceId)
+            if (!cur || cur.goal !== 'Running') return
+            log.info({ instanceId: cur.instanceId, message }, 'instance failed its health checks: killing it')
+            events.publish('unhealthy_instance_kill_event', {
+              appId: cur.appId,
+              taskId: cur.taskId,
+              instanceId: cur.instanceId,
+              version: cur.version,
+              reason: message,
+              host: cur.host,
+              slaveId: cur.agentId,
+            })
+            await noteFailure(cur)
+            await killInstance(cur, 'Decommissioned')
           })
-          void noteFailure(cur).then(() => killInstance(cur, 'Decommissioned'))
         },
       })
       handles.push(handle)
@@ -494,18 +499,21 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         log.debug({ instanceId: inst.instanceId, err: (e as Error).message }, 'readiness check failed')
         ready = false
       }
-      const now = state.instances.get(inst.instanceId)
-      if (!now) return
+      if (!state.instances.has(inst.instanceId)) return
       readinessResults.set(inst.instanceId, { name: rc.name, taskId: inst.taskId, ready, ...(lastResponse ? { lastResponse } : {}) })
       if (ready) {
-        await state.apply({ type: 'instance-put', instance: { ...now, ready: true } })
         readiness.delete(inst.instanceId)
-        tickSoon()
+        await enqueueResult(async () => {
+          const now = state.instances.get(inst.instanceId)
+          if (now && now.ready !== true) await state.apply({ type: 'instance-put', instance: { ...now, ready: true } })
+          tickSoon()
+        })
         return
       }
-      readiness.set(inst.instanceId, setTimeout(() => void attempt(), rc.intervalSeconds * 1000))
+      readiness.set(inst.instanceId, setTimeout(run, rc.intervalSeconds * 1000))
     }
-    readiness.set(inst.instanceId, setTimeout(() => void attempt(), 0))
+    const run = (): void => void attempt().catch((e: unknown) => log.warn({ err: (e as Error).message, instanceId: inst.instanceId }, 'readiness check failed to record'))
+    readiness.set(inst.instanceId, setTimeout(run, 0))
   }
 
   function portNames(app: AppDefinition): string[] {
@@ -808,7 +816,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       case 'SUBSCRIBED': {
         const id = e.subscribed.framework_id.value
         const reregistered = state.frameworkId === id
-        if (!reregistered) void state.apply({ type: 'framework-id', frameworkId: id })
+        if (!reregistered) void enqueue(() => state.apply({ type: 'framework-id', frameworkId: id }))
         // Marathon's SchedulerRegisteredEvent has frameworkId and master; the re-registered one only master.
         if (reregistered) events.publish('scheduler_reregistered_event', { master: opts.master })
         else events.publish('scheduler_registered_event', { frameworkId: id, master: opts.master })
@@ -882,12 +890,13 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     deploy: (change, o) => enqueueResult(() => deploy(change, o)),
     killInstances: (ids, o) => enqueueResult(() => killInstances(ids, o)),
     cancelDeployment: (id, force) => enqueueResult(() => cancelDeployment(id, force)),
-    async resetDelay(appId) {
-      if (!state.delays.has(appId)) return false
-      await state.apply({ type: 'delay-removed', appId })
-      tickSoon()
-      return true
-    },
+    resetDelay: (appId) =>
+      enqueueResult(async () => {
+        if (!state.delays.has(appId)) return false
+        await state.apply({ type: 'delay-removed', appId })
+        tickSoon()
+        return true
+      }),
     queue() {
       return needs().map(({ app, count }) => {
         const d = state.delays.get(app.id)
