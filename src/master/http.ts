@@ -14,6 +14,8 @@ import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
 import { renderPrometheus } from './prometheus.js'
+import { v0Resources } from '../api/v0-resources.js'
+import { registerOperatorEndpoints } from './operator-endpoints.js'
 
 export interface MasterHttpOptions {
   readonly master: Master
@@ -38,13 +40,7 @@ export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, ma
   return parsed.data
 }
 
-/** v0 JSON shows resources as a flat object: {"cpus":1,"mem":128,"ports":"[31000-31001]"}. */
-export function v0Resources(r: Resources): Record<string, number | string> {
-  const out: Record<string, number | string> = { cpus: 0, mem: 0, disk: 0, gpus: 0 }
-  for (const [k, v] of Object.entries(r.scalars)) out[k] = v
-  for (const [k, v] of Object.entries(r.ranges)) out[k] = `[${v.map((x) => `${x.begin}-${x.end}`).join(', ')}]`
-  return out
-}
+export { v0Resources } from '../api/v0-resources.js'
 
 function v0Attributes(list: readonly z.infer<typeof AttributeSchema>[]): Record<string, string | number> {
   const out: Record<string, string | number> = {}
@@ -167,6 +163,7 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
   router.on('GET', '/master/health', (ctx) => sendText(ctx.res, 200, ''))
   router.on('GET', '/version', (ctx) => sendJson(ctx.res, 200, versionInfo()))
   router.on('GET', '/metrics/snapshot', (ctx) => sendJson(ctx.res, 200, master.metrics()))
+  registerOperatorEndpoints(router, master)
   router.on('GET', '/metrics', (ctx) => {
     ctx.res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
     ctx.res.end(renderPrometheus(master.metrics()))
