@@ -7,6 +7,8 @@ import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { TestCluster, waitUntil } from './lib/cluster.js'
+import type { ReadResponse } from './lib/http.js'
+import { readResponse } from './lib/http.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
 import { scalar, TestFramework } from './lib/scheduler.js'
 
@@ -61,17 +63,7 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function get(url: string): Promise<{ status: number; type: string; text: string; json: Json }> {
-  const r = await fetch(url)
-  const text = await r.text()
-  let json: Json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: r.status, type: r.headers.get('content-type') ?? '', text, json }
-}
+const get = async (url: string): Promise<ReadResponse> => readResponse(await fetch(url))
 
 async function getJson(url: string): Promise<Json> {
   const r = await get(url)
