@@ -4,12 +4,13 @@ SHELL := /bin/bash
 
 WORK_DIR ?= .dromos
 
-.PHONY: help setup build up test bench clean
+.PHONY: help setup build up lint test bench clean
 
 help:
 	@echo "dromos make targets:"
 	@echo "  make up      set up, build, and run a single-machine cluster (dromos up --work-dir $(WORK_DIR))"
-	@echo "  make test    set up, type-check and build, then run the tests (extra filters: make test ARGS='src/core')"
+	@echo "  make test    set up, type-check and build, lint, then run the tests (extra filters: make test ARGS='src/core')"
+	@echo "  make lint    run ESLint (promises, type imports, import cycles, process boundaries)"
 	@echo "  make setup   install missing system packages and npm dependencies, start dockerd"
 	@echo "  make build   compile TypeScript to dist/"
 	@echo "  make bench   set up, build, and run every benchmark in dist/bench/"
@@ -27,7 +28,11 @@ up: setup build
 # Cross-process tests spawn bin/dromos, which runs dist/src/cli/main.js: build before testing.
 test: setup
 	npx tsc -p tsconfig.json
+	npx eslint .
 	node scripts/run-tests.mjs $(ARGS)
+
+lint:
+	npx eslint .
 
 bench: setup build
 	@set -e; found=0; \

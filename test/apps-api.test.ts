@@ -99,6 +99,44 @@ describe('validation over HTTP', () => {
   })
 })
 
+describe('malformed requests', () => {
+  /** A raw HTTP/1.1 request, so that the path reaches the server exactly as written. */
+  async function raw(url: string, path: string): Promise<{ status: number; type: string; body: string }> {
+    const { port } = new URL(url)
+    const socket = (await import('node:net')).connect(Number(port), '127.0.0.1')
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
+    const chunks: Buffer[] = []
+    for await (const c of socket) chunks.push(c as Buffer)
+    const text = Buffer.concat(chunks).toString('utf8')
+    const [head = '', body = ''] = text.split('\r\n\r\n')
+    const type = /content-type: *([^\r;]+)/i.exec(head)?.[1] ?? ''
+    return { status: Number(head.split(' ')[1]), type, body }
+  }
+
+  it('a path whose percent-encoding is broken answers 400 in each surface\'s shape, and the process carries on', async () => {
+    for (const path of ['/v2/apps/%E0%A4%A', '/v2/apps/%', '/v2/groups/%zz/x', '/v2/apps/a/tasks/%E0']) {
+      const r = await raw(apps.url, path)
+      expect(r.status, path).toBe(400)
+      expect(r.type, path).toBe('application/json')
+      expect(Object.keys(JSON.parse(r.body) as object), path).toEqual(['message'])
+    }
+    for (const url of [cluster.masterUrl, cluster.agents[0]!.url]) {
+      const r = await raw(url, '/master/state%E0%A4%A')
+      expect(r.status).toBe(400)
+      expect(r.type).toBe('text/plain')
+      expect(r.body).toMatch(/Malformed request path/)
+    }
+    expect((await apps.req('GET', '/v2/apps')).status).toBe(200)
+    expect((await fetch(`${cluster.masterUrl}/health`)).status).toBe(200)
+  })
+
+  it('a request line over the header limit answers 431', async () => {
+    const r = await raw(apps.url, `/v2/apps/${'a'.repeat(20_000)}`)
+    expect(r.status).toBe(431)
+    expect((await apps.req('GET', '/v2/apps')).status).toBe(200)
+  })
+})
+
 describe('/v2/apps', () => {
   it('filters by cmd, id and label selectors (case-insensitively for cmd and id), and embeds tasks', async () => {
     await apps.req('POST', '/v2/apps', sleeper('/q/alpha', { cmd: 'sleep 600 # Alpha', instances: 1, labels: { tier: 'web', env: 'prod' } }))
@@ -324,6 +362,28 @@ describe('killing tasks', () => {
     expect(forced.status).toBe(200)
     await waitUntil('the forced scale-down', async () => (await apps.app('/k/locked')).tasks.length === 0)
     expect((await apps.app('/k/locked')).instances).toBe(0)
+  })
+
+  it('an HTTP health check runs first after its interval, not after the 15 s delaySeconds of Mesos checks', async () => {
+    const events = new EventStream(apps.url, ['status_update_event', 'health_status_changed_event'])
+    await waitUntil('the stream to attach', async () => (await apps.req('GET', '/metrics')).body.gauges['marathon.http.event-streams.active.gauge'].value >= 1)
+    const r = await apps.req('POST', '/v2/apps', {
+      id: '/hc/quick',
+      cmd: 'mkdir -p w && echo ok > w/index.html && exec busybox httpd -f -p $PORT0 -h w',
+      cpus: 0.05,
+      mem: 16,
+      portDefinitions: [{ port: 0 }],
+      healthChecks: [{ protocol: 'HTTP', path: '/', portIndex: 0, intervalSeconds: 1, timeoutSeconds: 1 }],
+    })
+    expect(r.status).toBe(201)
+    expect(r.body.healthChecks[0].delaySeconds).toBe(15)
+    const running = await events.waitFor((e) => e.eventType === 'status_update_event' && e.appId === '/hc/quick' && e.taskStatus === 'TASK_RUNNING', 'the task to run')
+    const healthy = await events.waitFor((e) => e.eventType === 'health_status_changed_event' && e.appId === '/hc/quick' && e.alive === true, 'the task to be healthy', 30_000)
+    const waited = Date.parse(String(healthy.timestamp)) - Date.parse(String(running.timestamp))
+    // The first check comes after intervalSeconds (1 s): well before 15 s, with room for a slow machine.
+    expect(waited).toBeLessThan(10_000)
+    await events.close()
+    await apps.req('DELETE', '/v2/apps/hc/quick?force=true')
   })
 
   it('GET /v2/tasks?status=running lists only running tasks', async () => {

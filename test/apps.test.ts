@@ -225,6 +225,8 @@ describe('groups and deployments', () => {
       ],
     })
     expect(cyclic.status).toBe(422)
+    // The cycle is found when the change is planned, and still answers Marathon's full 422 body.
+    expect(cyclic.body).toEqual({ message: 'Object is not valid', details: [{ path: '/', errors: [expect.stringMatching(/cycl/i)] }] })
     await events.close()
     await apps.req('DELETE', '/v2/groups/g?force=true')
   })

@@ -5,6 +5,9 @@ import { basename, dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { AttributeWire, FrameworkInfo, HealthCheck, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
+import type { AgentRegisteredWire, AgentRegistrationWire, AgentStatusWire } from '../api/internal.js'
+import { MasterInternalPath } from '../api/internal.js'
+import { startHealthCheck } from '../api/probes.js'
 import type { Clock } from '../core/clock.js'
 import { newUpdateUuid, newUuid } from '../core/ids.js'
 import type { Resources } from '../core/resources.js'
@@ -13,7 +16,6 @@ import { isTerminal, TaskState } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
 import type { ContainerEvent, Containerizer } from './containerizers/types.js'
 import { LaunchFailedError } from './containerizers/types.js'
-import { startHealthCheck } from './health.js'
 import type { PendingUpdate, StatusUpdateManager } from './status-updates.js'
 import { createStatusUpdateManager } from './status-updates.js'
 
@@ -134,10 +136,11 @@ export function createAgent(opts: AgentOptions): Agent {
     maxRetryMs: opts.statusUpdateMaxRetryMs,
     send: async (u: PendingUpdate) => {
       if (!agentId) return false
-      const r = await fetch(`${opts.masterUrl}/internal/agent/status`, {
+      const body: AgentStatusWire = { agent_id: agentId, framework_id: u.frameworkId, status: u.status }
+      const r = await fetch(`${opts.masterUrl}${MasterInternalPath.status}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ agent_id: agentId, framework_id: u.frameworkId, status: u.status }),
+        body: JSON.stringify(body),
         signal: AbortSignal.timeout(10_000),
       })
       await r.arrayBuffer()
@@ -249,28 +252,37 @@ export function createAgent(opts: AgentOptions): Agent {
     return env
   }
 
+  /** For event handlers, which nobody awaits: a failed checkpoint or kill is logged, not left to reject. */
+  const logFailure =
+    (t: AgentTask, what: string) =>
+    (e: unknown): void =>
+      log.error({ err: e, taskId: t.info.task_id.value }, what)
+  const updateFailed = (t: AgentTask): ((e: unknown) => void) => logFailure(t, 'status update failed')
+
   function onContainerEvent(t: AgentTask, e: ContainerEvent): void {
     const k = key(t.frameworkId, t.info.task_id.value)
     if (e.type === 'running') {
       t.containerId = e.containerId
       containerIps.set(k, e.ipAddresses)
-      void update(t, TaskState.RUNNING).then(() => startHealth(t))
+      update(t, TaskState.RUNNING)
+        .then(() => startHealth(t))
+        .catch(updateFailed(t))
       return
     }
     t.healthCheck?.stop()
     if (t.killRequested || e.killed) {
-      void update(t, TaskState.KILLED, { message: e.message || 'Task killed', ...(t.latest?.healthy === false ? { healthy: false } : {}) })
+      update(t, TaskState.KILLED, { message: e.message || 'Task killed', ...(t.latest?.healthy === false ? { healthy: false } : {}) }).catch(updateFailed(t))
       return
     }
     if (e.oomKilled) {
-      void update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LIMITATION_MEMORY', message: e.message || 'Memory limit exceeded' })
+      update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LIMITATION_MEMORY', message: e.message || 'Memory limit exceeded' }).catch(updateFailed(t))
       return
     }
     if (e.exitCode === 0) {
-      void update(t, TaskState.FINISHED, { message: e.message || 'Command exited with status 0' })
+      update(t, TaskState.FINISHED, { message: e.message || 'Command exited with status 0' }).catch(updateFailed(t))
       return
     }
-    void update(t, TaskState.FAILED, { reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: e.message })
+    update(t, TaskState.FAILED, { reason: 'REASON_COMMAND_EXECUTOR_FAILED', message: e.message }).catch(updateFailed(t))
   }
 
   function startHealth(t: AgentTask): void {
@@ -289,16 +301,16 @@ export function createAgent(opts: AgentOptions): Agent {
       ...(runInContainer ? { runCommand: (argv, env, timeoutMs) => runInContainer(taskId, argv, timeoutMs, env) } : {}),
       onResult: (r) => {
         if (isTerminal(t.state) || t.killRequested) return
-        void update(t, t.state === TaskState.KILLING ? TaskState.KILLING : TaskState.RUNNING, {
+        update(t, t.state === TaskState.KILLING ? TaskState.KILLING : TaskState.RUNNING, {
           healthy: r.healthy,
           reason: 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED',
           ...(r.message ? { message: r.message } : {}),
-        })
+        }).catch(updateFailed(t))
       },
       onFailed: (message) => {
         log.info({ taskId: t.info.task_id.value, message }, 'task failed its health check: killing it')
         if (t.latest) t.latest.healthy = false
-        void killTask(t, gracePeriodOf(t))
+        killTask(t, gracePeriodOf(t)).catch(logFailure(t, 'killing a task that failed its health check failed'))
       },
     })
   }
@@ -417,23 +429,24 @@ export function createAgent(opts: AgentOptions): Agent {
           const report = [...tasks.values()]
             .filter((t) => !isTerminal(t.state) || updates.pending(t.frameworkId, t.info.task_id.value).length > 0)
             .map((t) => ({ framework_id: t.frameworkId, task_info: t.info, state: t.state, ...(t.latest ? { status: t.latest } : {}) }))
-          const r = await fetch(`${opts.masterUrl}/internal/agent/register`, {
+          const registration: AgentRegistrationWire = {
+            ...(agentId ? { agent_id: agentId } : {}),
+            hostname: opts.hostname,
+            ip: opts.ip,
+            port: opts.port,
+            resources: resourcesToWire(opts.resources),
+            attributes: opts.attributes,
+            version: AGENT_VERSION,
+            tasks: report,
+          }
+          const r = await fetch(`${opts.masterUrl}${MasterInternalPath.register}`, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({
-              ...(agentId ? { agent_id: agentId } : {}),
-              hostname: opts.hostname,
-              ip: opts.ip,
-              port: opts.port,
-              resources: resourcesToWire(opts.resources),
-              attributes: opts.attributes,
-              version: AGENT_VERSION,
-              tasks: report,
-            }),
+            body: JSON.stringify(registration),
             signal: AbortSignal.timeout(10_000),
           })
           if (!r.ok) throw new Error(`master answered ${r.status}: ${await r.text()}`)
-          const body = (await r.json()) as { agent_id: string; ping_interval_ms: number; master_id?: string }
+          const body = (await r.json()) as AgentRegisteredWire
           masterId = body.master_id
           if (agentId !== body.agent_id) {
             agentId = body.agent_id

@@ -14,7 +14,7 @@ import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY, scalar } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
-import { v0Resources } from '../api/v0-resources.js'
+import { v0Resources } from '../api/mesos.js'
 
 type TaskView = AgentTask | CompletedTask
 type Json = Record<string, unknown>

@@ -5,20 +5,12 @@ import { open, readdir, realpath, stat } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { basename, join, resolve, sep } from 'node:path'
 import type { Logger } from 'pino'
-import { z } from 'zod'
 import type { Agent } from './agent.js'
 import { registerAgentEndpoints } from './endpoints.js'
 import type { RequestContext } from '../api/http.js'
-import { createRouter, listen, sendJson, sendText } from '../api/http.js'
-import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
+import { createRouter, listen, parseBody, sendJson, sendText } from '../api/http.js'
+import { AcknowledgeSchema, AgentInternalPath, FrameworkMessageSchema, KillTaskSchema, LaunchTaskSchema, ShutdownFrameworkSchema } from '../api/internal.js'
 import { BadRequestError, NotFoundError } from '../core/errors.js'
-import { parseBody } from '../master/http.js'
-
-const LaunchSchema = z.object({ framework_id: z.string(), framework_info: FrameworkInfoSchema.optional(), task_info: TaskInfoSchema })
-const KillSchema = z.object({ framework_id: z.string(), task_id: z.string(), grace_period_ms: z.number().int().nonnegative().default(3000) })
-const AckSchema = z.object({ framework_id: z.string(), task_id: z.string(), uuid: z.string() })
-const FrameworkSchema = z.object({ framework_id: z.string() })
-const MessageSchema = z.object({ framework_id: z.string(), executor_id: z.string(), data: z.string() })
 
 const accepted = (ctx: RequestContext): void => {
   ctx.res.writeHead(202, { 'Content-Length': 0 })
@@ -29,32 +21,32 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
   const { agent, log, maxBodyBytes } = opts
   const router = createRouter({ log })
 
-  router.on('GET', '/internal/ping', (ctx) => {
+  router.on('GET', AgentInternalPath.ping, (ctx) => {
     const ok = agent.ping(ctx.url.searchParams.get('agent_id'), ctx.url.searchParams.get('master_id'))
     sendJson(ctx.res, ok ? 200 : 409, { agent_id: agent.agentId() ?? null })
   })
-  router.on('POST', '/internal/tasks/launch', async (ctx) => {
-    const body = await parseBody(ctx, LaunchSchema, maxBodyBytes)
+  router.on('POST', AgentInternalPath.launch, async (ctx) => {
+    const body = await parseBody(ctx, LaunchTaskSchema, maxBodyBytes)
     accepted(ctx)
     agent.launch(body.framework_id, body.framework_info, body.task_info).catch((e: unknown) => log.error({ err: e }, 'launch failed'))
   })
-  router.on('POST', '/internal/tasks/kill', async (ctx) => {
-    const body = await parseBody(ctx, KillSchema, maxBodyBytes)
+  router.on('POST', AgentInternalPath.kill, async (ctx) => {
+    const body = await parseBody(ctx, KillTaskSchema, maxBodyBytes)
     accepted(ctx)
     agent.kill(body.framework_id, body.task_id, body.grace_period_ms).catch((e: unknown) => log.error({ err: e }, 'kill failed'))
   })
-  router.on('POST', '/internal/ack', async (ctx) => {
-    const body = await parseBody(ctx, AckSchema, maxBodyBytes)
+  router.on('POST', AgentInternalPath.ack, async (ctx) => {
+    const body = await parseBody(ctx, AcknowledgeSchema, maxBodyBytes)
     await agent.acknowledge(body.framework_id, body.task_id, body.uuid)
     accepted(ctx)
   })
-  router.on('POST', '/internal/framework/shutdown', async (ctx) => {
-    const body = await parseBody(ctx, FrameworkSchema, maxBodyBytes)
+  router.on('POST', AgentInternalPath.shutdownFramework, async (ctx) => {
+    const body = await parseBody(ctx, ShutdownFrameworkSchema, maxBodyBytes)
     accepted(ctx)
     agent.shutdownFramework(body.framework_id).catch((e: unknown) => log.error({ err: e }, 'framework shutdown failed'))
   })
-  router.on('POST', '/internal/message', async (ctx) => {
-    const body = await parseBody(ctx, MessageSchema, maxBodyBytes)
+  router.on('POST', AgentInternalPath.message, async (ctx) => {
+    const body = await parseBody(ctx, FrameworkMessageSchema, maxBodyBytes)
     // Command tasks have no executor to talk to; the message is logged and dropped, as Mesos
     // drops messages for executors that do not exist.
     log.info({ frameworkId: body.framework_id, executorId: body.executor_id, bytes: body.data.length }, 'framework message dropped: no custom executors')

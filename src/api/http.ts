@@ -3,7 +3,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 import { BadRequestError, DromosError, PayloadTooLargeError } from '../core/errors.js'
+import { stripNulls } from './mesos.js'
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 export const MAX_JSON_DEPTH = 64
@@ -56,6 +58,22 @@ export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   } catch (e) {
     throw new BadRequestError(`Failed to parse JSON: ${(e as Error).message}`)
   }
+}
+
+function zodMessage(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+}
+
+/** Reads, parses and validates a JSON request body; explicit nulls count as absent, as in Mesos' JSON. */
+export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, maxBodyBytes: number): Promise<T> {
+  const type = ctx.req.headers['content-type'] ?? ''
+  // Mesos answers 415 Unsupported Media Type, not 400, to a body it cannot read at all.
+  if (type && !type.includes('json')) throw new DromosError('UNSUPPORTED_MEDIA_TYPE', 415, `Expecting 'Content-Type' of application/json, got '${type}'`)
+  const text = await readBody(ctx.req, maxBodyBytes)
+  const raw = stripNulls(parseJson(text))
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw new BadRequestError(`Failed to validate request: ${zodMessage(parsed.error)}`)
+  return parsed.data
 }
 
 /**
@@ -130,6 +148,21 @@ export interface Router {
 }
 
 /**
+ * The URL of a request, or undefined when its target is not a path (or absolute URL) whose
+ * percent-encoding decodes. `//a` stays a path, not a host.
+ */
+export function requestUrl(target: string): URL | undefined {
+  try {
+    const url = target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+    decodeURIComponent(url.pathname)
+    return url
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * Paths are literal except `:name` segments. Errors thrown by handlers become a status and
  * a plain-text message (Mesos endpoints answer errors in plain text).
  */
@@ -172,7 +205,15 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
       return router
     },
     async handle(req, res) {
-      const url = new URL(req.url ?? '/', 'http://localhost')
+      const url = requestUrl(req.url ?? '/')
+      if (!url) {
+        // A path that does not decode is the client's error, answered in this surface's shape.
+        const err = new BadRequestError(`Malformed request path: '${(req.url ?? '').slice(0, 200)}'`)
+        const ctx = { req, res, url: new URL('http://localhost/'), params: {} }
+        if (opts.onError) opts.onError(err, ctx)
+        else sendText(res, err.status, err.message)
+        return
+      }
       let pathMatched = false
       for (const route of routes) {
         const m = route.pattern.exec(url.pathname)

@@ -239,6 +239,15 @@ export function resourcesToWire(r: Resources, role?: string): ResourceWire[] {
   return out
 }
 
+/** v0 JSON shows resources as a flat object: {"cpus":1,"mem":128,"ports":"[31000-31001]"}. */
+export function v0Resources(r: Resources): Record<string, number | string> {
+  const out: Record<string, number | string> = { cpus: 0, mem: 0, disk: 0, gpus: 0 }
+  for (const [k, v] of Object.entries(r.scalars)) out[k] = v
+  for (const [k, v] of Object.entries(r.ranges)) out[k] = `[${v.map((x) => `${x.begin}-${x.end}`).join(', ')}]`
+  return out
+}
+
+
 /** `os:linux;rack:r1;level:3` -> Mesos attributes (numbers become SCALAR, others TEXT). */
 export function parseAttributeString(text: string): AttributeWire[] {
   const out: AttributeWire[] = []

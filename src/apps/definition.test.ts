@@ -2,16 +2,14 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   appToJson,
-  AppValidationError,
   CYCLIC_DEPENDENCIES,
   dependencyOrder,
-  InvalidJsonError,
   isValidPathId,
   normalizeApp,
   normalizeGroup,
   parseAppId,
-  parseJsonBody,
 } from './definition.js'
+import { AppValidationError, InvalidJsonError, parseJsonBody } from './errors.js'
 import type { AppDefinition } from './types.js'
 
 const now = '2024-05-01T10:00:00.000Z'
@@ -425,9 +423,9 @@ describe('invalid definitions (422 details)', () => {
     const err = caught as InvalidJsonError
     expect(err.status).toBe(400)
     expect(err.body.message).toBe('Invalid JSON')
-    expect(err.body.details).toHaveLength(1)
-    expect(err.body.details[0]?.path).toBe('/')
-    expect(err.body.details[0]?.errors[0]).toMatch(/.+/)
+    expect(err.details).toHaveLength(1)
+    expect(err.details[0]?.path).toBe('/')
+    expect(err.details[0]?.errors[0]).toMatch(/.+/)
     expect(() => parseJsonBody('')).toThrow(InvalidJsonError)
   })
 })

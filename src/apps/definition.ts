@@ -9,8 +9,8 @@
 // validation. The one deliberate difference from Marathon: a DOCKER app without `networks`
 // gets bridge networking, with its port definitions turned into port mappings.
 import { z } from 'zod'
-import { jsonDepth, MAX_JSON_DEPTH } from '../api/http.js'
-import { DromosError } from '../core/errors.js'
+import type { ValidationDetail } from './errors.js'
+import { AppValidationError } from './errors.js'
 import type {
   AppDefinition,
   AppHealthCheck,
@@ -79,52 +79,6 @@ function pathIdErrors(segs: readonly string[], requireNonEmpty: boolean): string
   }
   if (requireNonEmpty && segs.length === 0) errors.push('Path must contain at least one path element')
   return errors
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-export interface ValidationDetail {
-  path: string
-  errors: string[]
-}
-
-export interface ErrorBody {
-  message: string
-  details: ValidationDetail[]
-}
-
-/** Marathon's 422: `{message: 'Object is not valid', details: [{path, errors}]}`. */
-export class AppValidationError extends DromosError {
-  readonly details: ValidationDetail[]
-  readonly body: ErrorBody
-  constructor(details: ValidationDetail[]) {
-    super('INVALID_OBJECT', 422, 'Object is not valid')
-    this.details = details
-    this.body = { message: 'Object is not valid', details }
-  }
-}
-
-/** Marathon's 400 for a body that is not JSON: `{message: 'Invalid JSON', details: [{path: '/', errors: [reason]}]}`. */
-export class InvalidJsonError extends DromosError {
-  readonly details: ValidationDetail[]
-  readonly body: ErrorBody
-  constructor(reason: string, path = '/') {
-    super('INVALID_JSON', 400, 'Invalid JSON')
-    this.details = [{ path, errors: [reason] }]
-    this.body = { message: 'Invalid JSON', details: this.details }
-  }
-}
-
-/** Parses a request body, turning bad JSON into InvalidJsonError (400). */
-export function parseJsonBody(text: string): unknown {
-  if (text.trim() === '') throw new InvalidJsonError('No content to map due to end-of-input')
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new InvalidJsonError(`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`)
-  try {
-    return JSON.parse(text) as unknown
-  } catch (e) {
-    throw new InvalidJsonError((e as Error).message)
-  }
 }
 
 /** Collects (path, message) pairs and renders them as Marathon groups them: one entry per path. */

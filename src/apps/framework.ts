@@ -3,35 +3,27 @@
 // placement.ts); this module owns the state, talks to the master and runs the checks.
 import type { Logger } from 'pino'
 import type { OfferWire, TaskInfo, TaskStatusWire } from '../api/mesos.js'
-import type { SchedulerClient, SchedulerEvent } from '../api/scheduler-client.js'
+import type { SchedulerClient, SchedulerClientOptions, SchedulerEvent } from '../api/scheduler-client.js'
 import { createSchedulerClient } from '../api/scheduler-client.js'
 import type { Clock } from '../core/clock.js'
-import { ConflictError, DromosError, NotFoundError } from '../core/errors.js'
+import { ConflictError, NotFoundError } from '../core/errors.js'
+import { AppLockedError } from './errors.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
-import { httpGet, startHealthCheck } from '../agent/health.js'
+import { httpGet, startHealthCheck } from '../api/probes.js'
 import type { EventBus } from './events.js'
 import type { GroupSpec } from './definition.js'
 import { appToJson, dependencyOrder } from './definition.js'
 import { planDeployment, stepOf } from './plan.js'
-import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeInstances, taskIdFor } from './placement.js'
+import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeApps, taskIdFor } from './placement.js'
 import { decideApp, isAlive, isTerminalCondition } from './reconcile.js'
 import type { AppsState, DeploymentRecord } from './state.js'
 import { createAppsState } from './state.js'
-import type { AppDefinition, DeploymentPlan, DeploymentStep, Instance, OfferView } from './types.js'
+import type { AppDefinition, DeploymentPlan, DeploymentStep, Instance } from './types.js'
 import { Condition } from './types.js'
 
 export const SERVICE_PORT_RANGE = { begin: 10000, end: 20000 } as const
-
-export class AppLockedError extends DromosError {
-  constructor(
-    readonly appIds: readonly string[],
-    readonly deploymentIds: readonly string[],
-  ) {
-    super('APP_LOCKED', 409, `App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.`)
-  }
-}
 
 export interface AppsFrameworkOptions {
   readonly store: Store
@@ -53,6 +45,8 @@ export interface AppsFrameworkOptions {
   /** Interval of implicit task reconciliation with the master. */
   readonly reconcileIntervalMs?: number
   readonly failoverTimeoutSeconds?: number
+  /** Opens the scheduler API connection to the master (the real HTTP client unless a test records the calls). */
+  readonly connect?: (o: SchedulerClientOptions) => SchedulerClient
 }
 
 export interface DeployChange {
@@ -113,6 +107,8 @@ const CONDITION_OF: Record<string, Condition> = {
 }
 
 const MARATHON_CHECKED = new Set(['HTTP', 'HTTPS', 'TCP'])
+/** Marathon's HealthCheck.DefaultFirstHealthCheckAfter. */
+const FIRST_MARATHON_CHECK_AFTER_SECONDS = 5
 
 export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   const { log, clock, events, store } = opts
@@ -222,74 +218,52 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     return out
   }
 
-  function takeFromOffer(view: OfferView, app: AppDefinition, hostPorts: readonly number[]): void {
-    view.cpus -= app.cpus
-    view.mem -= app.mem
-    view.disk -= app.disk
-    view.gpus -= app.gpus
-    let ranges = view.ports
-    for (const p of hostPorts) {
-      const next: Array<{ begin: number; end: number }> = []
-      for (const r of ranges) {
-        if (p < r.begin || p > r.end) next.push(r)
-        else {
-          if (p > r.begin) next.push({ begin: r.begin, end: p - 1 })
-          if (p < r.end) next.push({ begin: p + 1, end: r.end })
-        }
-      }
-      ranges = next
-    }
-    view.ports = ranges
-  }
-
   async function onOffers(offers: OfferWire[]): Promise<void> {
     if (!client) return
-    const views = offers.map((o) => ({ view: offerViewFromWire(o), ip: o.url?.address?.ip ?? o.hostname }))
-    const tasksByOffer = new Map<string, TaskInfo[]>()
+    const views = offers.map(offerViewFromWire)
+    const ipOf = new Map(offers.map((o) => [o.id.value, o.url?.address?.ip ?? o.hostname]))
+    const byId = new Map(views.map((v) => [v.id, v]))
     const wanted = needs()
-    let blocked = false
-    for (const { app, count } of wanted) {
-      if (launchDelayActive(app)) {
-        blocked = true
-        continue
+    const ready = wanted.filter(({ app }) => !launchDelayActive(app))
+    const blocked = ready.length < wanted.length
+    const appById = new Map(ready.map((w) => [w.app.id, w.app]))
+    // One decision over every offer of the pass, applied as it comes back.
+    const placement = placeApps({
+      demands: ready.map(({ app, count }) => ({ app, count, running: state.instancesOf(app.id).filter(isAlive) })),
+      offers: views,
+      portsInUse: [...state.instances.values()].filter(isAlive),
+    })
+    const tasksByOffer = new Map<string, TaskInfo[]>()
+    for (const launch of placement.launches) {
+      const app = appById.get(launch.appId)!
+      const view = byId.get(launch.offerId)!
+      const uuid = newUuid()
+      const taskId = taskIdFor(app.id, uuid)
+      const servicePorts = servicePortsOf(app)
+      const instance: Instance = {
+        instanceId: instanceIdFor(app.id, uuid),
+        taskId,
+        appId: app.id,
+        version: app.version,
+        configVersion: app.versionInfo.lastConfigChangeAt,
+        agentId: launch.agentId,
+        agentIp: ipOf.get(launch.offerId) ?? launch.hostname,
+        agentAttributes: view.attributes,
+        host: launch.hostname,
+        hostPorts: launch.hostPorts,
+        servicePorts,
+        condition: Condition.Provisioned,
+        mesosState: 'TASK_STAGING',
+        stagedAt: nowIso(),
+        ipAddresses: [],
+        goal: 'Running',
       }
-      let left = count
-      for (const { view, ip } of views) {
-        if (left <= 0) break
-        const running = state.instancesOf(app.id).filter(isAlive)
-        const placed = placeInstances({ app, offers: [view], running, count: left })
-        for (const launch of placed.launches) {
-          const uuid = newUuid()
-          const instanceId = instanceIdFor(app.id, uuid)
-          const taskId = taskIdFor(app.id, uuid)
-          const servicePorts = servicePortsOf(app)
-          const instance: Instance = {
-            instanceId,
-            taskId,
-            appId: app.id,
-            version: app.version,
-            configVersion: app.versionInfo.lastConfigChangeAt,
-            agentId: view.agentId,
-            agentIp: ip,
-            host: view.hostname,
-            hostPorts: launch.hostPorts,
-            servicePorts,
-            condition: Condition.Provisioned,
-            mesosState: 'TASK_STAGING',
-            stagedAt: nowIso(),
-            ipAddresses: [],
-            goal: 'Running',
-          }
-          await state.apply({ type: 'instance-put', instance })
-          const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
-          tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
-          takeFromOffer(view, app, launch.hostPorts)
-          left--
-        }
-      }
+      await state.apply({ type: 'instance-put', instance })
+      const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
+      tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
     }
     await Promise.all(
-      views.map(async ({ view }) => {
+      views.map(async (view) => {
         const tasks = tasksByOffer.get(view.id)
         try {
           if (tasks && tasks.length > 0) await client!.accept([view.id], tasks, 1)
@@ -441,7 +415,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       const handle = startHealthCheck({
         check: {
           ...check,
-          delay_seconds: h.delaySeconds,
+          // delaySeconds belongs to the checks Mesos runs; Marathon runs its own HTTP, HTTPS and
+          // TCP checks first after at most 5 s, or the interval when that is shorter.
+          delay_seconds: Math.min(h.intervalSeconds, FIRST_MARATHON_CHECK_AFTER_SECONDS),
           interval_seconds: h.intervalSeconds,
           timeout_seconds: h.timeoutSeconds,
           consecutive_failures: h.maxConsecutiveFailures,
@@ -872,7 +848,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     async start() {
       await state.load()
       for (const i of state.instances.values()) if (i.condition === Condition.Running) startChecks(i)
-      client = createSchedulerClient({
+      client = (opts.connect ?? createSchedulerClient)({
         master: opts.master,
         log: log.child({ component: 'scheduler-client' }),
         frameworkInfo: {

@@ -4,10 +4,9 @@ import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, DEFAULT_MAX_BODY_BYTES, listen, readBody, sendJson, sendText } from '../api/http.js'
-import { DromosError, NotFoundError } from '../core/errors.js'
-import { jsonDepth, MAX_JSON_DEPTH } from '../api/http.js'
+import { NotFoundError } from '../core/errors.js'
+import { AppValidationError, MarathonError, parseJsonBody } from './errors.js'
 import type { AppsFramework } from './framework.js'
-import { AppLockedError } from './framework.js'
 import { appToJson, normalizeApp, normalizeGroup, parseAppId } from './definition.js'
 import type { DeploymentRecord } from './state.js'
 import type { AppDefinition, Instance } from './types.js'
@@ -27,17 +26,6 @@ export interface AppsHttpOptions {
   readonly staticDir?: string
 }
 
-/** A Marathon error body: always `{message}` and sometimes more. */
-class MarathonError extends DromosError {
-  constructor(
-    status: number,
-    message: string,
-    readonly body: Record<string, unknown> = {},
-  ) {
-    super('MARATHON', status, message)
-  }
-}
-
 const bool = (v: string | null): boolean => v === 'true' || v === '1' || v === ''
 
 export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
@@ -46,28 +34,18 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
   const router = createRouter({
     log,
+    // The one error mapper of the Marathon API: every error carries its body or gets {message}.
     onError: (e, ctx) => {
-      if (e instanceof MarathonError) return sendJson(ctx.res, e.status, { message: e.message, ...e.body })
-      if (e instanceof AppLockedError) return sendJson(ctx.res, 409, { message: e.message, deployments: e.deploymentIds.map((id) => ({ id })) })
-      if (e.status === 413) return sendJson(ctx.res, 413, { message: e.message })
-      if (e.status === 400) return sendJson(ctx.res, 400, { message: 'Invalid JSON', details: [{ path: '/', errors: [e.message] }] })
+      if (e instanceof MarathonError) return sendJson(ctx.res, e.status, e.body)
       if (e.status >= 500) return sendJson(ctx.res, e.status, { message: 'An unexpected server error occurred' })
       sendJson(ctx.res, e.status, { message: e.message })
     },
   })
 
-  async function jsonBody(ctx: RequestContext): Promise<unknown> {
-    const text = await readBody(ctx.req, maxBody)
-    if (jsonDepth(text) > MAX_JSON_DEPTH) throw new MarathonError(400, 'Invalid JSON', { details: [{ path: '/', errors: [`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`] }] })
-    try {
-      return JSON.parse(text) as unknown
-    } catch (e) {
-      throw new MarathonError(400, 'Invalid JSON', { details: [{ path: '/', errors: [(e as Error).message] }] })
-    }
-  }
+  const jsonBody = async (ctx: RequestContext): Promise<unknown> => parseJsonBody(await readBody(ctx.req, maxBody))
 
   function invalid(details: Array<{ path: string; errors: string[] }>): never {
-    throw new MarathonError(422, 'Object is not valid', { details })
+    throw new AppValidationError(details)
   }
 
   function parseApp(raw: unknown, extra: { existing?: AppDefinition; partial?: boolean; idFromPath?: string } = {}): AppDefinition {

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { OfferWire } from '../api/mesos.js'
 import { TaskInfoSchema } from '../api/mesos.js'
+import { normalizeRanges } from '../core/resources.js'
 import {
   appHostname,
   appIdFromTaskId,
@@ -20,7 +21,6 @@ import {
 import type { Launch } from './placement.js'
 import { T0, testApp, testInstance } from './testing.js'
 import type { AppDefinition, Constraint, Instance, OfferView, PortDefinition } from './types.js'
-import { Condition } from './types.js'
 
 const T1 = '2026-02-01T00:00:00.000Z'
 
@@ -173,6 +173,26 @@ describe('placeInstances properties', () => {
             expect(l.hostPorts).toHaveLength(portsNeeded(s.app))
             for (const p of l.hostPorts) expect(inRanges(p, o.ports)).toBe(true)
           }
+        }
+      }),
+      runs,
+    )
+  })
+
+  it('leaves in each offer exactly what its launches did not take', () => {
+    fc.assert(
+      fc.property(scenarios, (s) => {
+        const r = placeInstances({ app: s.app, offers: s.offers, running: s.running, count: s.count, agentAttributes })
+        expect(r.remaining.map((o) => o.id)).toEqual(s.offers.map((o) => o.id))
+        for (const [k, o] of s.offers.entries()) {
+          const left = r.remaining[k]!
+          const mine = r.launches.filter((l) => l.offerId === o.id)
+          expect(Math.round(left.cpus * 1000)).toBe(Math.round(o.cpus * 1000) - mine.length * Math.round(s.app.cpus * 1000))
+          expect(left.mem).toBeCloseTo(o.mem - mine.length * s.app.mem, 6)
+          const used = mine.flatMap((l) => l.hostPorts)
+          const size = (rs: ReadonlyArray<{ begin: number; end: number }>): number => rs.reduce((n, x) => n + x.end - x.begin + 1, 0)
+          expect(size(left.ports)).toBe(size(normalizeRanges(o.ports)) - used.length)
+          for (const p of used) expect(inRanges(p, left.ports)).toBe(false)
         }
       }),
       runs,

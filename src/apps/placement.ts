@@ -349,14 +349,20 @@ export interface PlaceInstancesInput {
   role?: string
   /** Attributes of agents that run instances but have no offer in this pass. */
   agentAttributes?: AgentAttributes
+  /** Host ports that instances of other apps hold: never given again, even by a stale offer. */
+  portsInUse?: readonly PortsInUse[]
   /** For Marathon-style random dynamic ports; omit for the lowest free ports. */
   rng?: () => number
 }
+
+export type PortsInUse = Pick<Instance, 'agentId' | 'hostPorts'>
 
 export interface PlacementResult {
   launches: Launch[]
   /** Offers that got no launch, with every reason their last try failed (empty when count was reached first). */
   unmatched: Array<{ offerId: string; reasons: NoOfferMatchReason[] }>
+  /** The offers with what the launches took off them, in input order: what a next app may use. */
+  remaining: OfferView[]
 }
 
 interface OfferState {
@@ -378,6 +384,7 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
   const want = Math.max(0, Math.floor(input.count))
 
   const attributes: Record<string, Readonly<Record<string, string>>> = { ...(input.agentAttributes ?? {}) }
+  for (const i of input.running) if (i.agentAttributes) attributes[i.agentId] = i.agentAttributes
   for (const o of input.offers) attributes[o.agentId] = o.attributes
 
   const placed: PlacedOn[] = constraintRelevantInstances(app, input.running).map((i) => ({ agentId: i.agentId, host: i.host }))
@@ -389,7 +396,7 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
     if (!set) takenPorts.set(agentId, (set = new Set()))
     return set
   }
-  for (const i of input.running) for (const p of i.hostPorts) taken(i.agentId).add(p)
+  for (const i of [...input.running, ...(input.portsInUse ?? [])]) for (const p of i.hostPorts) taken(i.agentId).add(p)
 
   const states: OfferState[] = input.offers.map((offer) => ({
     offer,
@@ -459,7 +466,67 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
   }
 
   const unmatched = states.flatMap((s) => (s.launched === 0 ? [{ offerId: s.offer.id, reasons: s.reasons }] : []))
-  return { launches, unmatched }
+  const remaining = states.map((s) => ({ ...s.offer, ...s.left }))
+  return { launches, unmatched, remaining }
+}
+
+/** What one app asks of an offer pass. */
+export interface AppDemand {
+  app: AppDefinition
+  /** How many new instances are wanted. */
+  count: number
+  /** The app's non-terminal instances. */
+  running: readonly Instance[]
+}
+
+export interface PlaceAppsInput {
+  /** In priority order: an earlier app gets first pick of every offer. */
+  demands: readonly AppDemand[]
+  offers: readonly OfferView[]
+  role?: string
+  agentAttributes?: AgentAttributes
+  /** Every live instance's host ports, of all apps. */
+  portsInUse?: readonly PortsInUse[]
+  rng?: () => number
+}
+
+export interface PlaceAppsResult {
+  launches: Array<Launch & { appId: string }>
+  /** Per app, the offers it could not use and why (for the queue's offer summary). */
+  unmatched: Array<{ appId: string; offers: PlacementResult['unmatched'] }>
+  remaining: OfferView[]
+}
+
+/**
+ * One offer pass for every app that wants instances: each app is placed over all the offers at
+ * once (so constraints see every agent offered), on what the apps before it left. This is the
+ * only place where launches are decided and their resources accounted.
+ */
+export function placeApps(input: PlaceAppsInput): PlaceAppsResult {
+  let offers = input.offers
+  const portsInUse: PortsInUse[] = [...(input.portsInUse ?? [])]
+  const launches: PlaceAppsResult['launches'] = []
+  const unmatched: PlaceAppsResult['unmatched'] = []
+  for (const d of input.demands) {
+    if (d.count <= 0) continue
+    const r = placeInstances({
+      app: d.app,
+      offers,
+      running: d.running,
+      count: d.count,
+      ...(input.role !== undefined ? { role: input.role } : {}),
+      ...(input.agentAttributes ? { agentAttributes: input.agentAttributes } : {}),
+      portsInUse,
+      ...(input.rng ? { rng: input.rng } : {}),
+    })
+    for (const l of r.launches) {
+      launches.push({ ...l, appId: d.app.id })
+      portsInUse.push(l)
+    }
+    unmatched.push({ appId: d.app.id, offers: r.unmatched })
+    offers = r.remaining
+  }
+  return { launches, unmatched, remaining: [...offers] }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,20 @@ describe('decideApp', () => {
     expect(decideApp({ target: a, instances: [keep], nowMs: 0 }).complete).toBe(true)
   })
 
+  it('minimumHealthCapacity 1 with maximumOverCapacity 0 starts one new instance before stopping an old one', () => {
+    const V2 = '2026-02-01T00:00:00.000Z'
+    const target = app({ instances: 2, upgradeStrategy: { minimumHealthCapacity: 1, maximumOverCapacity: 0 }, versionInfo: { lastScalingAt: V2, lastConfigChangeAt: V2 }, version: V2 })
+    const old = [instance(T0), instance(T0)]
+    const first = decideApp({ target, instances: old, nowMs: 0 })
+    expect(first.launch).toBe(1)
+    expect(first.kill).toEqual([])
+    const starting = withoutHealth(instance(V2, { condition: Condition.Staging }))
+    expect(decideApp({ target, instances: [...old, starting], nowMs: 0 })).toMatchObject({ launch: 0, kill: [] })
+    const up = decideApp({ target, instances: [...old, { ...starting, condition: Condition.Running, healthy: true }], nowMs: 0 })
+    expect(up.launch).toBe(0)
+    expect(up.kill).toHaveLength(1)
+  })
+
   it('stops everything for a deleted app and completes when nothing is left', () => {
     const i = instance(T0)
     const d = decideApp({ target: null, instances: [i], nowMs: 0 })
@@ -87,7 +101,8 @@ describe('decideApp', () => {
           const target = app({ instances: n, upgradeStrategy: { minimumHealthCapacity: minHC, maximumOverCapacity: maxOC }, versionInfo: { lastScalingAt: V2, lastConfigChangeAt: V2 }, version: V2 })
           const minHealthy = Math.ceil(n * minHC - 1e-9)
           const maxCapacity = Math.max(n, Math.floor(n * (1 + maxOC) + 1e-9))
-          const deadlockCase = minHealthy === maxCapacity
+          // Where the bounds meet, one instance over capacity gets the restart going (Marathon).
+          const allowed = minHealthy === maxCapacity ? maxCapacity + 1 : maxCapacity
           let instances: Instance[] = Array.from({ length: n }, () => instance(V1))
           for (let round = 0; round < 200; round++) {
             const d = decideApp({ target, instances, nowMs: 0 })
@@ -95,9 +110,9 @@ describe('decideApp', () => {
             const killed = new Set(d.kill.map((k) => k.instanceId))
             instances = instances.filter((i) => !killed.has(i.instanceId))
             const healthy = instances.filter((i) => isHealthyReady(target, i) || (i.configVersion === V1 && i.healthy !== false)).length
-            expect(healthy).toBeGreaterThanOrEqual(deadlockCase ? Math.min(minHealthy - 1, n) : minHealthy)
+            expect(healthy).toBeGreaterThanOrEqual(minHealthy)
             for (let k = 0; k < d.launch; k++) instances.push(withoutHealth(instance(V2, { condition: Condition.Staging })))
-            expect(instances.length).toBeLessThanOrEqual(maxCapacity)
+            expect(instances.length).toBeLessThanOrEqual(allowed)
             // Some new instances become healthy on each round.
             instances = instances.map((i, idx) => (i.configVersion === V2 && i.condition === Condition.Staging && (coin[(round + idx) % 200] || round > 100) ? { ...i, condition: Condition.Running, healthy: true } : i))
           }

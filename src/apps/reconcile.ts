@@ -89,8 +89,7 @@ export function decideApp(input: { target: AppDefinition | null; instances: read
   }
 
   // A rolling replacement, bounded by the upgrade strategy.
-  const minHealthy = Math.ceil(n * target.upgradeStrategy.minimumHealthCapacity - 1e-9)
-  const maxCapacity = Math.max(n, Math.floor(n * (1 + target.upgradeStrategy.maximumOverCapacity) + 1e-9))
+  const { minHealthy, maxCapacity } = restartBounds(target, alive.length)
   const launch = Math.max(0, Math.min(n - current.length, maxCapacity - alive.length))
   const healthy = alive.filter((i) => isHealthyReady(target, i) || (old.includes(i) && isOldServing(i))).length
   const oldNotServing = old.filter((i) => !isOldServing(i))
@@ -106,13 +105,21 @@ export function decideApp(input: { target: AppDefinition | null; instances: read
   if (current.length > n) {
     for (const i of killOrder(target, current).slice(0, current.length - n)) kill.push({ instanceId: i.instanceId, reason: 'scaling down' })
   }
-  // With no room to start and no room to stop, stop one old instance to make progress, as
-  // Marathon does when minimumHealthCapacity is 1 and maximumOverCapacity is 0.
-  const inFlight = current.some((i) => !isHealthyReady(target, i))
-  if (launch === 0 && kill.length === 0 && !inFlight && current.length < n && oldServing[0]) {
-    kill.push({ instanceId: oldServing[0].instanceId, reason: 'replaced by a new version' })
-  }
   return { launch, kill, inactivate, expunge, complete: false }
+}
+
+/**
+ * How many instances a rolling replacement keeps serving and may run at once. When the two
+ * meet (minimumHealthCapacity 1 and maximumOverCapacity 0), one instance over capacity is
+ * allowed so that a new one starts before an old one stops, as Marathon's TaskReplaceActor
+ * (computeRestartStrategy) does, rather than dropping below capacity.
+ */
+export function restartBounds(app: Pick<AppDefinition, 'instances' | 'upgradeStrategy'>, aliveCount: number): { minHealthy: number; maxCapacity: number } {
+  const n = app.instances
+  const minHealthy = Math.ceil(n * app.upgradeStrategy.minimumHealthCapacity - 1e-9)
+  let maxCapacity = Math.max(n, Math.floor(n * (1 + app.upgradeStrategy.maximumOverCapacity) + 1e-9))
+  if (minHealthy === maxCapacity && maxCapacity <= aliveCount) maxCapacity += 1
+  return { minHealthy, maxCapacity }
 }
 
 /**

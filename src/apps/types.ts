@@ -160,6 +160,8 @@ export interface Instance {
   host: string
   /** Address of the agent, for health checks and load balancing (the hostname may not resolve). */
   agentIp: string
+  /** The agent's attributes when the instance was placed, for constraints of later placements (Marathon's AgentInfo). */
+  agentAttributes?: Record<string, string>
   hostPorts: number[]
   servicePorts: number[]
   condition: Condition

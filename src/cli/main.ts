@@ -1,5 +1,6 @@
 // `dromos` subcommands. Importing this module runs the CLI.
 import { Command, InvalidArgumentError } from 'commander'
+import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
 import { runAgent, runApps, runDns, runLb, runMaster, runUp } from './processes.js'
 import { parseDurationMs } from '../core/duration.js'
 import { registerAppCommands } from './app-commands.js'
@@ -121,84 +122,6 @@ program
   .action(async (o: UpFlags) => {
     await runUp(o)
   })
-
-export interface MasterFlags {
-  ip: string
-  port: number
-  hostname?: string
-  workDir: string
-  allocationInterval: number
-  offerTimeout: number
-  agentPingTimeout: number
-  maxAgentPingTimeouts: number
-  agentReregisterTimeout: number
-  heartbeatInterval: number
-  weights: string
-  maxBodyBytes: number
-  logLevel: string
-}
-
-export interface AgentFlags {
-  master: string
-  ip: string
-  port: number
-  hostname?: string
-  workDir: string
-  resources?: string
-  attributes: string
-  containerizers: string
-  statusUpdateRetry: number
-  maxBodyBytes: number
-  logLevel: string
-}
-
-export interface AppsFlags {
-  master: string
-  ip: string
-  port: number
-  hostname?: string
-  workDir: string
-  frameworkName: string
-  reconciliationInterval: number
-  maxBodyBytes: number
-  logLevel: string
-}
-
-export interface DnsFlags {
-  apps: string
-  host: string
-  port: number
-  domain: string
-  framework: string
-  masterIp: string
-  ttl: number
-  logLevel: string
-}
-
-export interface LbFlags {
-  alwaysReload?: boolean
-  apps: string
-  group: string
-  bindAddress: string
-  httpPort: number
-  statsPort: number
-  workDir: string
-  haproxy: string
-  logLevel: string
-}
-
-export interface UpFlags {
-  workDir: string
-  resources?: string
-  masterPort: number
-  agentPort: number
-  appsPort: number
-  lbHttpPort: number
-  lbStatsPort: number
-  lb: boolean
-  keepTasks: boolean
-  logLevel: string
-}
 
 registerAppCommands(program)
 

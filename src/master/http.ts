@@ -3,18 +3,18 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './master.js'
+import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './types.js'
 import { MASTER_VERSION } from './master.js'
 import { agentV1, frameworkV1, recoveredAgentV1, taskV1 } from './views.js'
-import type { RequestContext } from '../api/http.js'
-import { createRouter, listen, parseJson, readBody, sendJson, sendText, writeRecord } from '../api/http.js'
-import { AttributeSchema, ResourceSchema, resourcesFromWire, resourcesToWire, SchedulerCallSchema, stripNulls, TaskInfoSchema } from '../api/mesos.js'
-import { BadRequestError, DromosError, NotFoundError } from '../core/errors.js'
+import { createRouter, listen, parseBody, sendJson, sendText, writeRecord } from '../api/http.js'
+import { AgentRegistrationSchema, AgentStatusSchema, MasterInternalPath } from '../api/internal.js'
+import type { AttributeSchema } from '../api/mesos.js'
+import { resourcesFromWire, resourcesToWire, SchedulerCallSchema, v0Resources } from '../api/mesos.js'
+import { BadRequestError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
 import { renderPrometheus } from './prometheus.js'
-import { v0Resources } from '../api/v0-resources.js'
 import { registerOperatorEndpoints } from './operator-endpoints.js'
 
 export interface MasterHttpOptions {
@@ -25,47 +25,11 @@ export interface MasterHttpOptions {
   readonly maxBodyBytes: number
 }
 
-function zodMessage(e: z.ZodError): string {
-  return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
-}
-
-export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, maxBodyBytes: number): Promise<T> {
-  const type = ctx.req.headers['content-type'] ?? ''
-  // Mesos answers 415 Unsupported Media Type, not 400, to a body it cannot read at all.
-  if (type && !type.includes('json')) throw new DromosError('UNSUPPORTED_MEDIA_TYPE', 415, `Expecting 'Content-Type' of application/json, got '${type}'`)
-  const text = await readBody(ctx.req, maxBodyBytes)
-  const raw = stripNulls(parseJson(text))
-  const parsed = schema.safeParse(raw)
-  if (!parsed.success) throw new BadRequestError(`Failed to validate request: ${zodMessage(parsed.error)}`)
-  return parsed.data
-}
-
-export { v0Resources } from '../api/v0-resources.js'
-
 function v0Attributes(list: readonly z.infer<typeof AttributeSchema>[]): Record<string, string | number> {
   const out: Record<string, string | number> = {}
   for (const a of list) out[a.name] = a.type === 'SCALAR' ? (a.scalar?.value ?? 0) : (a.text?.value ?? '')
   return out
 }
-
-const RegistrationSchema = z.object({
-  agent_id: z.string().optional(),
-  hostname: z.string().min(1),
-  ip: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  resources: z.array(ResourceSchema),
-  attributes: z.array(AttributeSchema).default([]),
-  version: z.string().optional(),
-  tasks: z
-    .array(z.object({ framework_id: z.string(), task_info: TaskInfoSchema, state: z.string(), status: z.looseObject({ task_id: z.object({ value: z.string() }), state: z.string(), timestamp: z.number() }).optional() }))
-    .default([]),
-})
-
-const StatusSchema = z.object({
-  agent_id: z.string(),
-  framework_id: z.string(),
-  status: z.looseObject({ task_id: z.object({ value: z.string() }), state: z.string(), timestamp: z.number(), uuid: z.string().optional() }),
-})
 
 const OperatorCallSchema = z.looseObject({ type: z.string() })
 
@@ -189,8 +153,8 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
   }
 
   // ---- agents ----
-  router.on('POST', '/internal/agent/register', async (ctx) => {
-    const reg = await parseBody(ctx, RegistrationSchema, maxBodyBytes)
+  router.on('POST', MasterInternalPath.register, async (ctx) => {
+    const reg = await parseBody(ctx, AgentRegistrationSchema, maxBodyBytes)
     const registration: AgentRegistration = {
       hostname: reg.hostname,
       ip: reg.ip,
@@ -203,8 +167,8 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
     }
     sendJson(ctx.res, 200, await master.registerAgent(registration))
   })
-  router.on('POST', '/internal/agent/status', async (ctx) => {
-    const body = await parseBody(ctx, StatusSchema, maxBodyBytes)
+  router.on('POST', MasterInternalPath.status, async (ctx) => {
+    const body = await parseBody(ctx, AgentStatusSchema, maxBodyBytes)
     if (!master.agents.has(body.agent_id)) throw new NotFoundError(`Unknown agent ${body.agent_id}: re-register`)
     master.agentStatusUpdate(body.agent_id, body.framework_id, body.status as never)
     ctx.res.writeHead(202, { 'Content-Length': 0 })

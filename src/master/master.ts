@@ -2,159 +2,25 @@
 // Decisions that can be pure (allocation) live in their own modules; this file is the shell
 // that owns state and does the I/O. Every change of state goes through `apply`.
 import type { ServerResponse } from 'node:http'
-import type { Logger } from 'pino'
-import type { AttributeWire, FrameworkInfo, KillPolicy, SchedulerCall, TaskInfo, TaskStatusWire, OfferWire } from '../api/mesos.js'
+import type { FrameworkInfo, KillPolicy, SchedulerCall, TaskStatusWire, OfferWire } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire } from '../api/mesos.js'
 import { writeRecord } from '../api/http.js'
-import type { Clock } from '../core/clock.js'
+import type { AgentCalls, AgentRegisteredWire } from '../api/internal.js'
+import { AgentInternalPath, pingPath } from '../api/internal.js'
 import { assertNever, BadRequestError, ForbiddenError, NotFoundError } from '../core/errors.js'
 import { newUuid } from '../core/ids.js'
 import type { Resources } from '../core/resources.js'
 import { add, contains, EMPTY, formatResources, isEmpty, subtract } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
-import type { Store } from '../store/store.js'
 import type { Allocation } from './allocator.js'
 import { allocate } from './allocator.js'
 import { validateTask } from './validation.js'
+import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, MasterCommand, MasterOptions, OfferRecord, OperatorEvent, RecoveredAgent, TaskRecord } from './types.js'
 import { agentV1, frameworkV1, taskV1 } from './views.js'
 
 export const MASTER_VERSION = '1.11.0'
 
-export interface MasterOptions {
-  readonly store: Store
-  readonly log: Logger
-  readonly clock: Clock
-  readonly hostname: string
-  readonly ip: string
-  readonly port: number
-  readonly allocationIntervalMs: number
-  /** 0 means offers never time out, as in Mesos without --offer_timeout. */
-  readonly offerTimeoutMs: number
-  readonly agentPingTimeoutMs: number
-  readonly maxAgentPingTimeouts: number
-  readonly heartbeatIntervalSeconds: number
-  readonly roleWeights: Readonly<Record<string, number>>
-  readonly flags: Readonly<Record<string, string>>
-  /**
-   * How long an agent of the registry has to re-register after a master restart, as Mesos'
-   * --agent_reregister_timeout (default 10 minutes). Until then it is "recovered".
-   */
-  readonly agentReregisterTimeoutMs?: number
-}
-
-/** An agent of the registry that has not re-registered with this master (yet). */
-export interface RecoveredAgent {
-  id: string
-  hostname: string
-  ip: string
-  port: number
-  registeredAt: number
-  /** The agent's total resources and attributes when it last registered (wire shapes). */
-  resources?: ReturnType<typeof resourcesToWire>
-  attributes?: AttributeWire[]
-}
-
-export interface AgentRecord {
-  id: string
-  hostname: string
-  ip: string
-  port: number
-  total: Resources
-  attributes: AttributeWire[]
-  registeredAt: number
-  reregisteredAt?: number
-  unreachableSince?: number
-  missedPings: number
-  version: string
-}
-
-export interface FrameworkRecord {
-  id: string
-  info: FrameworkInfo
-  roles: string[]
-  suppressedRoles: Set<string>
-  refusals: Map<string, number>
-  stream?: { res: ServerResponse; streamId: string; heartbeat: NodeJS.Timeout }
-  failoverTimer?: NodeJS.Timeout
-  registeredAt: number
-  reregisteredAt?: number
-  unregisteredAt?: number
-}
-
-export interface TaskRecord {
-  taskId: string
-  frameworkId: string
-  agentId: string
-  role: string
-  info: TaskInfo
-  resources: Resources
-  state: string
-  statuses: TaskStatusWire[]
-  /** The uuid of the latest update not yet acknowledged by the framework. */
-  pendingUuid?: string
-}
-
-export interface OfferRecord {
-  id: string
-  frameworkId: string
-  agentId: string
-  role: string
-  resources: Resources
-  createdAt: number
-  timer?: NodeJS.Timeout
-}
-
-export interface AgentRegistration {
-  agent_id?: string
-  hostname: string
-  ip: string
-  port: number
-  resources: Resources
-  attributes: AttributeWire[]
-  version?: string
-  tasks: Array<{ framework_id: string; task_info: TaskInfo; state: string; status?: TaskStatusWire }>
-}
-
-/** Everything that changes the master's state. */
-export type MasterCommand =
-  | { type: 'agent-registered'; agent: AgentRecord }
-  | { type: 'agent-unreachable'; agentId: string; at: number }
-  | { type: 'framework-added'; framework: FrameworkRecord }
-  | { type: 'framework-removed'; frameworkId: string }
-  | { type: 'offer-created'; offer: OfferRecord }
-  | { type: 'offer-removed'; offerId: string }
-  | { type: 'task-added'; task: TaskRecord }
-  | { type: 'task-status'; taskId: string; frameworkId: string; status: TaskStatusWire }
-  | { type: 'task-removed'; taskId: string; frameworkId: string }
-
 const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
-
-export type OperatorEvent = { type: string; [k: string]: unknown }
-
-export interface Master {
-  readonly id: string
-  readonly startedAt: number
-  readonly opts: MasterOptions
-  readonly agents: ReadonlyMap<string, AgentRecord>
-  readonly frameworks: ReadonlyMap<string, FrameworkRecord>
-  readonly completedFrameworks: ReadonlyArray<FrameworkRecord>
-  readonly tasks: ReadonlyMap<string, TaskRecord>
-  readonly completedTasks: ReadonlyArray<TaskRecord>
-  readonly offers: ReadonlyMap<string, OfferRecord>
-  /** Agents of the registry that have not re-registered since this master started. */
-  readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
-  start(): Promise<void>
-  stop(): Promise<void>
-  subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
-  handleCall(call: SchedulerCall, streamId: string | undefined): Promise<void>
-  registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }>
-  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void
-  agentUsed(agentId: string): Resources
-  agentOffered(agentId: string): Resources
-  masterInfo(): Record<string, unknown>
-  onOperatorEvent(listener: (e: OperatorEvent) => void): () => void
-  metrics(): Record<string, number>
-}
 
 export function createMaster(opts: MasterOptions): Master {
   const { log, clock, store } = opts
@@ -315,7 +181,7 @@ export function createMaster(opts: MasterOptions): Master {
 
   // ---- agents ----
 
-  async function agentRequest(agent: AgentRecord, path: string, body: unknown, timeoutMs = 10_000): Promise<Response> {
+  async function agentRequest<P extends keyof AgentCalls>(agent: AgentRecord, path: P, body: AgentCalls[P], timeoutMs = 10_000): Promise<Response> {
     return fetch(`http://${agent.ip}:${agent.port}${path}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -324,7 +190,7 @@ export function createMaster(opts: MasterOptions): Master {
     })
   }
 
-  async function registerAgent(reg: AgentRegistration): Promise<{ agent_id: string; ping_interval_ms: number; master_id: string }> {
+  async function registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire> {
     const now = clock.now()
     const recovered = reg.agent_id ? recoveredAgents.get(reg.agent_id) : undefined
     const existing = reg.agent_id ? (agents.get(reg.agent_id) ?? recovered) : undefined
@@ -413,7 +279,7 @@ export function createMaster(opts: MasterOptions): Master {
   }
 
   const pingUrl = (a: { id: string; ip: string; port: number }): string =>
-    `http://${a.ip}:${a.port}/internal/ping?agent_id=${encodeURIComponent(a.id)}&master_id=${encodeURIComponent(runId)}`
+    `http://${a.ip}:${a.port}${pingPath(a.id, runId)}`
 
   /**
    * Pings the agents of the registry that have not re-registered. A ping names this master: an
@@ -500,7 +366,7 @@ export function createMaster(opts: MasterOptions): Master {
     // An unreachable agent would hold the framework's call until the request times out; as in
     // Mesos the acknowledgement is dropped, and the agent re-sends the update once it is back.
     if (isActive(agent)) {
-      await agentRequest(agent, '/internal/ack', { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
+      await agentRequest(agent, AgentInternalPath.ack, { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
         (r) => r.arrayBuffer(),
         (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
       )
@@ -654,7 +520,7 @@ export function createMaster(opts: MasterOptions): Master {
       apply({ type: 'task-added', task })
       counters.tasksLaunched++
       emitOperator({ type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
-      void agentRequest(agent, '/internal/tasks/launch', { framework_id: f.id, framework_info: f.info, task_info: ti })
+      void agentRequest(agent, AgentInternalPath.launch, { framework_id: f.id, framework_info: f.info, task_info: ti })
         .then(async (r) => {
           if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
           await r.arrayBuffer().catch(() => undefined)
@@ -707,6 +573,12 @@ export function createMaster(opts: MasterOptions): Master {
     res.end()
   }
 
+  /** For timers, which nobody awaits: a failed store write is logged, not left to reject. */
+  const removeFailed =
+    (f: FrameworkRecord) =>
+    (e: unknown): void =>
+      log.error({ err: e, frameworkId: f.id }, 'removing framework failed')
+
   async function removeFramework(f: FrameworkRecord, why: string): Promise<void> {
     log.info({ frameworkId: f.id, why }, 'removing framework')
     if (f.failoverTimer) clearTimeout(f.failoverTimer)
@@ -724,7 +596,7 @@ export function createMaster(opts: MasterOptions): Master {
     for (const id of agentIds) {
       const agent = agents.get(id)
       if (agent && isActive(agent)) {
-        await agentRequest(agent, '/internal/framework/shutdown', { framework_id: f.id }).then(
+        await agentRequest(agent, AgentInternalPath.shutdownFramework, { framework_id: f.id }).then(
           (r) => r.arrayBuffer(),
           (e: unknown) => log.warn({ err: e, agentId: id }, 'failed to ask agent to shut the framework down'),
         )
@@ -747,7 +619,7 @@ export function createMaster(opts: MasterOptions): Master {
     log.info({ frameworkId: f.id, failoverTimeoutSeconds: f.info.failover_timeout }, 'framework disconnected')
     emitOperator({ type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(master, f) } })
     f.failoverTimer = setTimeout(() => {
-      if (!f.stream && frameworks.get(f.id) === f) void removeFramework(f, 'failover timeout elapsed')
+      if (!f.stream && frameworks.get(f.id) === f) removeFramework(f, 'failover timeout elapsed').catch(removeFailed(f))
     }, Math.min(timeoutMs, 2 ** 31 - 1))
     f.failoverTimer.unref()
     allocateSoon()
@@ -851,7 +723,7 @@ export function createMaster(opts: MasterOptions): Master {
     if (!agent || !isActive(agent)) return
     const policy: KillPolicy | undefined = body.kill_policy ?? t.info.kill_policy
     const graceMs = policy?.grace_period ? Math.floor(policy.grace_period.nanoseconds / 1e6) : 3000
-    const r = await agentRequest(agent, '/internal/tasks/kill', { framework_id: f.id, task_id: t.taskId, grace_period_ms: graceMs })
+    const r = await agentRequest(agent, AgentInternalPath.kill, { framework_id: f.id, task_id: t.taskId, grace_period_ms: graceMs })
     await r.arrayBuffer()
   }
 
@@ -901,7 +773,7 @@ export function createMaster(opts: MasterOptions): Master {
         const body = need(call.message, 'message')
         const agent = agents.get(body.agent_id.value)
         if (!agent) throw new NotFoundError(`Unknown agent ${body.agent_id.value}`)
-        const r = await agentRequest(agent, '/internal/message', { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
+        const r = await agentRequest(agent, AgentInternalPath.message, { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
         await r.arrayBuffer()
         return
       }
@@ -1067,7 +939,7 @@ export function createMaster(opts: MasterOptions): Master {
 
   function onDisconnectRecovered(f: FrameworkRecord): void {
     f.failoverTimer = setTimeout(() => {
-      if (!f.stream && frameworks.get(f.id) === f) void removeFramework(f, 'failover timeout elapsed after master restart')
+      if (!f.stream && frameworks.get(f.id) === f) removeFramework(f, 'failover timeout elapsed after master restart').catch(removeFailed(f))
     }, Math.min(Math.max(f.info.failover_timeout * 1000, 60_000), 2 ** 31 - 1))
     f.failoverTimer.unref()
   }

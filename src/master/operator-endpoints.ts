@@ -1,7 +1,7 @@
 // The master's read-only v0 endpoints for operators beyond the state: `/master/roles`,
 // `/master/maintenance/schedule`, `/master/maintenance/status` and `/master/flags`, laid out as
 // the Mesos 1.x master writes them (src/master/readonly_handler.cpp, src/master/http.cpp).
-import type { Master } from './master.js'
+import type { Master } from './types.js'
 import type { Router } from '../api/http.js'
 import { sendJson } from '../api/http.js'
 import type { Resources } from '../core/resources.js'

@@ -1,7 +1,7 @@
 // The master's objects as the v1 operator API shows them (include/mesos/v1/master/master.proto
 // and mesos.proto). One builder per shape, used by the GET_* calls and by the events streamed to
 // operator subscribers alike, so that an event and the call that lists the same object agree.
-import type { AgentRecord, FrameworkRecord, Master, OfferRecord, RecoveredAgent, TaskRecord } from './master.js'
+import type { AgentRecord, FrameworkRecord, Master, OfferRecord, RecoveredAgent, TaskRecord } from './types.js'
 import { resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'

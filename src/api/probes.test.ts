@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { HealthCheckSchema } from '../api/mesos.js'
-import type { HealthCheckHandle, HealthResult } from './health.js'
-import { httpGet, startHealthCheck } from './health.js'
+import { HealthCheckSchema } from './mesos.js'
+import type { HealthCheckHandle, HealthResult } from './probes.js'
+import { httpGet, startHealthCheck } from './probes.js'
 
 let sandboxDir: string
 const handles: HealthCheckHandle[] = []

@@ -1,5 +1,7 @@
-// Mesos-native health checks, run by the agent next to the task (not by the scheduler), so
-// a check reaches the task over loopback and keeps working while the master is away.
+// Health check probes (HTTP, TCP, COMMAND) and the HTTP GET they use. The agent runs them
+// next to the task for Mesos-native checks, so a check reaches the task over loopback and
+// keeps working while the master is away; the apps framework runs the same probes for
+// Marathon's scheduler-side health checks and readiness checks.
 //
 // The timing follows Mesos: wait delay_seconds, then run one check at a time, the next one
 // interval_seconds after the previous one finished. Failures while the task is still in its
@@ -11,7 +13,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import type { Logger } from 'pino'
-import type { HealthCheck } from '../api/mesos.js'
+import type { HealthCheck } from './mesos.js'
 import type { Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 

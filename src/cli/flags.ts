@@ -1,0 +1,79 @@
+// The options of each process subcommand, as commander hands them to its action (durations
+// already in milliseconds).
+export interface MasterFlags {
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  allocationInterval: number
+  offerTimeout: number
+  agentPingTimeout: number
+  maxAgentPingTimeouts: number
+  agentReregisterTimeout: number
+  heartbeatInterval: number
+  weights: string
+  maxBodyBytes: number
+  logLevel: string
+}
+
+export interface AgentFlags {
+  master: string
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  resources?: string
+  attributes: string
+  containerizers: string
+  statusUpdateRetry: number
+  maxBodyBytes: number
+  logLevel: string
+}
+
+export interface AppsFlags {
+  master: string
+  ip: string
+  port: number
+  hostname?: string
+  workDir: string
+  frameworkName: string
+  reconciliationInterval: number
+  maxBodyBytes: number
+  logLevel: string
+}
+
+export interface DnsFlags {
+  apps: string
+  host: string
+  port: number
+  domain: string
+  framework: string
+  masterIp: string
+  ttl: number
+  logLevel: string
+}
+
+export interface LbFlags {
+  alwaysReload?: boolean
+  apps: string
+  group: string
+  bindAddress: string
+  httpPort: number
+  statsPort: number
+  workDir: string
+  haproxy: string
+  logLevel: string
+}
+
+export interface UpFlags {
+  workDir: string
+  resources?: string
+  masterPort: number
+  agentPort: number
+  appsPort: number
+  lbHttpPort: number
+  lbStatsPort: number
+  lb: boolean
+  keepTasks: boolean
+  logLevel: string
+}
