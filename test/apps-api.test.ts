@@ -412,6 +412,30 @@ describe('killing tasks', () => {
     await waitUntil('the tasks of /sp to end', async () => !(await apps.req('GET', '/v2/tasks')).body.tasks.some((t: TaskJson) => t.appId.startsWith('/sp/')), 30_000)
   })
 
+  it('/v2/queue says why an app waits: the offers it was shown and what each lacked', async () => {
+    const r = await apps.req('POST', '/v2/apps', sleeper('/q/huge', { cpus: 64 }))
+    expect(r.status).toBe(201)
+    const item = await waitUntil('offers to be declined for /q/huge', async () => {
+      const q = await apps.req('GET', '/v2/queue?embed=lastUnusedOffers')
+      const it = (q.body.queue as Array<Record<string, any>>).find((x) => x.app.id === '/q/huge') // eslint-disable-line @typescript-eslint/no-explicit-any
+      return it && it.processedOffersSummary.unusedOffersCount >= 2 ? it : undefined
+    })
+    expect(item.count).toBe(1)
+    const cpus = (item.processedOffersSummary.rejectSummaryLaunchAttempt as Array<{ reason: string; declined: number; processed: number }>).find((s) => s.reason === 'InsufficientCpus')!
+    expect(cpus.declined).toBeGreaterThanOrEqual(2)
+    expect(cpus.processed).toBe(cpus.declined)
+    expect(item.processedOffersSummary.processedOffersCount).toBeGreaterThanOrEqual(item.processedOffersSummary.unusedOffersCount)
+    const unused = item.lastUnusedOffers[0]
+    expect(unused.reason).toContain('InsufficientCpus')
+    expect(Object.keys(unused.offer).sort()).toEqual(['agentId', 'attributes', 'hostname', 'id', 'resources'])
+    expect(['agent-a', 'agent-b']).toContain(unused.offer.hostname)
+    expect(unused.offer.resources.find((x: { name: string }) => x.name === 'cpus').scalar).toBeGreaterThan(0)
+    // Without the embed, Marathon leaves the offers out.
+    const plain = (await apps.req('GET', '/v2/queue')).body.queue.find((x: { app: { id: string } }) => x.app.id === '/q/huge')
+    expect(plain.lastUnusedOffers).toBeUndefined()
+    await apps.req('DELETE', '/v2/apps/q/huge?force=true')
+  })
+
   it('GET /v2/tasks?status=running lists only running tasks', async () => {
     // An app that cannot be placed: it never has a running task.
     const all = (await apps.req('GET', '/v2/tasks')).body.tasks as TaskJson[]

@@ -8,6 +8,8 @@ import { createSchedulerClient } from '../api/scheduler-client.js'
 import type { Clock } from '../core/clock.js'
 import { NotFoundError } from '../core/errors.js'
 import { AppLockedError, AppValidationError } from './errors.js'
+import type { OfferStats } from './offer-stats.js'
+import { emptyOfferStats, recordPass } from './offer-stats.js'
 import { assignServicePorts, servicePortConflicts, servicePortsOf } from './service-ports.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
@@ -70,7 +72,7 @@ export interface AppsFramework {
   cancelDeployment(id: string, force: boolean): Promise<DeploymentRecord | undefined>
   resetDelay(appId: string): Promise<boolean>
   /** Apps waiting for launches, for /v2/queue. */
-  queue(): Array<{ app: AppDefinition; count: number; delay?: { until: number } }>
+  queue(): Array<{ app: AppDefinition; count: number; delay?: { until: number }; offers?: OfferStats<OfferWire> }>
   deploymentsOf(appId: string): DeploymentRecord[]
   /** The last readiness check result of each instance of the app still being checked, while a deployment runs. */
   readinessResultsOf(appId: string): ReadinessCheckResult[]
@@ -126,6 +128,8 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   /** instance id -> its last readiness check result */
   const readinessResults = new Map<string, ReadinessCheckResult>()
   const readiness = new Map<string, NodeJS.Timeout>()
+  /** Offer statistics of each app waiting for launches (Marathon's OfferMatchStatistics). */
+  const offerStats = new Map<string, OfferStats<OfferWire>>()
   const nowIso = (): string => new Date(clock.now()).toISOString()
 
   /** Versions are timestamps; two changes in one millisecond still get distinct versions. */
@@ -217,12 +221,24 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     return out
   }
 
+  /** What each waiting app was offered in this pass and why it used none of it, for /v2/queue. */
+  function noteOffers(offers: readonly OfferWire[], ready: ReadonlyArray<{ app: AppDefinition }>, placement: ReturnType<typeof placeApps>): void {
+    const at = clock.now()
+    for (const { app } of ready) {
+      const reasons = new Map((placement.unmatched.find((u) => u.appId === app.id)?.offers ?? []).map((u) => [u.offerId, u.reasons]))
+      const pass = offers.map((o) => ({ agentId: o.agent_id.value, offer: o, reasons: reasons.get(o.id.value) ?? [] }))
+      offerStats.set(app.id, recordPass(offerStats.get(app.id) ?? emptyOfferStats(at), pass, at))
+    }
+  }
+
   async function onOffers(offers: OfferWire[]): Promise<void> {
     if (!client) return
     const views = offers.map(offerViewFromWire)
     const ipOf = new Map(offers.map((o) => [o.id.value, o.url?.address?.ip ?? o.hostname]))
     const byId = new Map(views.map((v) => [v.id, v]))
     const wanted = needs()
+    // A launch attempt's statistics end when the app no longer waits for launches.
+    for (const id of [...offerStats.keys()]) if (!wanted.some((w) => w.app.id === id)) offerStats.delete(id)
     const ready = wanted.filter(({ app }) => !launchDelayActive(app))
     const blocked = ready.length < wanted.length
     const appById = new Map(ready.map((w) => [w.app.id, w.app]))
@@ -232,6 +248,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       offers: views,
       portsInUse: [...state.instances.values()].filter(isAlive),
     })
+    noteOffers(offers, ready, placement)
     const tasksByOffer = new Map<string, TaskInfo[]>()
     for (const launch of placement.launches) {
       const app = appById.get(launch.appId)!
@@ -865,7 +882,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     queue() {
       return needs().map(({ app, count }) => {
         const d = state.delays.get(app.id)
-        return d && d.until > clock.now() && d.configVersion === app.versionInfo.lastConfigChangeAt ? { app, count, delay: { until: d.until } } : { app, count }
+        const offers = offerStats.get(app.id)
+        const delayed = d && d.until > clock.now() && d.configVersion === app.versionInfo.lastConfigChangeAt
+        return { app, count, ...(delayed ? { delay: { until: d.until } } : {}), ...(offers ? { offers } : {}) }
       })
     },
     readinessResultsOf(appId) {

@@ -7,6 +7,7 @@ import { createRouter, DEFAULT_MAX_BODY_BYTES, listen, readBody, sendJson, sendT
 import { NotFoundError } from '../core/errors.js'
 import { AppValidationError, MarathonError, parseJsonBody } from './errors.js'
 import type { AppsFramework } from './framework.js'
+import { marathonOfferJson, offersSummary } from './offer-stats.js'
 import { appToJson, normalizeApp, normalizeGroup, parseAppId } from './definition.js'
 import type { DeploymentRecord } from './state.js'
 import type { AppDefinition, Instance } from './types.js'
@@ -403,14 +404,18 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
 
   router.on('GET', '/v2/queue', (ctx) => {
     const now = opts.now().getTime()
+    // Marathon lists the last unused offers only when asked: ?embed=lastUnusedOffers.
+    const withOffers = ctx.url.searchParams.getAll('embed').includes('lastUnusedOffers')
     sendJson(ctx.res, 200, {
       queue: fw.queue().map((q) => ({
         app: appView(q.app, new Set()),
         count: q.count,
         delay: { timeLeftSeconds: q.delay ? Math.max(0, Math.ceil((q.delay.until - now) / 1000)) : 0, overdue: !q.delay },
-        since: q.app.version,
-        processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, rejectSummaryLastOffers: [], rejectSummaryLaunchAttempt: [] },
-        lastUnusedOffers: [],
+        since: new Date(q.offers?.since ?? Date.parse(q.app.version)).toISOString(),
+        processedOffersSummary: offersSummary(q.offers),
+        ...(withOffers
+          ? { lastUnusedOffers: (q.offers?.lastUnused ?? []).map((u) => ({ offer: marathonOfferJson(u.offer), reason: [...u.reason], timestamp: new Date(u.at).toISOString() })) }
+          : {}),
       })),
     })
   })
