@@ -186,6 +186,20 @@ describe('dromos app / task / deployment', () => {
     expect((await dromos(['app', 'rm', '/cli/stuck'])).code).toBe(0)
   })
 
+  it('app show says why an app waits: what the offers lacked', async () => {
+    await apps.req('POST', '/v2/apps', { id: '/cli/toobig', cmd: 'sleep 600', cpus: 64, mem: 16, portDefinitions: [] })
+    try {
+      const show = await waitUntil('the offers to be declined', async () => {
+        const r = await dromos(['app', 'show', '/cli/toobig'])
+        return r.stdout.includes('not enough cpus') ? r : undefined
+      })
+      expect(show.code).toBe(0)
+      expect(show.stdout).toMatch(/WAITING\s+1 to launch; last offers of 1 agent declined: 1 not enough cpus/)
+    } finally {
+      await apps.req('DELETE', '/v2/apps/cli/toobig?force=true')
+    }
+  })
+
   it('app rm exits 0 and the app is gone; then app show exits 4', async () => {
     const r = await dromos(['app', 'rm', id])
     expect(r.code).toBe(0)

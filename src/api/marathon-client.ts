@@ -77,6 +77,13 @@ export const QueueItemSchema = z.looseObject({
   count: z.number(),
   delay: z.looseObject({ timeLeftSeconds: z.number(), overdue: z.boolean() }).optional(),
   since: z.string().optional(),
+  processedOffersSummary: z
+    .looseObject({
+      processedOffersCount: z.number(),
+      unusedOffersCount: z.number(),
+      rejectSummaryLastOffers: z.array(z.looseObject({ reason: z.string(), declined: z.number(), processed: z.number() })).optional(),
+    })
+    .optional(),
 })
 export type QueueItem = z.infer<typeof QueueItemSchema>
 

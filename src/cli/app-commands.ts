@@ -24,6 +24,7 @@ import {
   table,
   TASK_HEADER,
   taskRows,
+  waitingReason,
 } from './format.js'
 
 export const DEFAULT_APPS_URL = 'http://127.0.0.1:8080'
@@ -342,6 +343,8 @@ Done means the deployment is over and every app has its instances running (and h
           ['DEPLOYMENTS', a.deployments.map((d) => d.id).join(', ') || '-'],
         ]
         if (failure) rows.push(['LAST FAILURE', `${failure.state ?? ''} ${failure.taskId ?? ''} ${failure.timestamp ?? ''} ${failure.message ?? ''}`.replace(/\s+/g, ' ').trim()])
+        const waiting = (await clientOf(cmd).queue()).find((q) => q.app.id === a.id)
+        if (waiting) rows.push(['WAITING', waitingReason(waiting)])
         const width = Math.max(...rows.map(([k]) => k.length))
         out(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n')
         const tasks = a.tasks ?? []

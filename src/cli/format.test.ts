@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { MarathonApp, MarathonDeployment } from '../api/marathon-client.js'
 import { MarathonApiError, MarathonUnreachableError } from '../api/marathon-client.js'
-import { appReached, describeError, eventLine, ExitCode, progressLine, table } from './format.js'
+import { appReached, describeError, eventLine, ExitCode, progressLine, table, waitingReason } from './format.js'
 
 const app = (over: Partial<MarathonApp> = {}): MarathonApp => ({
   id: '/web',
@@ -87,5 +87,23 @@ describe('eventLine', () => {
 describe('table', () => {
   it('pads every column but the last', () => {
     expect(table(['ID', 'N'], [['/a', '1'], ['/long', '22']])).toBe('ID     N\n/a     1\n/long  22\n')
+  })
+})
+
+describe('waitingReason', () => {
+  const item = (over: Record<string, unknown>) => ({ app: app(), count: 2, ...over }) as Parameters<typeof waitingReason>[0]
+  it('says what the last offers lacked, in words', () => {
+    const steps = [
+      { reason: 'UnfulfilledRole', declined: 0, processed: 3 },
+      { reason: 'UnfulfilledConstraint', declined: 1, processed: 3 },
+      { reason: 'InsufficientCpus', declined: 2, processed: 2 },
+    ]
+    expect(waitingReason(item({ processedOffersSummary: { processedOffersCount: 9, unusedOffersCount: 9, rejectSummaryLastOffers: steps } }))).toBe(
+      '2 to launch; last offers of 3 agents declined: 1 constraints not met, 2 not enough cpus',
+    )
+  })
+  it('says when it backs off after failures, and when no offer came yet', () => {
+    expect(waitingReason(item({ delay: { timeLeftSeconds: 7, overdue: false } }))).toBe('2 to launch; backing off 7s after failures')
+    expect(waitingReason(item({ processedOffersSummary: { processedOffersCount: 0, unusedOffersCount: 0, rejectSummaryLastOffers: [] } }))).toBe('2 to launch; no offers yet')
   })
 })

@@ -1,6 +1,6 @@
 // Pure text for the app/task/deployment/events commands: tables, progress lines, event lines,
 // and the mapping from errors to the exit codes a shell user can rely on.
-import type { MarathonApp, MarathonDeployment, MarathonEvent, MarathonTask } from '../api/marathon-client.js'
+import type { MarathonApp, MarathonDeployment, MarathonEvent, MarathonTask, QueueItem } from '../api/marathon-client.js'
 import { MarathonApiError, MarathonProtocolError, MarathonUnreachableError } from '../api/marathon-client.js'
 
 export const ExitCode = {
@@ -246,4 +246,29 @@ export function eventLine(e: MarathonEvent): string {
     else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number') && v.length > 0) fields.push(`${k}=${v.join(',')}`)
   }
   return [e.timestamp || new Date().toISOString(), e.eventType, key, ...fields].join(' ')
+}
+
+const REASON_WORDS: Record<string, string> = {
+  UnfulfilledRole: 'offered to another role',
+  UnfulfilledConstraint: 'constraints not met',
+  InsufficientCpus: 'not enough cpus',
+  InsufficientMemory: 'not enough memory',
+  InsufficientDisk: 'not enough disk',
+  InsufficientGpus: 'not enough gpus',
+  InsufficientPorts: 'no free ports',
+}
+
+/** Why an app waits for launches, from its /v2/queue item: the delay, and what the last offers lacked. */
+export function waitingReason(item: QueueItem): string {
+  const parts = [`${item.count} to launch`]
+  if (item.delay && !item.delay.overdue && item.delay.timeLeftSeconds > 0) parts.push(`backing off ${item.delay.timeLeftSeconds}s after failures`)
+  const steps = (item.processedOffersSummary?.rejectSummaryLastOffers ?? []).filter((s) => s.declined > 0)
+  const agents = steps.length > 0 ? Math.max(...steps.map((s) => s.processed)) : 0
+  if (steps.length > 0) {
+    const why = steps.map((s) => `${s.declined} ${REASON_WORDS[s.reason] ?? s.reason}`).join(', ')
+    parts.push(`last offers of ${agents} agent${agents === 1 ? '' : 's'} declined: ${why}`)
+  } else if ((item.processedOffersSummary?.processedOffersCount ?? 0) === 0 && !item.delay?.timeLeftSeconds) {
+    parts.push('no offers yet')
+  }
+  return parts.join('; ')
 }
