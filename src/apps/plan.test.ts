@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { dependencyOrder } from './definition.js'
+import { dependencyOrder } from './groups.js'
 import { changeOf, planDeployment, stepOf } from './plan.js'
 import { testApp } from './testing.js'
 import type { AppDefinition } from './types.js'
