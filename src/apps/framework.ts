@@ -16,7 +16,7 @@ import type { EventBus } from './events.js'
 import { appToJson } from './app-json.js'
 import type { GroupSpec } from './groups.js'
 import { dependencyOrder } from './groups.js'
-import { planDeployment, stepOf } from './plan.js'
+import { configDiffers, planDeployment, stepOf } from './plan.js'
 import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeApps, taskIdFor } from './placement.js'
 import { decideApp, isAlive, isTerminalCondition } from './reconcile.js'
 import type { AppsState, DeploymentRecord } from './state.js'
@@ -716,8 +716,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     const restart = new Set(change.restart ?? [])
     const versioned = assignServicePorts(change.put).map((a) => {
       const before = current.get(a.id)
-      const probe = { ...a, version: before?.version ?? '', versionInfo: before?.versionInfo ?? a.versionInfo }
-      const configChanged = !before || restart.has(a.id) || JSON.stringify({ ...probe, instances: 0 }) !== JSON.stringify({ ...before, instances: 0 })
+      const configChanged = !before || restart.has(a.id) || configDiffers(before, a)
       return {
         ...a,
         version,
