@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { AppInfoSchema } from '../api/marathon-client.js'
 import { appToJson } from './app-json.js'
 import { normalizeApp } from './normalize-app.js'
 import { LATER as later, NOW as now, validApp as ok } from './testing.js'
@@ -168,6 +169,8 @@ describe('round trip', () => {
         valid++
         const json = JSON.parse(JSON.stringify(appToJson(first.app))) as unknown
         expect(normalizeApp(json, { now })).toEqual({ ok: true, app: first.app })
+        // The typed client reads what the server writes, and leaves it as it is.
+        expect(AppInfoSchema.parse(json)).toMatchObject(json as Record<string, unknown>)
         // A Marathon client that PUTs back what it GOT changes nothing.
         expect(normalizeApp(json, { now: later, existing: first.app, partial: true })).toEqual({
           ok: true,
