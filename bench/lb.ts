@@ -406,7 +406,7 @@ function convergenceApp(id: string, servicePort: number): Record<string, unknown
     instances: 1,
     portDefinitions: [{ port: servicePort, name: 'http' }],
     healthChecks: [{ protocol: 'HTTP', path: '/id', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3, delaySeconds: 0 }],
-    labels: { HAPROXY_0_MODE: 'http' },
+    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_MODE: 'http' },
   }
 }
 
@@ -820,7 +820,7 @@ function webApp(id: string, servicePort: number, labels: Record<string, string> 
     container: { type: 'DOCKER', docker: { image: BUSYBOX_TAG }, portMappings: [{ containerPort: 8080, servicePort, name: 'http' }] },
     networks: [{ mode: 'container/bridge' }],
     healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3, delaySeconds: 0 }],
-    labels: { HAPROXY_0_MODE: 'http', ...labels },
+    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_MODE: 'http', ...labels },
   }
 }
 

@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort, TestCluster, waitUntil } from './lib/cluster.js'
+import type { ReadResponse } from './lib/http.js'
+import { readResponse } from './lib/http.js'
 import { BUSYBOX_TAG, ensureBusyboxImage, removeImage } from './lib/images.js'
 import type { Registry } from './lib/registry.js'
 import { pushImage, startRegistry } from './lib/registry.js'
@@ -37,17 +39,7 @@ async function teardown(f: TestFramework): Promise<void> {
   f.close()
 }
 
-async function getJson(url: string): Promise<{ status: number; json: Json; text: string }> {
-  const r = await fetch(url)
-  const text = await r.text()
-  let json: Json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: r.status, json, text }
-}
+const getJson = async (url: string): Promise<ReadResponse> => readResponse(await fetch(url))
 
 beforeAll(async () => {
   await ensureBusyboxImage()

@@ -384,6 +384,32 @@ describe('killing tasks', () => {
     expect(waited).toBeLessThan(10_000)
     await events.close()
     await apps.req('DELETE', '/v2/apps/hc/quick?force=true')
+    await waitUntil('the task of /hc/quick to end', async () => !(await apps.req('GET', '/v2/tasks')).body.tasks.some((t: TaskJson) => t.appId === '/hc/quick'), 30_000)
+  })
+
+  it('refuses a service port another app holds with 422, on create, update and groups, and changes nothing', async () => {
+    const holder = await apps.req('POST', '/v2/apps', sleeper('/sp/holder', { portDefinitions: [{ port: 10950 }] }))
+    expect(holder.status).toBe(201)
+    const conflict = { message: 'Object is not valid', details: [{ path: '/', errors: ['Requested service port 10950 conflicts with a service port in app /sp/holder'] }] }
+    const create = await apps.req('POST', '/v2/apps', sleeper('/sp/other', { portDefinitions: [{ port: 10950 }] }))
+    expect(create.status).toBe(422)
+    expect(create.body).toEqual(conflict)
+    expect((await apps.req('GET', '/v2/apps/sp/other')).status).toBe(404)
+    const other = await apps.req('POST', '/v2/apps', sleeper('/sp/other', { portDefinitions: [{ port: 0 }] }))
+    expect(other.status).toBe(201)
+    const assigned = other.body.portDefinitions[0].port as number
+    expect(assigned).not.toBe(10950)
+    // Refused before the lock of the deployment that is still starting /sp/other: 422, not 409.
+    const update = await apps.req('PUT', '/v2/apps/sp/other', { portDefinitions: [{ port: 10950 }] })
+    expect(update.status).toBe(422)
+    expect(update.body).toEqual(conflict)
+    expect((await apps.req('GET', '/v2/apps/sp/other')).body.app.portDefinitions[0].port).toBe(assigned)
+    const group = await apps.req('POST', '/v2/groups', { id: '/spg', apps: [sleeper('/spg/x', { portDefinitions: [{ port: 10950 }] })] })
+    expect(group.status).toBe(422)
+    expect(group.body.details[0].errors).toEqual(['Requested service port 10950 conflicts with a service port in app /sp/holder'])
+    await apps.req('DELETE', '/v2/apps/sp/other?force=true')
+    await apps.req('DELETE', '/v2/apps/sp/holder?force=true')
+    await waitUntil('the tasks of /sp to end', async () => !(await apps.req('GET', '/v2/tasks')).body.tasks.some((t: TaskJson) => t.appId.startsWith('/sp/')), 30_000)
   })
 
   it('GET /v2/tasks?status=running lists only running tasks', async () => {

@@ -46,8 +46,8 @@ function webApp(id: string, servicePort: number, extra: Record<string, unknown> 
     container: { type: 'DOCKER', docker: { image: BUSYBOX_TAG }, portMappings: [{ containerPort: 8080, servicePort, name: 'http' }] },
     networks: [{ mode: 'container/bridge' }],
     healthChecks: [{ protocol: 'HTTP', path: '/health', portIndex: 0, gracePeriodSeconds: 10, intervalSeconds: 1, timeoutSeconds: 1, maxConsecutiveFailures: 3, delaySeconds: 0 }],
-    labels: { HAPROXY_0_MODE: 'http' },
     ...extra,
+    labels: { HAPROXY_GROUP: 'external', HAPROXY_0_MODE: 'http', ...(extra.labels as Record<string, string> | undefined) },
   }
 }
 
@@ -186,6 +186,42 @@ describe('groups', () => {
       await internal.proc.stop()
       await apps.req('DELETE', '/v2/apps/grp/outside?force=true')
       await apps.req('DELETE', '/v2/apps/grp/inside?force=true')
+    }
+  })
+})
+
+describe('routes HAProxy would refuse', () => {
+  it('leaves out an unlabelled app, a port another app holds and bad labels, reports them, and keeps serving the rest', async () => {
+    try {
+      await apps.req('POST', '/v2/apps', webApp('/bad/good', 10301, { instances: 1 }))
+      const plain = webApp('/bad/plain', 10302, { instances: 1 })
+      await apps.req('POST', '/v2/apps', { ...plain, labels: {} })
+      // Takes /bad/good's service port through the lb's own label: the apps API cannot see it.
+      await apps.req('POST', '/v2/apps', webApp('/bad/thief', 10303, { instances: 1, labels: { HAPROXY_0_PORT: '10301' } }))
+      await apps.req('POST', '/v2/apps', webApp('/bad/balance', 10304, { instances: 1, labels: { HAPROXY_0_BALANCE: 'nonsense' } }))
+      const good = (await apps.waitDeployed('/bad/good')).tasks[0].id
+      for (const id of ['/bad/plain', '/bad/thief', '/bad/balance']) await apps.waitDeployed(id)
+      await waitUntil('the good app to be served', async () => (await hit(10301)).body === good)
+      const state = await waitUntil('the lb to report the routes it left out', async () => {
+        const st = await lb.state()
+        return (st.rejected as unknown[]).length >= 2 ? st : undefined
+      })
+      const rejected = (state.rejected as Array<{ appId: string; reason: string }>).map((r) => `${r.appId}: ${r.reason}`).sort()
+      expect(rejected).toEqual([
+        "/bad/balance: HAPROXY balance 'nonsense' is not an HAProxy algorithm",
+        '/bad/thief: service port 10301 is already served for app /bad/good',
+      ])
+      const served = (state.backends as Array<{ appId: string }>).map((b) => b.appId)
+      expect(served).toContain('/bad/good')
+      expect(served).not.toContain('/bad/plain')
+      expect((await hit(10302)).ok).toBe(false)
+      // The rest keep serving, the good app included, and changes still go through.
+      expect((await hit(10301)).body).toBe(good)
+      await apps.req('PUT', '/v2/apps/bad/good', { instances: 2 })
+      await apps.waitDeployed('/bad/good')
+      await waitUntil('the new instance to be served too', async () => (await seen(10301, 12)).size === 2)
+    } finally {
+      for (const id of ['/bad/good', '/bad/plain', '/bad/thief', '/bad/balance']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
     }
   })
 })

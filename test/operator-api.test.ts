@@ -5,6 +5,8 @@ import { request } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TestCluster, waitUntil } from './lib/cluster.js'
+import type { ReadResponse } from './lib/http.js'
+import { readResponse } from './lib/http.js'
 import { scalar, TestFramework } from './lib/scheduler.js'
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -13,20 +15,13 @@ let cluster: TestCluster
 const frameworks: TestFramework[] = []
 const streams: OperatorStream[] = []
 
-async function operator(body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Json; text: string; type: string }> {
+async function operator(body: unknown, headers: Record<string, string> = {}): Promise<ReadResponse> {
   const r = await fetch(`${cluster.masterUrl}/api/v1`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
-  const text = await r.text()
-  let json: Json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: r.status, json, text, type: r.headers.get('content-type') ?? '' }
+  return readResponse(r)
 }
 
 async function call(type: string): Promise<Json> {

@@ -36,6 +36,8 @@ export interface AgentOptions {
   readonly clock: Clock
   readonly statusUpdateRetryMs: number
   readonly statusUpdateMaxRetryMs: number
+  /** The agent's command-line flags as `/flags` and `/state` show them (Mesos' snake_case names, string values). */
+  readonly flags?: Readonly<Record<string, string>>
 }
 
 export interface AgentTask {
@@ -88,6 +90,13 @@ export interface Agent {
   readonly tasks: ReadonlyMap<string, AgentTask>
   /** Completed tasks by framework (oldest first), bounded; frameworks in the order they last completed a task. */
   readonly completed: ReadonlyMap<string, readonly CompletedTask[]>
+  /** The FrameworkInfo each framework last launched a task with (checkpointed). */
+  readonly frameworks: ReadonlyMap<string, FrameworkInfo>
+  /** Terminal transitions by state since the agent started, as Mesos' slave/tasks_finished, … counters. */
+  readonly terminalCounts: ReadonlyMap<string, number>
+  readonly startedAt: number
+  /** True while the agent is registered with a master (not re-registering). */
+  registered(): boolean
   start(): Promise<void>
   stop(opts?: { destroyTasks?: boolean }): Promise<void>
   /** A ping from the master. One from a master other than the one the agent registered with makes it re-register. */
@@ -105,6 +114,9 @@ export function createAgent(opts: AgentOptions): Agent {
   const { log, store, clock } = opts
   const tasks = new Map<string, AgentTask>()
   const completed = new Map<string, CompletedTask[]>()
+  const frameworks = new Map<string, FrameworkInfo>()
+  const terminalCounts = new Map<string, number>()
+  const startedAt = clock.now()
   /** Orders the frameworks' checkpointed completed lists by when they last changed. */
   let completedSeq = 0
   let agentId: string | undefined
@@ -190,6 +202,7 @@ export function createAgent(opts: AgentOptions): Agent {
     if (status.healthy === undefined && t.latest?.healthy !== undefined && !isTerminal(state)) status.healthy = t.latest.healthy
     t.state = state
     t.latest = status
+    if (isTerminal(state)) terminalCounts.set(state, (terminalCounts.get(state) ?? 0) + 1)
     if (removedFrameworks.has(t.frameworkId)) {
       // Nobody will acknowledge updates of a removed framework: forget the task once it ends.
       if (isTerminal(state)) {
@@ -335,6 +348,10 @@ export function createAgent(opts: AgentOptions): Agent {
       log.warn({ taskId: tid }, 'ignoring launch of a task that already runs')
       return
     }
+    if (framework) {
+      frameworks.set(frameworkId, framework)
+      await store.put(`frameworks/${frameworkId}`, framework)
+    }
     const containerizer = containerizerFor(info)
     const sandbox = join(opts.workDir, 'slaves', agentId ?? 'unregistered', 'frameworks', frameworkId, 'executors', tid, 'runs', newUuid())
     mkdirSync(sandbox, { recursive: true })
@@ -456,6 +473,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const saved = await store.get<{ agentId: string }>('agent')
     if (saved) agentId = saved.agentId
     await updates.recover()
+    for (const [k, info] of await store.list<FrameworkInfo>('frameworks/')) frameworks.set(k.slice('frameworks/'.length), info)
     const lists = (await store.list<CompletedCheckpoint>('completed/')).sort(([, a], [, b]) => a.seq - b.seq)
     for (const [, cp] of lists) {
       const frameworkId = cp.tasks[0]?.frameworkId
@@ -544,6 +562,10 @@ export function createAgent(opts: AgentOptions): Agent {
     agentId: () => agentId,
     tasks,
     completed,
+    frameworks,
+    terminalCounts,
+    startedAt,
+    registered: () => masterId !== undefined && registering === undefined,
     updates,
     async start() {
       await recover()

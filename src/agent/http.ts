@@ -1,4 +1,4 @@
-// The agent's HTTP surface: internal endpoints the master calls, the v0 state, and the
+// The agent's HTTP surface: internal endpoints the master calls, the v0 endpoints (endpoints.ts), and the
 // sandbox files API (`/files/browse`, `/files/read`, `/files/download`).
 import { createReadStream } from 'node:fs'
 import { open, readdir, realpath, stat } from 'node:fs/promises'
@@ -6,14 +6,11 @@ import type { Server } from 'node:http'
 import { basename, join, resolve, sep } from 'node:path'
 import type { Logger } from 'pino'
 import type { Agent } from './agent.js'
-import { AGENT_VERSION } from './agent.js'
+import { registerAgentEndpoints } from './endpoints.js'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, listen, parseBody, sendJson, sendText } from '../api/http.js'
 import { AcknowledgeSchema, AgentInternalPath, FrameworkMessageSchema, KillTaskSchema, LaunchTaskSchema, ShutdownFrameworkSchema } from '../api/internal.js'
-import type { TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { BadRequestError, NotFoundError } from '../core/errors.js'
-import { resourcesFromWire, v0Resources } from '../api/mesos.js'
-import { isTerminal } from '../core/task-state.js'
 
 const accepted = (ctx: RequestContext): void => {
   ctx.res.writeHead(202, { 'Content-Length': 0 })
@@ -56,60 +53,7 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
     accepted(ctx)
   })
 
-  type TaskView = { frameworkId: string; info: TaskInfo; sandbox: string; state: string; latest?: TaskStatusWire | undefined }
-  const taskJson = (t: TaskView): Record<string, unknown> => ({
-    id: t.info.task_id.value,
-    name: t.info.name,
-    framework_id: t.frameworkId,
-    executor_id: t.info.task_id.value,
-    slave_id: agent.agentId() ?? '',
-    state: t.state,
-    resources: v0Resources(resourcesFromWire(t.info.resources)),
-    directory: t.sandbox,
-    statuses: t.latest ? [{ state: t.latest.state, timestamp: t.latest.timestamp, ...(t.latest.healthy !== undefined ? { healthy: t.latest.healthy } : {}) }] : [],
-    ...(t.info.container ? { container: t.info.container } : {}),
-  })
-  // Command tasks run under an executor of the task's id, one task each. An executor whose
-  // task ended (and whose terminal update was acknowledged) is a completed executor; a framework
-  // with no executors left is a completed framework, as on a Mesos agent.
-  const executorJson = (t: TaskView, live: boolean): Record<string, unknown> => {
-    const done = !live || isTerminal(t.state)
-    return {
-      id: t.info.task_id.value,
-      name: `Command Executor (Task: ${t.info.task_id.value})`,
-      framework_id: t.frameworkId,
-      source: t.info.task_id.value,
-      directory: t.sandbox,
-      tasks: done ? [] : [taskJson(t)],
-      queued_tasks: [],
-      completed_tasks: done ? [taskJson(t)] : [],
-    }
-  }
-  const state = () => {
-    const live = new Map<string, TaskView[]>()
-    for (const t of agent.tasks.values()) live.set(t.frameworkId, [...(live.get(t.frameworkId) ?? []), t])
-    const frameworkJson = (id: string): Record<string, unknown> => ({
-      id,
-      executors: (live.get(id) ?? []).map((t) => executorJson(t, true)),
-      // Newest first, as Mesos lists them.
-      completed_executors: [...(agent.completed.get(id) ?? [])].reverse().map((t) => executorJson(t, false)),
-    })
-    return {
-      version: AGENT_VERSION,
-      id: agent.agentId() ?? '',
-      pid: `slave(1)@${agent.opts.ip}:${agent.opts.port}`,
-      hostname: agent.opts.hostname,
-      resources: v0Resources(agent.opts.resources),
-      attributes: Object.fromEntries(agent.opts.attributes.map((a) => [a.name, a.scalar?.value ?? a.text?.value ?? ''])),
-      master_hostname: new URL(agent.opts.masterUrl).hostname,
-      flags: { work_dir: agent.opts.workDir, port: String(agent.opts.port), hostname: agent.opts.hostname },
-      frameworks: [...live.keys()].map(frameworkJson),
-      completed_frameworks: [...agent.completed.keys()].filter((id) => !live.has(id)).reverse().map(frameworkJson),
-    }
-  }
-  router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, state()))
-  router.on('GET', '/state.json', (ctx) => sendJson(ctx.res, 200, state()))
-  router.on('GET', '/slave(1)/state', (ctx) => sendJson(ctx.res, 200, state()))
+  registerAgentEndpoints(router, agent)
   router.on('GET', '/health', (ctx) => sendText(ctx.res, 200, ''))
 
   // ---- sandbox files ----

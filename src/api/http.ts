@@ -76,10 +76,47 @@ export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, ma
   return parsed.data
 }
 
+/**
+ * JSONP callbacks of GET requests, set by the router for the response it hands a handler, so
+ * that every JSON endpoint answers `?jsonp=` without knowing of it.
+ */
+const jsonpCallbacks = new WeakMap<ServerResponse, string>()
+
+/** A JavaScript name, or a dotted path of them (`angular.callbacks._0`, `jQuery1_2`, `cb[3]`). */
+const JSONP_CALLBACK = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*$/
+const MAX_JSONP_CALLBACK_LENGTH = 256
+
+export function isValidJsonpCallback(name: string): boolean {
+  return name.length <= MAX_JSONP_CALLBACK_LENGTH && JSONP_CALLBACK.test(name)
+}
+
+/**
+ * As libprocess' `OK(json, jsonp)`: only a 200 is wrapped, as `callback(<json>)` (no trailing
+ * semicolon) with Content-Type text/javascript.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers })
+  const json = JSON.stringify(body)
+  const callback = status === 200 ? jsonpCallbacks.get(res) : undefined
+  const text = callback === undefined ? json : `${callback}(${json})`
+  const type = callback === undefined ? 'application/json' : 'text/javascript'
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text), ...headers })
   res.end(text)
+}
+
+/**
+ * Takes note of a GET's `jsonp` parameter for sendJson. libprocess echoes any callback; dromos
+ * answers a name that is not a JavaScript name with a 400 instead of reflecting it into a script.
+ */
+function acceptJsonp(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return true
+  const callback = url.searchParams.get('jsonp')
+  if (callback === null) return true
+  if (!isValidJsonpCallback(callback)) {
+    sendText(res, 400, `Invalid 'jsonp' parameter: expecting a JavaScript function name, got '${callback.slice(0, MAX_JSONP_CALLBACK_LENGTH)}'`)
+    return false
+  }
+  jsonpCallbacks.set(res, callback)
+  return true
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -185,6 +222,7 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
         if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
         const params: Record<string, string> = {}
         route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')))
+        if (!acceptJsonp(req, res, url)) return
         await run(route.handler, { req, res, url, params })
         return
       }
@@ -192,6 +230,7 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
         if (!url.pathname.startsWith(route.prefix)) continue
         pathMatched = true
         if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
+        if (!acceptJsonp(req, res, url)) return
         await run(route.handler, { req, res, url, params: {} })
         return
       }

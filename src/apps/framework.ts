@@ -6,8 +6,9 @@ import type { OfferWire, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import type { SchedulerClient, SchedulerClientOptions, SchedulerEvent } from '../api/scheduler-client.js'
 import { createSchedulerClient } from '../api/scheduler-client.js'
 import type { Clock } from '../core/clock.js'
-import { ConflictError, NotFoundError } from '../core/errors.js'
-import { AppLockedError } from './errors.js'
+import { NotFoundError } from '../core/errors.js'
+import { AppLockedError, AppValidationError } from './errors.js'
+import { assignServicePorts, servicePortConflicts, servicePortsOf } from './service-ports.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
@@ -23,8 +24,6 @@ import type { AppsState, DeploymentRecord } from './state.js'
 import { createAppsState } from './state.js'
 import type { AppDefinition, DeploymentPlan, DeploymentStep, Instance } from './types.js'
 import { Condition } from './types.js'
-
-export const SERVICE_PORT_RANGE = { begin: 10000, end: 20000 } as const
 
 export interface AppsFrameworkOptions {
   readonly store: Store
@@ -522,10 +521,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     return app.portDefinitions.map((p) => p.name ?? '')
   }
 
-  function servicePortsOf(app: AppDefinition): number[] {
-    if (app.networks.some((n) => n.mode !== 'host')) return (app.container?.portMappings ?? []).map((p) => p.servicePort)
-    return app.portDefinitions.map((p) => p.port)
-  }
+
 
   // ---- kills ----
 
@@ -659,41 +655,6 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     }
   }
 
-  // ---- service ports ----
-
-  function usedServicePorts(except: ReadonlySet<string>): Set<number> {
-    const used = new Set<number>()
-    for (const app of state.apps.values()) if (!except.has(app.id)) for (const p of servicePortsOf(app)) if (p > 0) used.add(p)
-    return used
-  }
-
-  /** Fills service ports left at 0, keeping the ones an app had at the same index. */
-  function assignServicePorts(apps: readonly AppDefinition[]): AppDefinition[] {
-    const used = usedServicePorts(new Set(apps.map((a) => a.id)))
-    for (const a of apps) for (const p of servicePortsOf(a)) if (p > 0) used.add(p)
-    let next: number = SERVICE_PORT_RANGE.begin
-    const take = (): number => {
-      while (used.has(next) && next <= SERVICE_PORT_RANGE.end) next++
-      if (next > SERVICE_PORT_RANGE.end) throw new ConflictError('No service ports left in 10000-20000')
-      used.add(next)
-      return next
-    }
-    return apps.map((a) => {
-      const before = state.apps.get(a.id)
-      const prev = before ? servicePortsOf(before) : []
-      const pick = (p: number, i: number): number => {
-        if (p > 0) return p
-        const old = prev[i]
-        if (old !== undefined && old > 0 && !apps.some((x) => x.id !== a.id && servicePortsOf(x).includes(old))) return old
-        return take()
-      }
-      if (a.networks.some((n) => n.mode !== 'host') && a.container?.portMappings) {
-        return { ...a, container: { ...a.container, portMappings: a.container.portMappings.map((m, i) => ({ ...m, servicePort: pick(m.servicePort, i) })) } }
-      }
-      return { ...a, portDefinitions: a.portDefinitions.map((p, i) => ({ ...p, port: pick(p.port, i) })) }
-    })
-  }
-
   // ---- changes from the API ----
 
   /** The deployments that lock any of the apps; without force, a change to them is refused. */
@@ -705,16 +666,20 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
 
   async function deploy(change: DeployChange, dopts: { force: boolean }): Promise<DeploymentRecord> {
     const affected = [...new Set([...change.put.map((a) => a.id), ...change.remove, ...(change.restart ?? [])])]
+    // A change that is refused changes nothing: it is checked before a forced change cancels anything.
+    for (const id of change.remove) if (!state.apps.has(id)) throw new NotFoundError(`App '${id}' does not exist`)
+    const ports = { put: change.put, current: state.apps, removed: change.remove }
+    const conflicts = servicePortConflicts(ports)
+    if (conflicts.length > 0) throw new AppValidationError(conflicts)
     const locking = lockingDeployments(affected, dopts.force)
     for (const d of locking) {
       await state.apply({ type: 'deployment-removed', deploymentId: d.id })
       events.publish('deployment_failed', { id: d.id, plan: planJson(d), reason: 'cancelled by a forced change' })
     }
-    for (const id of change.remove) if (!state.apps.has(id)) throw new NotFoundError(`App '${id}' does not exist`)
     const version = nextVersion()
     const current = new Map(state.apps)
     const restart = new Set(change.restart ?? [])
-    const versioned = assignServicePorts(change.put).map((a) => {
+    const versioned = assignServicePorts(ports).map((a) => {
       const before = current.get(a.id)
       const configChanged = !before || restart.has(a.id) || configDiffers(before, a)
       return {

@@ -15,7 +15,7 @@ import { startAgentHttp } from '../agent/http.js'
 import { parseAttributeString } from '../api/mesos.js'
 import { systemClock } from '../core/clock.js'
 import type { Resources } from '../core/resources.js'
-import { add, parseResourceString } from '../core/resources.js'
+import { add, formatResources, parseResourceString } from '../core/resources.js'
 import { createEventBus } from '../apps/events.js'
 import { createAppsFramework } from '../apps/framework.js'
 import { startAppsHttp } from '../apps/http.js'
@@ -148,6 +148,19 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
     clock: systemClock,
     statusUpdateRetryMs: flags.statusUpdateRetry,
     statusUpdateMaxRetryMs: 10 * 60_000,
+    flags: {
+      master: masterUrl,
+      ip: flags.ip,
+      port: String(flags.port),
+      hostname: flags.hostname ?? osHostname(),
+      work_dir: workDir,
+      resources: formatResources(resources),
+      attributes: flags.attributes,
+      containerizers: flags.containerizers,
+      status_update_retry: `${flags.statusUpdateRetry}ms`,
+      max_body_bytes: String(flags.maxBodyBytes),
+      logging_level: flags.logLevel,
+    },
   })
   // Serve first: the master pings the agent as soon as it registers.
   const server = await startAgentHttp({ agent, log: log.child({ component: 'agent-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes })

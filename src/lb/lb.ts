@@ -14,7 +14,7 @@ import type { Clock } from '../core/clock.js'
 import type { Haproxy } from './haproxy.js'
 import type { Applied } from './plan.js'
 import { planChange, renderConfig } from './plan.js'
-import type { LbApp, Routes } from './routes.js'
+import type { LbApp, RejectedRoute, Routes } from './routes.js'
 import { routes } from './routes.js'
 
 export interface LoadBalancerOptions {
@@ -59,6 +59,7 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   const { log, haproxy, clock } = opts
   let applied: Applied | undefined
   let lastRoutes: Routes = { backends: [] }
+  let lastRejected: readonly RejectedRoute[] = []
   let apiServer: HttpServer | undefined
   let apiPort = 0
   const addressCache = new Map<string, string>()
@@ -109,7 +110,11 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   }
 
   async function applyRoutes(since?: number): Promise<void> {
-    const wanted = routes([...follower.apps.values()] as unknown as LbApp[], { group: opts.group })
+    const wanted = routes([...follower.apps.values()] as unknown as LbApp[], { group: opts.group, reservedPorts: [opts.httpPort, opts.statsPort, apiPort] })
+    const rejected = wanted.rejected ?? []
+    const known = new Set(lastRejected.map((r) => `${r.appId}:${r.portIndex}:${r.reason}`))
+    for (const r of rejected) if (!known.has(`${r.appId}:${r.portIndex}:${r.reason}`)) log.warn(r, 'route left out')
+    lastRejected = rejected
     const resolved: Routes = {
       backends: await Promise.all(
         wanted.backends.map(async (b) => ({
@@ -177,6 +182,7 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
         slots: b.slots,
         servers: [...b.used].map(([slot, s]) => ({ slot: `srv${slot}`, ...s })),
       })),
+      rejected: lastRejected,
       recentChanges: recent,
     }
   }

@@ -158,7 +158,7 @@ function serialize(table: Map<string, { addr: string; state: string }>): string[
 describe('routes', () => {
   const app = (over: Partial<LbApp>): LbApp => ({
     id: '/shop/web',
-    labels: {},
+    labels: { HAPROXY_GROUP: 'external' },
     networks: [{ mode: 'container/bridge' }],
     container: { portMappings: [{ containerPort: 8080, hostPort: 0, servicePort: 10005 }] },
     healthChecks: [{}],
@@ -185,13 +185,48 @@ describe('routes', () => {
   it('honours HAPROXY_GROUP, _PORT, _MODE, _VHOST, _BALANCE and readiness', () => {
     expect(routes([app({ labels: { HAPROXY_GROUP: 'internal' } })], { group: 'external' }).backends).toHaveLength(0)
     expect(routes([app({ labels: { HAPROXY_GROUP: 'internal' } })], { group: '*' }).backends).toHaveLength(1)
-    const b = routes([app({ labels: { HAPROXY_0_PORT: '10555', HAPROXY_0_VHOST: 'A.test, b.test', HAPROXY_0_BALANCE: 'leastconn' } })], { group: 'external' }).backends[0]!
+    const b = routes([app({ labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '10555', HAPROXY_0_VHOST: 'A.test, b.test', HAPROXY_0_BALANCE: 'leastconn' } })], { group: 'external' }).backends[0]!
     expect(b.servicePort).toBe(10555)
     expect(b.vhosts).toEqual(['a.test', 'b.test'])
     expect(b.mode).toBe('http')
     expect(b.balance).toBe('leastconn')
     const gated = routes([app({ readinessChecks: [{}], tasks: [{ id: 'r', state: 'TASK_RUNNING', host: 'a', ports: [1], healthCheckResults: [{ alive: true }] }] })], { group: 'external' })
     expect(gated.backends[0]!.servers).toEqual([])
+  })
+
+  it('serves an app only in its HAPROXY_GROUP, a port by its own HAPROXY_{n}_GROUP, and an unlabelled app only with *', () => {
+    const two = (labels: Record<string, string>): LbApp =>
+      app({ labels, networks: [{ mode: 'host' }], portDefinitions: [{ port: 10020 }, { port: 10021 }], container: {} })
+    const ports = (r: ReturnType<typeof routes>): number[] => r.backends.map((b) => b.servicePort)
+    expect(ports(routes([two({})], { group: 'external' }))).toEqual([])
+    expect(ports(routes([two({})], { group: '*' }))).toEqual([10020, 10021])
+    expect(ports(routes([two({ HAPROXY_GROUP: 'internal,external' })], { group: 'external' }))).toEqual([10020, 10021])
+    expect(ports(routes([two({ HAPROXY_GROUP: 'external', HAPROXY_1_GROUP: 'internal' })], { group: 'external' }))).toEqual([10020])
+    expect(ports(routes([two({ HAPROXY_1_GROUP: 'internal' })], { group: 'internal' }))).toEqual([10021])
+  })
+
+  it('leaves out, with the reason, a route HAProxy would refuse or that takes a port already served, and serves the rest', () => {
+    const r = routes(
+      [
+        app({ id: '/a', labels: { HAPROXY_GROUP: 'external' } }),
+        app({ id: '/b', labels: { HAPROXY_GROUP: 'external' } }),
+        app({ id: '/c', labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '10006', HAPROXY_0_BALANCE: 'bogus; stats enable' } }),
+        app({ id: '/d', labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '10007', HAPROXY_0_VHOST: 'ok.test,bad host' } }),
+        app({ id: '/e', labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '80' } }),
+        app({ id: '/f', labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '10008', HAPROXY_0_PATH: 'no-slash' } }),
+        app({ id: '/g', labels: { HAPROXY_GROUP: 'external', HAPROXY_0_PORT: '10009', HAPROXY_0_BALANCE: 'hdr(host)', HAPROXY_0_VHOST: '*.example.test' } }),
+      ],
+      { group: 'external', reservedPorts: [80, 9090] },
+    )
+    expect(r.backends.map((b) => b.appId)).toEqual(['/a', '/g'])
+    expect(r.rejected?.map((x) => [x.appId, x.servicePort])).toEqual([
+      ['/b', 10005],
+      ['/c', 10006],
+      ['/d', 10007],
+      ['/e', 80],
+      ['/f', 10008],
+    ])
+    expect(r.rejected?.[0]?.reason).toBe('service port 10005 is already served for app /a')
   })
 
   it("carries the app's capacity: instances times one plus the deployment's overcapacity", () => {
@@ -202,7 +237,7 @@ describe('routes', () => {
   })
 
   it('uses host ports in host networking, with the port definition as service port', () => {
-    const r = routes([{ id: '/h', portDefinitions: [{ port: 10010 }, { port: 10011 }], networks: [{ mode: 'host' }], tasks: [{ id: 't', state: 'TASK_RUNNING', host: 'h', agentIp: '10.0.0.9', ports: [31000, 31001] }] }], { group: 'external' })
+    const r = routes([{ id: '/h', labels: { HAPROXY_GROUP: 'external' }, portDefinitions: [{ port: 10010 }, { port: 10011 }], networks: [{ mode: 'host' }], tasks: [{ id: 't', state: 'TASK_RUNNING', host: 'h', agentIp: '10.0.0.9', ports: [31000, 31001] }] }], { group: 'external' })
     expect(r.backends.map((b) => `${b.servicePort}->${b.servers[0]!.address}:${b.servers[0]!.port}`)).toEqual(['10010->10.0.0.9:31000', '10011->10.0.0.9:31001'])
   })
 })
@@ -237,7 +272,7 @@ describe('routes (properties)', () => {
         expect(new Set(r.backends.map((b) => b.servicePort)).size).toBe(r.backends.length)
         for (const b of r.backends) {
           const spec = specs.find((a) => `/${a.name}` === b.appId)!
-          expect(spec.group ?? 'external').toBe('external')
+          expect(spec.group).toBe('external')
           for (const s of b.servers) {
             const t = spec.tasks.find((x) => x.id === s.taskId)!
             if (s.draining) expect(t.state).toBe('TASK_KILLING')

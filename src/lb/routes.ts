@@ -56,8 +56,46 @@ export interface Backend {
   readonly capacity: number
 }
 
+/** A route left out because HAProxy would refuse it or it would take another's place. */
+export interface RejectedRoute {
+  readonly appId: string
+  readonly portIndex: number
+  readonly servicePort: number
+  readonly reason: string
+}
+
 export interface Routes {
   readonly backends: readonly Backend[]
+  /** Routes left out, so that one app's bad labels never stop the others being served. */
+  readonly rejected?: readonly RejectedRoute[]
+}
+
+export interface RoutesOptions {
+  /** This lb's group: apps (or ports) whose HAPROXY_GROUP names it are served; `*` serves every app. */
+  readonly group: string
+  /** Ports the lb listens on itself (virtual hosts, stats): no service port may take them. */
+  readonly reservedPorts?: readonly number[]
+}
+
+/** HAProxy's balance algorithms (2.6); the ones that take an argument are matched by their prefix. */
+const BALANCE = /^(?:roundrobin|static-rr|leastconn|first|source|random(?:\(\d+\))?|uri(?: [A-Za-z0-9 _.=-]*)?|url_param [A-Za-z0-9_.-]+(?: [A-Za-z0-9 _.=-]*)?|hdr\([A-Za-z0-9_-]+\)(?: [A-Za-z0-9 _.=-]*)?|rdp-cookie(?:\([A-Za-z0-9_-]+\))?)$/
+const VHOST = /^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/
+const PATH = /^\/[^\s'"\\]*$/
+
+/** Why HAProxy would refuse a route's labels, or undefined when it would take them. */
+function labelProblem(o: { balance: string; vhosts: readonly string[]; path: string | undefined }): string | undefined {
+  if (!BALANCE.test(o.balance)) return `HAPROXY balance '${o.balance}' is not an HAProxy algorithm`
+  const bad = o.vhosts.find((v) => !VHOST.test(v))
+  if (bad !== undefined) return `virtual host '${bad}' is not a host name`
+  if (o.path !== undefined && !PATH.test(o.path)) return `path '${o.path}' must start with / and hold no spaces or quotes`
+  return undefined
+}
+
+/** marathon-lb's has_group: `*` takes all; otherwise the app's groups must name this one. */
+function inGroup(lbGroup: string, appGroups: string | undefined): boolean {
+  if (lbGroup === '*') return true
+  if (appGroups === undefined) return false
+  return appGroups.split(',').map((g) => g.trim()).includes(lbGroup)
 }
 
 const DRAINING_STATES: ReadonlySet<string> = new Set(['TASK_KILLING'])
@@ -90,25 +128,36 @@ export function capacityOf(app: LbApp): number {
   return Math.ceil(instances * (1 + factor))
 }
 
-export function routes(apps: readonly LbApp[], opts: { group: string }): Routes {
+export function routes(apps: readonly LbApp[], opts: RoutesOptions): Routes {
   const backends: Backend[] = []
-  const taken = new Set<number>()
+  const rejected: RejectedRoute[] = []
+  const taken = new Map<number, string>()
+  const reserved = new Set(opts.reservedPorts ?? [])
   for (const app of [...apps].sort((a, b) => a.id.localeCompare(b.id))) {
-    const group = app.labels?.HAPROXY_GROUP ?? 'external'
-    if (opts.group !== '*' && !group.split(',').map((g) => g.trim()).includes(opts.group)) continue
     const bridged = (app.networks ?? []).some((n) => n.mode !== 'host') && (app.container?.portMappings?.length ?? 0) > 0
     const ports = bridged
       ? (app.container?.portMappings ?? []).map((m) => ({ servicePort: m.servicePort, containerPort: m.containerPort, hasHostPort: m.hostPort !== undefined }))
       : (app.portDefinitions ?? []).map((p) => ({ servicePort: p.port, containerPort: 0, hasHostPort: true }))
     ports.forEach((p, n) => {
+      // A port's own HAPROXY_{n}_GROUP wins over the app's HAPROXY_GROUP, as in marathon-lb.
+      if (!inGroup(opts.group, label(app, n, 'GROUP') ?? app.labels?.HAPROXY_GROUP)) return
       const override = Number(label(app, n, 'PORT'))
       const servicePort = Number.isInteger(override) && override > 0 ? override : p.servicePort
-      if (!servicePort || taken.has(servicePort)) return
-      taken.add(servicePort)
+      if (!servicePort) return
+      const reject = (reason: string): void => void rejected.push({ appId: app.id, portIndex: n, servicePort, reason })
+      if (servicePort > 65535) return reject(`service port ${servicePort} is not a port`)
+      if (reserved.has(servicePort)) return reject(`service port ${servicePort} is one the load balancer listens on itself`)
+      const holder = taken.get(servicePort)
+      if (holder !== undefined) return reject(`service port ${servicePort} is already served for app ${holder}`)
       const vhosts = (label(app, n, 'VHOST') ?? '')
         .split(',')
         .map((v) => v.trim().toLowerCase())
         .filter(Boolean)
+      const path = label(app, n, 'PATH')
+      const balance = label(app, n, 'BALANCE') ?? 'roundrobin'
+      const problem = labelProblem({ balance, vhosts, path })
+      if (problem) return reject(problem)
+      taken.set(servicePort, app.id)
       const modeLabel = label(app, n, 'MODE')
       const mode: Mode = modeLabel === 'http' || modeLabel === 'tcp' ? modeLabel : vhosts.length > 0 ? 'http' : 'tcp'
       const servers: Server[] = []
@@ -128,14 +177,13 @@ export function routes(apps: readonly LbApp[], opts: { group: string }): Routes 
         servers.push({ taskId: t.id, address, port, draining })
       }
       servers.sort((a, b) => a.taskId.localeCompare(b.taskId))
-      const path = label(app, n, 'PATH')
       backends.push({
         name: backendName(app.id, servicePort),
         appId: app.id,
         portIndex: n,
         servicePort,
         mode,
-        balance: label(app, n, 'BALANCE') ?? 'roundrobin',
+        balance,
         sticky: label(app, n, 'STICKY') === 'true',
         vhosts,
         ...(path ? { path } : {}),
@@ -144,5 +192,5 @@ export function routes(apps: readonly LbApp[], opts: { group: string }): Routes 
       })
     })
   }
-  return { backends }
+  return { backends, rejected }
 }

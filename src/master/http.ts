@@ -15,6 +15,7 @@ import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
 import { renderPrometheus } from './prometheus.js'
+import { registerOperatorEndpoints } from './operator-endpoints.js'
 
 export interface MasterHttpOptions {
   readonly master: Master
@@ -126,6 +127,7 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
   router.on('GET', '/master/health', (ctx) => sendText(ctx.res, 200, ''))
   router.on('GET', '/version', (ctx) => sendJson(ctx.res, 200, versionInfo()))
   router.on('GET', '/metrics/snapshot', (ctx) => sendJson(ctx.res, 200, master.metrics()))
+  registerOperatorEndpoints(router, master)
   router.on('GET', '/metrics', (ctx) => {
     ctx.res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
     ctx.res.end(renderPrometheus(master.metrics()))

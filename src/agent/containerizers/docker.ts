@@ -15,6 +15,8 @@ import { LaunchFailedError } from './types.js'
 import type { FetcherSettings } from '../fetcher.js'
 import { FetchFailedError, fetchUris } from '../fetcher.js'
 import type { ContainerEvent, Containerizer, LaunchRequest, RecoveredContainer } from './types.js'
+import type { DockerStatsJson } from './usage.js'
+import { dockerUsage } from './usage.js'
 
 export const DockerLabel = {
   agentId: 'dromos.agent_id',
@@ -297,6 +299,14 @@ export function createDockerContainerizer(opts: DockerContainerizerOptions = {})
       }
       log.info({ agentId, containers: found.length }, 'recovered docker containers')
       return found
+    },
+
+    async usage(taskId: string) {
+      const t = tracked.get(taskId)
+      if (t === undefined || t.containerId === null) return undefined
+      // one-shot: the Engine answers at once instead of waiting for a second sample.
+      const stats = await docker.getContainer(t.containerId).stats({ stream: false, 'one-shot': true })
+      return dockerUsage(stats as unknown as DockerStatsJson)
     },
 
     async runInContainer(taskId: string, cmd: readonly string[], timeoutMs: number, env?: Readonly<Record<string, string>>) {

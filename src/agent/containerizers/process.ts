@@ -22,6 +22,7 @@ import type { FetcherSettings } from '../fetcher.js'
 import { FetchFailedError, fetchUris } from '../fetcher.js'
 import type { ContainerEvent, Containerizer, LaunchRequest, RecoveredContainer } from './types.js'
 import { LaunchFailedError } from './types.js'
+import { cgroupUsage } from './usage.js'
 
 export interface ProcessContainerizerOptions {
   readonly log?: Logger
@@ -354,6 +355,11 @@ export function createProcessContainerizer(opts: ProcessContainerizerOptions = {
     launch,
     kill,
     recover,
+    async usage(taskId: string) {
+      const t = tasks.get(taskId)
+      if (!t || t.exited || t.pid === undefined) return undefined
+      return cgroupUsage({ ...t.cgroups, pid: t.pid })
+    },
     async destroyAll(_agentId: string): Promise<void> {
       await Promise.all([...tasks.keys()].map((id) => kill(id, destroyGraceMs)))
     },

@@ -1,6 +1,7 @@
 // Containerizers run one task each and report what happens to it. The agent owns task
 // state and status updates; a containerizer only starts, watches and stops containers.
 import type { TaskInfo } from '../../api/mesos.js'
+import type { ContainerUsage } from './usage.js'
 
 export interface LaunchRequest {
   readonly agentId: string
@@ -69,5 +70,10 @@ export interface Containerizer {
    * with the exit code and the tail of the output; rejects when the task has no container or
    * the command did not end within timeoutMs (it is then killed where possible).
    */
+  /**
+   * What the task's container uses now (CPU times, memory), for `/monitor/statistics`.
+   * Undefined when the task has no running container here.
+   */
+  usage?(taskId: string): Promise<ContainerUsage | undefined>
   runInContainer?(taskId: string, cmd: readonly string[], timeoutMs: number, env?: Readonly<Record<string, string>>): Promise<{ exitCode: number; output: string }>
 }
