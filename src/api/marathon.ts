@@ -18,7 +18,7 @@ export function dropNulls(x: unknown): unknown {
   return out
 }
 
-/** The defaults Marathon's RAML declares for the fields an app definition may leave out. */
+/** Marathon's defaults for the fields an app definition may leave out. */
 export const AppDefaults = {
   instances: 1,
   cpus: 1,
