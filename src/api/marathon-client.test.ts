@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { SseFrame } from './marathon-client.js'
-import { createSseParser, normalizeBaseUrl } from './marathon-client.js'
+import { AppInfoSchema, createSseParser, normalizeBaseUrl } from './marathon-client.js'
 
 const parseAll = (chunks: string[]): SseFrame[] => {
   const frames: SseFrame[] = []
@@ -41,5 +41,12 @@ describe('normalizeBaseUrl', () => {
   it('adds http:// to host:port and drops trailing slashes', () => {
     expect(normalizeBaseUrl('127.0.0.1:8080')).toBe('http://127.0.0.1:8080')
     expect(normalizeBaseUrl('https://apps.example/')).toBe('https://apps.example')
+  })
+})
+
+describe('AppInfoSchema', () => {
+  it('reads Marathon 1.4 nulls as absent, fills Marathon’s defaults and keeps fields it does not name', () => {
+    const app = AppInfoSchema.parse({ id: '/web', cmd: null, container: null, healthChecks: null, executor: '', tasksRunning: 2 })
+    expect(app).toEqual({ id: '/web', instances: 1, cpus: 1, mem: 128, disk: 0, healthChecks: [], executor: '', tasksStaged: 0, tasksRunning: 2, tasksHealthy: 0, tasksUnhealthy: 0, deployments: [] })
   })
 })

@@ -1,7 +1,10 @@
 // A small typed client of the Marathon v2 REST API, as `dromos apps` serves it (and as real
 // Marathon does). Responses are parsed once here with zod; fields the schemas do not name pass
-// through untouched, so `--json` output shows everything the server sent.
+// through untouched, so `--json` output shows everything the server sent. Apps and groups are
+// read with the server's own wire schemas (marathon.ts).
 import { z } from 'zod'
+import type { GroupWire } from './marathon.js'
+import { AppDefaults, AppSchema, dropNulls, GroupSchema } from './marathon.js'
 
 // ---- wire shapes ----
 
@@ -28,31 +31,33 @@ export const TaskSchema = z.looseObject({
 })
 export type MarathonTask = z.infer<typeof TaskSchema>
 
-export const AppSchema = z.looseObject({
-  id: z.string(),
-  instances: z.number().default(1),
-  cpus: z.number().default(1),
-  mem: z.number().default(128),
-  disk: z.number().default(0),
-  cmd: z.string().nullish(),
-  args: z.array(z.string()).nullish(),
-  container: z
-    .looseObject({
-      type: z.string().nullish(),
-      docker: z.looseObject({ image: z.string().nullish() }).nullish(),
-    })
-    .nullish(),
-  healthChecks: z.array(z.looseObject({})).default([]),
-  version: z.string().nullish(),
-  tasksStaged: z.number().default(0),
-  tasksRunning: z.number().default(0),
-  tasksHealthy: z.number().default(0),
-  tasksUnhealthy: z.number().default(0),
-  deployments: z.array(IdRef).default([]),
-  tasks: z.array(TaskSchema).optional(),
-  lastTaskFailure: z.looseObject({}).optional(),
-})
-export type MarathonApp = z.infer<typeof AppSchema>
+const { instances, cpus, mem, disk, healthChecks } = AppSchema.shape
+
+/**
+ * An app as GET /v2/apps writes it (Marathon's AppInfo): the app definition, with Marathon's
+ * defaults for what it leaves out, its version and the counts of its tasks. Nulls read as absent.
+ */
+export const AppInfoSchema = z.preprocess(
+  dropNulls,
+  AppSchema.extend({
+    id: z.string(),
+    instances: instances.unwrap().default(AppDefaults.instances),
+    cpus: cpus.unwrap().default(AppDefaults.cpus),
+    mem: mem.unwrap().default(AppDefaults.mem),
+    disk: disk.unwrap().default(AppDefaults.disk),
+    healthChecks: healthChecks.unwrap().default([]),
+    version: z.string().optional(),
+    versionInfo: z.looseObject({ lastScalingAt: z.string(), lastConfigChangeAt: z.string() }).optional(),
+    tasksStaged: z.number().default(0),
+    tasksRunning: z.number().default(0),
+    tasksHealthy: z.number().default(0),
+    tasksUnhealthy: z.number().default(0),
+    deployments: z.array(IdRef).default([]),
+    tasks: z.array(TaskSchema).optional(),
+    lastTaskFailure: z.looseObject({}).optional(),
+  }),
+)
+export type MarathonApp = z.infer<typeof AppInfoSchema>
 
 export const DeploymentActionSchema = z.looseObject({ action: z.string(), app: z.string() })
 export type DeploymentAction = z.infer<typeof DeploymentActionSchema>
@@ -73,7 +78,7 @@ export const DeploymentResultSchema = z.looseObject({ deploymentId: z.string(), 
 export type DeploymentResult = z.infer<typeof DeploymentResultSchema>
 
 export const QueueItemSchema = z.looseObject({
-  app: AppSchema,
+  app: AppInfoSchema,
   count: z.number(),
   delay: z.looseObject({ timeLeftSeconds: z.number(), overdue: z.boolean() }).optional(),
   since: z.string().optional(),
@@ -96,21 +101,9 @@ export const InfoSchema = z.looseObject({
 })
 export type MarathonInfo = z.infer<typeof InfoSchema>
 
-export const GroupSchema: z.ZodType<MarathonGroup> = z.lazy(() =>
-  z.looseObject({
-    id: z.string(),
-    apps: z.array(z.looseObject({ id: z.string() })).default([]),
-    groups: z.array(GroupSchema).default([]),
-    version: z.string().optional(),
-  }),
-)
-export interface MarathonGroup {
-  id: string
-  apps: Array<{ id: string; [k: string]: unknown }>
-  groups: MarathonGroup[]
-  version?: string | undefined
-  [k: string]: unknown
-}
+/** A group as GET /v2/groups writes it (Marathon's Group); nulls read as absent. */
+const GroupInfoSchema = z.preprocess(dropNulls, GroupSchema)
+export type MarathonGroup = GroupWire
 
 export interface MarathonEvent {
   eventType: string
@@ -349,12 +342,12 @@ export function createMarathonClient(opts: MarathonClientOptions): MarathonClien
     baseUrl,
     async listApps(o = {}) {
       const q = query([...(o.embed ?? []).map((e): [string, string] => ['embed', e]), ['id', o.id], ['label', o.label]])
-      return (await call(z.looseObject({ apps: z.array(AppSchema) }), 'GET', `/v2/apps${q}`)).apps
+      return (await call(z.looseObject({ apps: z.array(AppInfoSchema) }), 'GET', `/v2/apps${q}`)).apps
     },
     async getApp(id) {
-      return (await call(z.looseObject({ app: AppSchema }), 'GET', appPath(id))).app
+      return (await call(z.looseObject({ app: AppInfoSchema }), 'GET', appPath(id))).app
     },
-    createApp: (definition, o) => call(AppSchema, 'POST', `/v2/apps${forceQuery(o)}`, definition),
+    createApp: (definition, o) => call(AppInfoSchema, 'POST', `/v2/apps${forceQuery(o)}`, definition),
     updateApp: (id, body, o) => call(DeploymentResultSchema, 'PUT', `${appPath(id)}${query([['force', o?.force ? 'true' : undefined], ['partialUpdate', o?.partial === false ? 'false' : undefined]])}`, body),
     putApps: (definitions, o) => call(DeploymentResultSchema, 'PUT', `/v2/apps${query([['force', o?.force ? 'true' : undefined], ['partialUpdate', o?.partial === false ? 'false' : undefined]])}`, definitions),
     deleteApp: (id, o) => call(DeploymentResultSchema, 'DELETE', `${appPath(id)}${forceQuery(o)}`),
@@ -363,8 +356,8 @@ export function createMarathonClient(opts: MarathonClientOptions): MarathonClien
     async appVersions(id) {
       return (await call(z.looseObject({ versions: z.array(z.string()) }), 'GET', `${appPath(id)}/versions`)).versions
     },
-    appVersion: (id, version) => call(AppSchema, 'GET', `${appPath(id)}/versions/${encodeURIComponent(version)}`),
-    getGroup: (id) => call(GroupSchema, 'GET', groupPath(id)),
+    appVersion: (id, version) => call(AppInfoSchema, 'GET', `${appPath(id)}/versions/${encodeURIComponent(version)}`),
+    getGroup: (id) => call(GroupInfoSchema, 'GET', groupPath(id)),
     createGroup: (group, o) => call(DeploymentResultSchema, 'POST', `/v2/groups${forceQuery(o)}`, group),
     updateGroup: (id, group, o) => call(DeploymentResultSchema, 'PUT', `${groupPath(id)}${forceQuery(o)}`, group),
     async listTasks(o = {}) {

@@ -16,9 +16,10 @@ import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
 import { httpGet, startHealthCheck } from '../api/probes.js'
 import type { EventBus } from './events.js'
-import type { GroupSpec } from './definition.js'
-import { appToJson, dependencyOrder } from './definition.js'
-import { planDeployment, stepOf } from './plan.js'
+import { appToJson } from './app-json.js'
+import type { GroupSpec } from './groups.js'
+import { dependencyOrder } from './groups.js'
+import { configDiffers, planDeployment, stepOf } from './plan.js'
 import { buildTaskInfo, instanceIdFor, offerViewFromWire, placeApps, taskIdFor } from './placement.js'
 import { decideApp, isAlive, isTerminalCondition } from './reconcile.js'
 import type { AppsState, DeploymentRecord } from './state.js'
@@ -697,8 +698,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     const restart = new Set(change.restart ?? [])
     const versioned = assignServicePorts(ports).map((a) => {
       const before = current.get(a.id)
-      const probe = { ...a, version: before?.version ?? '', versionInfo: before?.versionInfo ?? a.versionInfo }
-      const configChanged = !before || restart.has(a.id) || JSON.stringify({ ...probe, instances: 0 }) !== JSON.stringify({ ...before, instances: 0 })
+      const configChanged = !before || restart.has(a.id) || configDiffers(before, a)
       return {
         ...a,
         version,

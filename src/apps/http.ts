@@ -7,8 +7,11 @@ import { createRouter, DEFAULT_MAX_BODY_BYTES, listen, readBody, sendJson, sendT
 import { NotFoundError } from '../core/errors.js'
 import { AppValidationError, MarathonError, parseJsonBody } from './errors.js'
 import type { AppsFramework } from './framework.js'
+import { appToJson } from './app-json.js'
+import { normalizeGroup } from './groups.js'
+import { parseAppId } from './ids.js'
+import { normalizeApp } from './normalize-app.js'
 import { marathonOfferJson, offersSummary } from './offer-stats.js'
-import { appToJson, normalizeApp, normalizeGroup, parseAppId } from './definition.js'
 import type { DeploymentRecord } from './state.js'
 import type { AppDefinition, Instance } from './types.js'
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { dependencyOrder } from './definition.js'
-import { changeOf, planDeployment, stepOf } from './plan.js'
+import { dependencyOrder } from './groups.js'
+import { changeOf, configDiffers, planDeployment, stepOf } from './plan.js'
 import { testApp } from './testing.js'
 import type { AppDefinition } from './types.js'
 
@@ -15,6 +15,13 @@ describe('changeOf', () => {
     expect(changeOf(a, { ...a, version: 'later', versionInfo: { lastScalingAt: 'x', lastConfigChangeAt: 'y' } })).toBe('none')
     expect(changeOf(a, { ...a, instances: 3 })).toBe('scale')
     expect(changeOf(a, { ...a, cmd: 'sleep 200', instances: 3 })).toBe('config')
+  })
+
+  it('configDiffers, which the framework versions apps by, sees what changeOf calls config', () => {
+    const a = app('/a')
+    const { version: _v, versionInfo: _vi, ...unversioned } = { ...a, instances: 5 }
+    expect(configDiffers(a, unversioned)).toBe(false)
+    expect(configDiffers(a, { ...a, mem: 64 })).toBe(true)
   })
 })
 

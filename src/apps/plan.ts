@@ -2,10 +2,21 @@
 // DeploymentPlan(original, target). The runner carries the steps out one after the other.
 import type { AppDefinition, DeploymentAction, DeploymentPlan, DeploymentStep } from './types.js'
 
+/**
+ * True when two versions of an app differ in more than `instances` and the version fields: a
+ * change that restarts the app and moves versionInfo.lastConfigChangeAt (Marathon's VersionInfo).
+ */
+export function configDiffers(current: AppConfig, target: AppConfig): boolean {
+  const strip = (a: AppConfig) => ({ ...a, instances: 0, version: '', versionInfo: { lastScalingAt: '', lastConfigChangeAt: '' } })
+  return JSON.stringify(strip(current)) !== JSON.stringify(strip(target))
+}
+
+/** An app definition with or without its version fields. */
+type AppConfig = Omit<AppDefinition, 'version' | 'versionInfo'>
+
 /** What differs between two versions of an app, ignoring the version fields themselves. */
 export function changeOf(current: AppDefinition, target: AppDefinition): 'none' | 'scale' | 'config' {
-  const strip = (a: AppDefinition) => ({ ...a, instances: 0, version: '', versionInfo: { lastScalingAt: '', lastConfigChangeAt: '' } })
-  if (JSON.stringify(strip(current)) !== JSON.stringify(strip(target))) return 'config'
+  if (configDiffers(current, target)) return 'config'
   return current.instances !== target.instances ? 'scale' : 'none'
 }
 

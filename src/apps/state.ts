@@ -4,7 +4,7 @@
 import type { Logger } from 'pino'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
-import type { GroupSpec } from './definition.js'
+import type { GroupSpec } from './groups.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
 
 export interface DeploymentRecord extends DeploymentPlan {

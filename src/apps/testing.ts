@@ -1,5 +1,9 @@
 // Builders of domain values for the apps framework's unit tests: one complete, valid app and
-// instance that each test changes only where it matters.
+// instance that each test changes only where it matters, and normalizeApp with the definition
+// tests' version.
+import type { ValidationDetail } from './errors.js'
+import type { NormalizeAppOptions } from './normalize-app.js'
+import { normalizeApp } from './normalize-app.js'
 import type { AppDefinition, Instance } from './types.js'
 import { Condition } from './types.js'
 
@@ -59,4 +63,22 @@ export function testInstance(over: Partial<Instance> = {}): Instance {
     goal: 'Running',
     ...over,
   }
+}
+
+/** The version normalizeApp gives definitions in the definition tests, and a later one. */
+export const NOW = '2024-05-01T10:00:00.000Z'
+export const LATER = '2024-05-02T10:00:00.000Z'
+
+/** normalizeApp at NOW, for a definition the test expects to be valid. */
+export function validApp(raw: unknown, opts: Partial<NormalizeAppOptions> = {}): AppDefinition {
+  const r = normalizeApp(raw, { now: NOW, ...opts })
+  if (!r.ok) throw new Error(`expected a valid app, got ${JSON.stringify(r.details)}`)
+  return r.app
+}
+
+/** normalizeApp at NOW, for a definition the test expects to be refused: Marathon's 422 details. */
+export function invalidAppDetails(raw: unknown, opts: Partial<NormalizeAppOptions> = {}): ValidationDetail[] {
+  const r = normalizeApp(raw, { now: NOW, ...opts })
+  if (r.ok) throw new Error(`expected validation errors for ${JSON.stringify(raw)}`)
+  return r.details
 }

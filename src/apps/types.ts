@@ -1,6 +1,6 @@
 // Domain types of the Marathon-compatible apps framework. An AppDefinition is Marathon's app
 // JSON with every default filled in (what GET /v2/apps/{id} shows); the REST layer parses
-// incoming JSON into it once (definition.ts) and the rest of the framework trusts it.
+// incoming JSON into it once (normalize-app.ts) and the rest of the framework trusts it.
 
 export type Protocol = 'tcp' | 'udp' | 'udp,tcp'
 
