@@ -7,7 +7,7 @@ import type { FrameworkInfo } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
-import type { AgentRecord, FrameworkRecord, MasterCommand, OfferRecord, RecoveredAgent, TaskRecord } from './types.js'
+import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, TaskRecord } from './types.js'
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
 
@@ -21,16 +21,7 @@ const MAX_COMPLETED_FRAMEWORKS = 50
 const MAX_COMPLETED_TASKS = 1000
 const MAX_STATUSES = 10
 
-export interface MasterState {
-  readonly agents: ReadonlyMap<string, AgentRecord>
-  readonly frameworks: ReadonlyMap<string, FrameworkRecord>
-  readonly completedFrameworks: ReadonlyArray<FrameworkRecord>
-  /** Keyed by taskKey(frameworkId, taskId). */
-  readonly tasks: ReadonlyMap<string, TaskRecord>
-  readonly completedTasks: ReadonlyArray<TaskRecord>
-  readonly offers: ReadonlyMap<string, OfferRecord>
-  /** Agents of the registry that have not re-registered since this master started. */
-  readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
+export interface MasterState extends MasterViews {
   /** Ids of the frameworks removed since this master started. */
   readonly removedFrameworkIds: ReadonlySet<string>
   apply(cmd: MasterCommand, at: number): void

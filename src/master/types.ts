@@ -154,18 +154,23 @@ export type MasterCommand =
 
 export type OperatorEvent = { type: string; [k: string]: unknown }
 
-export interface Master {
-  readonly id: string
-  readonly startedAt: number
-  readonly opts: MasterOptions
+/** The master's state as readers see it. */
+export interface MasterViews {
   readonly agents: ReadonlyMap<string, AgentRecord>
   readonly frameworks: ReadonlyMap<string, FrameworkRecord>
   readonly completedFrameworks: ReadonlyArray<FrameworkRecord>
+  /** Keyed by taskKey(frameworkId, taskId). */
   readonly tasks: ReadonlyMap<string, TaskRecord>
   readonly completedTasks: ReadonlyArray<TaskRecord>
   readonly offers: ReadonlyMap<string, OfferRecord>
   /** Agents of the registry that have not re-registered since this master started. */
   readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
+}
+
+export interface Master extends MasterViews {
+  readonly id: string
+  readonly startedAt: number
+  readonly opts: MasterOptions
   start(): Promise<void>
   stop(): Promise<void>
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
