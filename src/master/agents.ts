@@ -149,7 +149,8 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
         // does not count for it.
         if (state.agents.get(a.id) !== a) return
         applyNow(ctx, { type: answered ? 'agent-ping-answered' : 'agent-ping-missed', agentId: a.id })
-        if (!answered && a.missedPings >= opts.maxAgentPingTimeouts && isActive(a)) markUnreachable(a)
+        const after = state.agents.get(a.id)
+        if (!answered && after && after.missedPings >= opts.maxAgentPingTimeouts && isActive(after)) markUnreachable(after)
       }),
     )
   }

@@ -1,5 +1,6 @@
 // Frameworks: SUBSCRIBE and its stream, disconnection and the failover timeout, removal.
 import type { ServerResponse } from 'node:http'
+import { AgentInternalPath } from '../api/internal.js'
 import type { SchedulerCall } from '../api/mesos.js'
 import { BadRequestError, ForbiddenError } from '../core/errors.js'
 import { newUuid } from '../core/ids.js'
@@ -9,7 +10,6 @@ import { agentRequest, applyNow, emitOperator, isActive, masterStatus, send } fr
 import type { Offers } from './offers.js'
 import type { UpdateTask } from './tasks.js'
 import type { FrameworkRecord } from './types.js'
-import { AgentInternalPath } from '../api/internal.js'
 import { frameworkV1 } from './views.js'
 
 export interface Frameworks {
