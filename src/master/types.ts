@@ -32,64 +32,66 @@ export interface MasterOptions {
 
 /** An agent of the registry that has not re-registered with this master (yet). */
 export interface RecoveredAgent {
-  id: string
-  hostname: string
-  ip: string
-  port: number
-  registeredAt: number
+  readonly id: string
+  readonly hostname: string
+  readonly ip: string
+  readonly port: number
+  readonly registeredAt: number
   /** The agent's total resources and attributes when it last registered (wire shapes). */
-  resources?: ResourceWire[]
-  attributes?: AttributeWire[]
+  readonly resources?: ResourceWire[]
+  readonly attributes?: AttributeWire[]
 }
 
+// The records are read-only outside src/master/state.ts: only its `apply` changes them.
+
 export interface AgentRecord {
-  id: string
-  hostname: string
-  ip: string
-  port: number
-  total: Resources
-  attributes: AttributeWire[]
-  registeredAt: number
-  reregisteredAt?: number
-  unreachableSince?: number
-  missedPings: number
-  version: string
+  readonly id: string
+  readonly hostname: string
+  readonly ip: string
+  readonly port: number
+  readonly total: Resources
+  readonly attributes: readonly AttributeWire[]
+  readonly registeredAt: number
+  readonly reregisteredAt?: number
+  readonly unreachableSince?: number
+  readonly missedPings: number
+  readonly version: string
 }
 
 export interface FrameworkRecord {
-  id: string
-  info: FrameworkInfo
-  roles: string[]
-  suppressedRoles: Set<string>
-  refusals: Map<string, number>
-  stream?: { res: ServerResponse; streamId: string; heartbeat: NodeJS.Timeout }
-  failoverTimer?: NodeJS.Timeout
-  registeredAt: number
-  reregisteredAt?: number
-  unregisteredAt?: number
+  readonly id: string
+  readonly info: FrameworkInfo
+  readonly roles: readonly string[]
+  readonly suppressedRoles: ReadonlySet<string>
+  /** Agent id → epoch ms until which the framework refuses the agent's resources. */
+  readonly refusals: ReadonlyMap<string, number>
+  /** Set while the framework has a SUBSCRIBE stream open; the socket itself is the shell's. */
+  readonly stream?: { readonly streamId: string }
+  readonly registeredAt: number
+  readonly reregisteredAt?: number
+  readonly unregisteredAt?: number
 }
 
 export interface TaskRecord {
-  taskId: string
-  frameworkId: string
-  agentId: string
-  role: string
-  info: TaskInfo
-  resources: Resources
-  state: string
-  statuses: TaskStatusWire[]
+  readonly taskId: string
+  readonly frameworkId: string
+  readonly agentId: string
+  readonly role: string
+  readonly info: TaskInfo
+  readonly resources: Resources
+  readonly state: string
+  readonly statuses: readonly TaskStatusWire[]
   /** The uuid of the latest update not yet acknowledged by the framework. */
-  pendingUuid?: string
+  readonly pendingUuid?: string
 }
 
 export interface OfferRecord {
-  id: string
-  frameworkId: string
-  agentId: string
-  role: string
-  resources: Resources
-  createdAt: number
-  timer?: NodeJS.Timeout
+  readonly id: string
+  readonly frameworkId: string
+  readonly agentId: string
+  readonly role: string
+  readonly resources: Resources
+  readonly createdAt: number
 }
 
 export interface AgentRegistration {
@@ -103,32 +105,72 @@ export interface AgentRegistration {
   tasks: Array<{ framework_id: string; task_info: TaskInfo; state: string; status?: TaskStatusWire }>
 }
 
-/** Everything that changes the master's state. */
+/**
+ * Everything that changes the master's state. Commands are plain data; the time of a change
+ * is not in the command but passed to `apply` beside it, so that applying the same commands
+ * at the same times gives the same state.
+ */
 export type MasterCommand =
-  | { type: 'agent-registered'; agent: AgentRecord }
-  | { type: 'agent-unreachable'; agentId: string; at: number }
-  | { type: 'framework-added'; framework: FrameworkRecord }
+  /** Agents of the registry, read from the store when the master starts. */
+  | { type: 'agents-recovered'; agents: readonly RecoveredAgent[] }
+  /** A recovered agent that did not re-register in time: dropped from the registry. */
+  | { type: 'recovered-agent-expired'; agentId: string }
+  /** An agent registered (no agent_id) or re-registered: it is active again, with these resources. */
+  | {
+      type: 'agent-registered'
+      agentId: string
+      reregistered: boolean
+      hostname: string
+      ip: string
+      port: number
+      total: Resources
+      attributes: readonly AttributeWire[]
+      version: string
+    }
+  | { type: 'agent-ping-answered'; agentId: string }
+  | { type: 'agent-ping-missed'; agentId: string }
+  | { type: 'agent-unreachable'; agentId: string }
+  /** A framework of the store, known again after a master restart but not connected. */
+  | { type: 'framework-recovered'; frameworkId: string; info: FrameworkInfo }
+  /** A SUBSCRIBE: a new framework, a re-subscription or a failover to a new stream. */
+  | { type: 'framework-subscribed'; frameworkId: string; info: FrameworkInfo; resubscribed: boolean; suppressedRoles: readonly string[] }
+  /** The framework's SUBSCRIBE stream is open: offers and updates can reach it. */
+  | { type: 'framework-connected'; frameworkId: string; streamId: string }
+  | { type: 'framework-disconnected'; frameworkId: string }
+  | { type: 'framework-updated'; frameworkId: string; info: FrameworkInfo }
   | { type: 'framework-removed'; frameworkId: string }
-  | { type: 'offer-created'; offer: OfferRecord }
+  | { type: 'refusal-added'; frameworkId: string; agentId: string; refuseSeconds: number }
+  | { type: 'roles-suppressed'; frameworkId: string; roles: readonly string[] }
+  /** Unsuppresses the roles and, as Mesos' REVIVE, clears every refusal of the framework. */
+  | { type: 'roles-revived'; frameworkId: string; roles: readonly string[] }
+  | { type: 'offer-created'; offer: Omit<OfferRecord, 'createdAt'> }
   | { type: 'offer-removed'; offerId: string }
   | { type: 'task-added'; task: TaskRecord }
   | { type: 'task-status'; taskId: string; frameworkId: string; status: TaskStatusWire }
+  /** The state an agent reports for a task when it re-registers, without a status of it. */
+  | { type: 'task-state-reported'; taskId: string; frameworkId: string; state: string }
+  | { type: 'task-acknowledged'; taskId: string; frameworkId: string; uuid: string }
   | { type: 'task-removed'; taskId: string; frameworkId: string }
 
 export type OperatorEvent = { type: string; [k: string]: unknown }
 
-export interface Master {
-  readonly id: string
-  readonly startedAt: number
-  readonly opts: MasterOptions
+/** The master's state as readers see it. */
+export interface MasterViews {
   readonly agents: ReadonlyMap<string, AgentRecord>
   readonly frameworks: ReadonlyMap<string, FrameworkRecord>
   readonly completedFrameworks: ReadonlyArray<FrameworkRecord>
+  /** Keyed by taskKey(frameworkId, taskId). */
   readonly tasks: ReadonlyMap<string, TaskRecord>
   readonly completedTasks: ReadonlyArray<TaskRecord>
   readonly offers: ReadonlyMap<string, OfferRecord>
   /** Agents of the registry that have not re-registered since this master started. */
   readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
+}
+
+export interface Master extends MasterViews {
+  readonly id: string
+  readonly startedAt: number
+  readonly opts: MasterOptions
   start(): Promise<void>
   stop(): Promise<void>
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>

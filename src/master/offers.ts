@@ -1,0 +1,166 @@
+// Offers: the allocation pass that makes them (the pure DRF `allocate` over a snapshot of the
+// state), their timeouts, and their removal or rescinding. Resource accounting reads the state.
+import type { OfferWire } from '../api/mesos.js'
+import { resourcesToWire } from '../api/mesos.js'
+import type { Resources } from '../core/resources.js'
+import { add, EMPTY, subtract } from '../core/resources.js'
+import { isTerminal } from '../core/task-state.js'
+import type { Allocation } from './allocator.js'
+import { allocate } from './allocator.js'
+import type { MasterContext } from './context.js'
+import { applyNow, isActive, send } from './context.js'
+import type { MasterState } from './state.js'
+import type { AgentRecord, FrameworkRecord, OfferRecord } from './types.js'
+
+export function agentUsed(state: MasterState, agentId: string): Resources {
+  let used: Resources = EMPTY
+  for (const t of state.tasks.values()) if (t.agentId === agentId && !isTerminal(t.state)) used = add(used, t.resources)
+  return used
+}
+
+export function agentOffered(state: MasterState, agentId: string): Resources {
+  let offered: Resources = EMPTY
+  for (const o of state.offers.values()) if (o.agentId === agentId) offered = add(offered, o.resources)
+  return offered
+}
+
+function frameworkAllocated(state: MasterState, fid: string): Record<string, Resources> {
+  const out: Record<string, Resources> = {}
+  for (const t of state.tasks.values()) {
+    if (t.frameworkId === fid && !isTerminal(t.state)) out[t.role] = add(out[t.role] ?? EMPTY, t.resources)
+  }
+  for (const o of state.offers.values()) if (o.frameworkId === fid) out[o.role] = add(out[o.role] ?? EMPTY, o.resources)
+  return out
+}
+
+function offerJson(o: OfferRecord, agent: AgentRecord): OfferWire {
+  return {
+    id: { value: o.id },
+    framework_id: { value: o.frameworkId },
+    agent_id: { value: o.agentId },
+    hostname: agent.hostname,
+    resources: resourcesToWire(o.resources, o.role),
+    attributes: [...agent.attributes],
+    allocation_info: { role: o.role },
+    url: { scheme: 'http', address: { hostname: agent.hostname, ip: agent.ip, port: agent.port }, path: '/slave(1)' },
+  }
+}
+
+export interface Offers {
+  runAllocation(): void
+  /** Runs an allocation pass shortly, once however many changes ask for it. */
+  allocateSoon(): void
+  /** Removes an offer without telling its framework (it used, declined or lost it). */
+  removeOffer(offerId: string): void
+  /** Removes an offer and tells its framework so. */
+  rescind(o: OfferRecord): void
+  /** The framework's offers of these ids, removed; or why they cannot be used. */
+  takeOffers(f: FrameworkRecord, ids: readonly { value: string }[]): OfferRecord[] | string
+  stop(): void
+}
+
+export function createOffers(ctx: MasterContext): Offers {
+  const { state, opts, log } = ctx
+  const timers = new Map<string, NodeJS.Timeout>()
+  let offerSeq = 0
+  let allocationSoon: NodeJS.Timeout | undefined
+
+  function removeOffer(offerId: string): void {
+    const timer = timers.get(offerId)
+    if (timer) clearTimeout(timer)
+    timers.delete(offerId)
+    applyNow(ctx, { type: 'offer-removed', offerId })
+  }
+
+  function rescind(o: OfferRecord): void {
+    removeOffer(o.id)
+    const f = state.frameworks.get(o.frameworkId)
+    if (f) send(ctx, f, { type: 'RESCIND', rescind: { offer_id: { value: o.id } } })
+    ctx.counters.offersRescinded++
+  }
+
+  function runAllocation(): void {
+    if (ctx.stopped) return
+    const now = ctx.clock.now()
+    const active = [...state.agents.values()].filter(isActive)
+    // Shuffle the agents so no agent is always offered first.
+    for (let i = active.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[active[i], active[j]] = [active[j]!, active[i]!]
+    }
+    const connected = [...state.frameworks.values()].filter((f) => f.stream)
+    const allocations: Allocation[] = allocate({
+      agents: active.map((a) => ({ id: a.id, total: a.total, free: subtract(subtract(a.total, agentUsed(state, a.id)), agentOffered(state, a.id)) })),
+      frameworks: connected.map((f) => ({
+        id: f.id,
+        roles: f.roles,
+        suppressedRoles: [...f.suppressedRoles],
+        allocated: frameworkAllocated(state, f.id),
+        refusals: Object.fromEntries(f.refusals),
+      })),
+      roleWeights: opts.roleWeights,
+      now,
+    })
+    const batches = new Map<string, OfferWire[]>()
+    for (const a of allocations) {
+      const agent = state.agents.get(a.agentId)
+      if (!agent) continue
+      const id = `${ctx.runId}-O${offerSeq++}`
+      state.apply({ type: 'offer-created', offer: { id, frameworkId: a.frameworkId, agentId: a.agentId, role: a.role, resources: a.resources } }, now)
+      const offer = state.offers.get(id)!
+      if (opts.offerTimeoutMs > 0) {
+        const timer = setTimeout(() => {
+          timers.delete(id)
+          if (state.offers.has(id)) {
+            log.info({ offerId: id, frameworkId: offer.frameworkId }, 'offer timed out: rescinding')
+            rescind(offer)
+            allocateSoon()
+          }
+        }, opts.offerTimeoutMs)
+        timer.unref()
+        timers.set(id, timer)
+      }
+      const list = batches.get(a.frameworkId) ?? []
+      list.push(offerJson(offer, agent))
+      batches.set(a.frameworkId, list)
+    }
+    for (const [fid, list] of batches) {
+      const f = state.frameworks.get(fid)
+      if (f && send(ctx, f, { type: 'OFFERS', offers: { offers: list } })) ctx.counters.offersSent += list.length
+    }
+  }
+
+  function allocateSoon(): void {
+    if (allocationSoon || ctx.stopped) return
+    allocationSoon = setTimeout(() => {
+      allocationSoon = undefined
+      runAllocation()
+    }, 1)
+  }
+
+  function takeOffers(f: FrameworkRecord, ids: readonly { value: string }[]): OfferRecord[] | string {
+    const list: OfferRecord[] = []
+    for (const { value } of ids) {
+      const o = state.offers.get(value)
+      if (!o) return `Offer ${value} is no longer valid`
+      if (o.frameworkId !== f.id) return `Offer ${value} belongs to another framework`
+      list.push(o)
+    }
+    if (new Set(list.map((o) => o.agentId)).size > 1) return 'Offers span more than one agent'
+    for (const o of list) removeOffer(o.id)
+    return list
+  }
+
+  return {
+    runAllocation,
+    allocateSoon,
+    removeOffer,
+    rescind,
+    takeOffers,
+    stop() {
+      if (allocationSoon) clearTimeout(allocationSoon)
+      for (const t of timers.values()) clearTimeout(t)
+      timers.clear()
+    },
+  }
+}

@@ -1,0 +1,255 @@
+// The calls of a subscribed framework other than SUBSCRIBE: ACCEPT, DECLINE, REVIVE, SUPPRESS,
+// KILL, SHUTDOWN, ACKNOWLEDGE, RECONCILE, MESSAGE, TEARDOWN and UPDATE_FRAMEWORK.
+import type { KillPolicy, SchedulerCall } from '../api/mesos.js'
+import { resourcesFromWire } from '../api/mesos.js'
+import { AgentInternalPath } from '../api/internal.js'
+import { assertNever, BadRequestError, ForbiddenError, NotFoundError } from '../core/errors.js'
+import type { Resources } from '../core/resources.js'
+import { add, contains, EMPTY, formatResources, isEmpty, subtract } from '../core/resources.js'
+import { isTerminal, TaskState } from '../core/task-state.js'
+import type { MasterContext } from './context.js'
+import { agentRequest, applyNow, countTerminal, emitOperator, isActive, masterStatus, partitionAware, sendUpdate, statusOf } from './context.js'
+import type { Frameworks } from './frameworks.js'
+import type { Offers } from './offers.js'
+import { taskKey } from './state.js'
+import type { UpdateTask } from './tasks.js'
+import type { FrameworkRecord, TaskRecord } from './types.js'
+import { validateTask } from './validation.js'
+import { frameworkV1, taskV1 } from './views.js'
+
+/** Refusals last 5 seconds unless the call's filters say otherwise, as in Mesos. */
+const DEFAULT_REFUSE_SECONDS = 5
+
+export function createSchedulerCalls(
+  ctx: MasterContext,
+  deps: { offers: Offers; updateTask: UpdateTask; frameworks: Frameworks },
+): (call: SchedulerCall, streamId: string | undefined) => Promise<void> {
+  const { state, log } = ctx
+  const { offers, updateTask } = deps
+
+  function addRefusal(f: FrameworkRecord, agentId: string, refuseSeconds: number | undefined): void {
+    applyNow(ctx, { type: 'refusal-added', frameworkId: f.id, agentId, refuseSeconds: refuseSeconds ?? DEFAULT_REFUSE_SECONDS })
+  }
+
+  async function acknowledge(f: FrameworkRecord, ack: NonNullable<SchedulerCall['acknowledge']>): Promise<void> {
+    const agent = state.agents.get(ack.agent_id.value)
+    if (!agent) throw new BadRequestError(`Unknown agent ${ack.agent_id.value}`)
+    // An unreachable agent would hold the framework's call until the request times out; as in
+    // Mesos the acknowledgement is dropped, and the agent re-sends the update once it is back.
+    if (isActive(agent)) {
+      await agentRequest(agent, AgentInternalPath.ack, { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
+        (r) => r.arrayBuffer(),
+        (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
+      )
+    } else log.info({ agentId: agent.id, taskId: ack.task_id.value }, 'dropping acknowledgement for an unreachable agent')
+    const t = state.tasks.get(taskKey(f.id, ack.task_id.value))
+    if (t && t.pendingUuid === ack.uuid) {
+      applyNow(ctx, { type: 'task-acknowledged', taskId: t.taskId, frameworkId: f.id, uuid: ack.uuid })
+      // Only the acknowledgement of a terminal update ends the task. The acknowledgement of an
+      // earlier update can arrive after the master marked the task LOST (its agent stopped
+      // answering, maybe while this very acknowledgement waited on it): the task may come back.
+      const acked = [...t.statuses].reverse().find((s) => s.uuid === ack.uuid)
+      if (isTerminal(t.state) && (acked ? isTerminal(acked.state) : true)) applyNow(ctx, { type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
+    }
+  }
+
+  async function accept(f: FrameworkRecord, body: NonNullable<SchedulerCall['accept']>): Promise<void> {
+    const launches = body.operations.flatMap((op) => (op.type === 'LAUNCH' ? (op.launch?.task_infos ?? []) : []))
+    const taken = offers.takeOffers(f, body.offer_ids)
+    if (typeof taken === 'string') {
+      const lostState = partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
+      for (const ti of launches) {
+        countTerminal(ctx, lostState)
+        sendUpdate(ctx, f, masterStatus(ctx, ti.task_id.value, ti.agent_id.value, lostState, 'REASON_INVALID_OFFERS', `Task launched with invalid offers: ${taken}`))
+      }
+      offers.allocateSoon()
+      return
+    }
+    if (taken.length === 0) return
+    const agentId = taken[0]!.agentId
+    const role = taken[0]!.role
+    const agent = state.agents.get(agentId)
+    let pool = taken.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
+    for (const op of body.operations) {
+      if (op.type !== 'LAUNCH') log.info({ frameworkId: f.id, operation: op.type }, 'operation is not supported: ignored')
+    }
+    for (const ti of launches) {
+      const resources = resourcesFromWire(ti.resources)
+      const problem =
+        validateTask(ti, { agentId, knownTask: state.tasks.has(taskKey(f.id, ti.task_id.value)) }) ??
+        (contains(pool, resources) ? undefined : `Task uses more resources ${formatResources(resources)} than available ${formatResources(pool)}`)
+      if (problem || !agent || !isActive(agent)) {
+        const reason = problem ? 'REASON_TASK_INVALID' : 'REASON_AGENT_REMOVED'
+        const failed = problem ? TaskState.ERROR : partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
+        countTerminal(ctx, failed)
+        sendUpdate(ctx, f, masterStatus(ctx, ti.task_id.value, agentId, failed, reason, problem ?? 'Agent is not available'))
+        continue
+      }
+      pool = subtract(pool, resources)
+      const status = masterStatus(ctx, ti.task_id.value, agentId, TaskState.STAGING, 'REASON_TASK_STAGING', '')
+      delete status.reason
+      delete status.message
+      const task: TaskRecord = { taskId: ti.task_id.value, frameworkId: f.id, agentId, role, info: ti, resources, state: TaskState.STAGING, statuses: [status] }
+      applyNow(ctx, { type: 'task-added', task })
+      ctx.counters.tasksLaunched++
+      emitOperator(ctx, { type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
+      void agentRequest(agent, AgentInternalPath.launch, { framework_id: f.id, framework_info: f.info, task_info: ti })
+        .then(async (r) => {
+          if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
+          await r.arrayBuffer().catch(() => undefined)
+        })
+        .catch((e: unknown) => {
+          log.warn({ err: e, taskId: ti.task_id.value, agentId }, 'failed to send task to agent')
+          const t = state.tasks.get(taskKey(f.id, ti.task_id.value))
+          if (!t || t.state !== TaskState.STAGING) return
+          const lost = masterStatus(ctx, ti.task_id.value, agentId, partitionAware(f) ? TaskState.DROPPED : TaskState.LOST, 'REASON_AGENT_DISCONNECTED', `Failed to reach agent: ${(e as Error).message}`)
+          updateTask(t, lost)
+          applyNow(ctx, { type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
+          sendUpdate(ctx, f, lost)
+          offers.allocateSoon()
+        })
+    }
+    // What the accept did not use counts as declined.
+    if (!isEmpty(pool)) addRefusal(f, agentId, body.filters?.refuse_seconds)
+    offers.allocateSoon()
+  }
+
+  function decline(f: FrameworkRecord, body: NonNullable<SchedulerCall['decline']>): void {
+    // As Master::decline: an offer that is no longer valid (rescinded, timed out, used, declined
+    // already) is skipped, not an error; a framework cannot tell a late decline from a timely
+    // one. An offer of another framework is skipped too: it is not this framework's to discard.
+    for (const { value } of body.offer_ids) {
+      const o = state.offers.get(value)
+      if (!o || o.frameworkId !== f.id) {
+        log.info({ frameworkId: f.id, offerId: value }, o ? 'ignoring decline of an offer made to another framework' : 'ignoring decline of an offer that is no longer valid')
+        continue
+      }
+      offers.removeOffer(o.id)
+      addRefusal(f, o.agentId, body.filters?.refuse_seconds)
+      ctx.counters.offersDeclined++
+    }
+    offers.allocateSoon()
+  }
+
+  function reconcile(f: FrameworkRecord, body: NonNullable<SchedulerCall['reconcile']>): void {
+    const pa = partitionAware(f)
+    if (body.tasks.length === 0) {
+      for (const t of state.tasks.values()) {
+        if (t.frameworkId !== f.id) continue
+        sendUpdate(ctx, f, statusOf(ctx, t, { source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION' }))
+      }
+      return
+    }
+    for (const ref of body.tasks) {
+      const t = state.tasks.get(taskKey(f.id, ref.task_id.value))
+      if (t) {
+        sendUpdate(ctx, f, statusOf(ctx, t, { source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION' }))
+        continue
+      }
+      const agentId = ref.agent_id?.value
+      // As Mesos: while the agent (or, without an agent id, any agent) of the registry has not
+      // re-registered since a master restart, the task may well be on it. No answer is sent:
+      // the framework asks again later.
+      if (agentId ? state.recoveredAgents.has(agentId) && !state.agents.has(agentId) : state.recoveredAgents.size > 0) {
+        log.info({ frameworkId: f.id, taskId: ref.task_id.value, agentId }, 'dropping reconciliation of a task: agents have not re-registered yet')
+        continue
+      }
+      const agent = agentId ? state.agents.get(agentId) : undefined
+      let answer: string
+      if (agent && !isActive(agent)) answer = pa ? TaskState.UNREACHABLE : TaskState.LOST
+      else if (agent) answer = pa ? TaskState.GONE : TaskState.LOST
+      else answer = pa ? TaskState.UNKNOWN : TaskState.LOST
+      sendUpdate(ctx, f, masterStatus(ctx, ref.task_id.value, agentId, answer, 'REASON_RECONCILIATION', 'Reconciliation: task is unknown'))
+    }
+  }
+
+  async function kill(f: FrameworkRecord, body: NonNullable<SchedulerCall['kill']>): Promise<void> {
+    const t = state.tasks.get(taskKey(f.id, body.task_id.value))
+    if (!t) {
+      const unknown = partitionAware(f) ? TaskState.UNKNOWN : TaskState.LOST
+      sendUpdate(ctx, f, masterStatus(ctx, body.task_id.value, body.agent_id?.value, unknown, 'REASON_RECONCILIATION', 'Attempted to kill an unknown task'))
+      return
+    }
+    const agent = state.agents.get(t.agentId)
+    if (!agent || !isActive(agent)) return
+    const policy: KillPolicy | undefined = body.kill_policy ?? t.info.kill_policy
+    const graceMs = policy?.grace_period ? Math.floor(policy.grace_period.nanoseconds / 1e6) : 3000
+    const r = await agentRequest(agent, AgentInternalPath.kill, { framework_id: f.id, task_id: t.taskId, grace_period_ms: graceMs })
+    await r.arrayBuffer()
+  }
+
+  return async function handleCall(call, streamId) {
+    const fid = call.framework_id?.value
+    if (!fid) throw new BadRequestError("Expecting 'framework_id' to be present")
+    const f = state.frameworks.get(fid)
+    const stream = ctx.streams.get(fid)
+    if (!f || !stream) throw new ForbiddenError('Framework is not subscribed')
+    if (!streamId) throw new BadRequestError("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+    if (streamId !== stream.streamId) {
+      throw new BadRequestError(`The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`)
+    }
+    const need = <T>(v: T | undefined, name: string): T => {
+      if (v === undefined) throw new BadRequestError(`Expecting '${name}' to be present`)
+      return v
+    }
+    switch (call.type) {
+      case 'ACCEPT':
+        return accept(f, need(call.accept, 'accept'))
+      case 'DECLINE':
+        return decline(f, need(call.decline, 'decline'))
+      case 'REVIVE': {
+        const roles = call.revive?.roles ?? (call.revive?.role ? [call.revive.role] : f.roles)
+        applyNow(ctx, { type: 'roles-revived', frameworkId: f.id, roles })
+        offers.allocateSoon()
+        return
+      }
+      case 'SUPPRESS': {
+        const roles = call.suppress?.roles ?? (call.suppress?.role ? [call.suppress.role] : f.roles)
+        applyNow(ctx, { type: 'roles-suppressed', frameworkId: f.id, roles })
+        return
+      }
+      case 'KILL':
+        return kill(f, need(call.kill, 'kill'))
+      case 'SHUTDOWN': {
+        // Command tasks run under an executor with the task's id, so shutting that executor
+        // down kills the task.
+        const body = need(call.shutdown, 'shutdown')
+        return kill(f, { task_id: body.executor_id, agent_id: body.agent_id })
+      }
+      case 'ACKNOWLEDGE':
+        return acknowledge(f, need(call.acknowledge, 'acknowledge'))
+      case 'RECONCILE':
+        return reconcile(f, call.reconcile ?? { tasks: [] })
+      case 'MESSAGE': {
+        const body = need(call.message, 'message')
+        const agent = state.agents.get(body.agent_id.value)
+        if (!agent) throw new NotFoundError(`Unknown agent ${body.agent_id.value}`)
+        const r = await agentRequest(agent, AgentInternalPath.message, { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
+        await r.arrayBuffer()
+        return
+      }
+      case 'TEARDOWN':
+        return deps.frameworks.removeFramework(f, 'teardown')
+      case 'UPDATE_FRAMEWORK': {
+        const body = need(call.update_framework, 'update_framework')
+        if (body.framework_info.id && body.framework_info.id.value !== f.id) throw new BadRequestError('framework_info.id does not match framework_id')
+        applyNow(ctx, { type: 'framework-updated', frameworkId: f.id, info: body.framework_info })
+        await state.written()
+        emitOperator(ctx, { type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(ctx.master(), f) } })
+        offers.allocateSoon()
+        return
+      }
+      case 'SUBSCRIBE':
+        throw new BadRequestError('SUBSCRIBE must open its own stream')
+      case 'ACCEPT_INVERSE_OFFERS':
+      case 'DECLINE_INVERSE_OFFERS':
+      case 'ACKNOWLEDGE_OPERATION_STATUS':
+      case 'RECONCILE_OPERATIONS':
+      case 'REQUEST':
+        // Accepted for compatibility; dromos has no inverse offers or operation feedback yet.
+        return
+      default:
+        assertNever(call.type)
+    }
+  }
+}
