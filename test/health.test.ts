@@ -15,12 +15,8 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  if (apps) {
-    const list = await apps.req('GET', '/v2/apps').catch(() => undefined)
-    for (const a of list?.body.apps ?? []) await apps.req('DELETE', `/v2/apps${a.id}?force=true`)
-    await waitUntil('apps to stop their tasks', async () => (await apps.req('GET', '/v2/tasks')).body.tasks.length === 0, 30_000).catch(() => undefined)
-    await apps.proc.stop()
-  }
+  await apps?.removeAllApps()
+  await apps?.proc.stop()
   await cluster?.stop()
 })
 

@@ -69,19 +69,11 @@ async function startCluster(): Promise<Cluster> {
       suppress: none,
     }
   }
-  const framework = createAppsFramework({
-    store: openSqliteStore(':memory:'),
-    master: 'http://127.0.0.1:1',
-    log,
-    clock: { now: () => Date.now() },
-    events: createEventBus({ log, now: () => new Date() }),
-    frameworkName: 'test',
-    hostname: 'localhost',
-    tickMs: 100,
-    killDrainMs: 0,
-    reconcileIntervalMs: 60_000,
-    connect,
-  })
+  // Fast passes and no drain delay, so kills show at once; the rest as in production.
+  const events = createEventBus({ log, now: () => new Date() })
+  const store = openSqliteStore(':memory:')
+  const timing = { tickMs: 100, killDrainMs: 0, reconcileIntervalMs: 60_000 }
+  const framework = createAppsFramework({ store, master: 'http://127.0.0.1:1', log, clock: { now: () => Date.now() }, events, frameworkName: 'test', hostname: 'localhost', ...timing, connect })
   frameworks.push(framework)
   await framework.start()
   const emit = (e: unknown): void => onEvent?.(e as SchedulerEvent)
