@@ -98,7 +98,8 @@ export const HealthCheckSchema = z.looseObject({
   delay_seconds: z.number().nonnegative().default(15),
   interval_seconds: z.number().positive().default(10),
   timeout_seconds: z.number().positive().default(20),
-  consecutive_failures: z.number().int().positive().default(3),
+  // uint32 in the proto: 0 is valid, and Mesos then kills at the first counted failure.
+  consecutive_failures: z.number().int().nonnegative().default(3),
   grace_period_seconds: z.number().nonnegative().default(10),
 })
 export type HealthCheck = z.infer<typeof HealthCheckSchema>

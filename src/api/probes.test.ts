@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { HealthCheckSchema } from './mesos.js'
-import type { HealthCheckHandle, HealthResult } from './probes.js'
-import { httpGet, startHealthCheck } from './probes.js'
+import type { HealthCheckHandle, HealthResult, ProbeOutcome } from './probes.js'
+import { httpGet, startHealthCheck, startProbeLoop } from './probes.js'
 
 let sandboxDir: string
 const handles: HealthCheckHandle[] = []
@@ -108,12 +108,24 @@ describe('HTTP health checks', () => {
     const { results, failures } = watch({ type: 'HTTP', http: { port, path: '/health' }, consecutive_failures: 3 })
     await waitFor(() => failures.length === 1)
     expect(failures[0]?.message).toMatch(/failed 3 consecutive times/)
-    // The task's first result is reported once; later failures only count.
-    expect(results).toEqual([expect.objectContaining({ healthy: false, consecutiveFailures: 1 })])
+    // As Mesos: every counted failure is reported, with the count so far.
+    expect(results.map((r) => [r.healthy, r.consecutiveFailures])).toEqual([
+      [false, 1],
+      [false, 2],
+      [false, 3],
+    ])
     const after = requests
     await sleep(350)
     expect(failures).toHaveLength(1)
     expect(requests).toBe(after)
+  })
+
+  it('with consecutive_failures 0 fails the task at its first counted failure, as Mesos does', async () => {
+    status = 500
+    const { results, failures } = watch({ type: 'HTTP', http: { port, path: '/health' }, consecutive_failures: 0 })
+    await waitFor(() => failures.length === 1)
+    expect(failures[0]?.message).toMatch(/failed 1 consecutive times/)
+    expect(results).toHaveLength(1)
   })
 
   it('treats a path the task does not serve as a failure', async () => {
@@ -122,6 +134,49 @@ describe('HTTP health checks', () => {
     await waitFor(() => results.length === 1)
     expect(results[0]).toMatchObject({ healthy: false })
     expect(results[0]?.message).toContain('404')
+  })
+})
+
+describe('HTTP 1xx answers (Marathon ignoreHttp1xx)', () => {
+  let server: net.Server
+  let port: number
+  let head = 'HTTP/1.1 102 Processing'
+
+  beforeAll(async () => {
+    // A task that answers only an informational head and then hangs up.
+    server = net.createServer((socket) => {
+      socket.once('data', () => socket.end(`${head}\r\n\r\n`))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as AddressInfo).port
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  async function firstOutcome(ignoreHttp1xx: boolean): Promise<ProbeOutcome> {
+    return new Promise((resolve) => {
+      const check = HealthCheckSchema.parse({ type: 'HTTP', http: { port, path: '/' }, delay_seconds: 0, interval_seconds: 0.1, timeout_seconds: 0.5, consecutive_failures: 3, grace_period_seconds: 0 })
+      handles.push(startProbeLoop({ check, host: '127.0.0.1', env: {}, sandboxDir, ignoreHttp1xx }, (o) => (resolve(o), 'stop')))
+    })
+  }
+
+  it('counts a 1xx answer neither way when set, and as a failure when not', async () => {
+    for (const h of ['HTTP/1.1 102 Processing', 'HTTP/1.1 101 Switching Protocols']) {
+      head = h
+      expect(await firstOutcome(true)).toMatchObject({ kind: 'ignored' })
+      const failed = await firstOutcome(false)
+      expect(failed).toMatchObject({ kind: 'unhealthy' })
+      expect(failed.kind === 'unhealthy' && failed.message).toContain(h.split(' ')[1])
+    }
+  })
+
+  it('never ignores a final answer: 200-399 is healthy, 400 and up a failure', async () => {
+    head = 'HTTP/1.1 204 No Content\r\nContent-Length: 0'
+    expect(await firstOutcome(true)).toEqual({ kind: 'healthy' })
+    head = 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0'
+    expect(await firstOutcome(true)).toMatchObject({ kind: 'unhealthy' })
   })
 })
 
@@ -138,7 +193,7 @@ describe('grace period', () => {
     expect(failures).toEqual([])
     await waitFor(() => failures.length === 1)
     expect(failures[0]?.atMs).toBeGreaterThanOrEqual(500)
-    expect(results).toHaveLength(1)
+    expect(results.map((r) => r.consecutiveFailures)).toEqual([1, 2])
   })
 
   it('stops applying once the first check succeeded', async () => {
@@ -154,7 +209,7 @@ describe('grace period', () => {
     expect(results[0]?.healthy).toBe(true)
     await rm(marker)
     await waitFor(() => failures.length === 1, 2_000)
-    expect(results.map((r) => r.healthy)).toEqual([true, false])
+    expect(results.map((r) => r.healthy)).toEqual([true, false, false])
   })
 
   it('waits delay_seconds before the first check', async () => {
@@ -177,7 +232,7 @@ describe('TCP health checks', () => {
 
     await new Promise<void>((resolve) => server.close(() => resolve()))
     await waitFor(() => failures.length === 1)
-    expect(results.map((r) => r.healthy)).toEqual([true, false])
+    expect(results.map((r) => r.healthy)).toEqual([true, false, false])
     expect(results[1]?.message).toContain(`127.0.0.1:${port}`)
   })
 })

@@ -1,13 +1,14 @@
 // Health check probes (HTTP, TCP, COMMAND) and the HTTP GET they use. The agent runs them
 // next to the task for Mesos-native checks, so a check reaches the task over loopback and
-// keeps working while the master is away; the apps framework runs the same probes for
-// Marathon's scheduler-side health checks and readiness checks.
+// keeps working while the master is away; the apps framework runs the same probe loop for
+// Marathon's scheduler-side health checks, with Marathon's rules on top (apps/health.ts).
 //
 // The timing follows Mesos: wait delay_seconds, then run one check at a time, the next one
-// interval_seconds after the previous one finished. Failures while the task is still in its
-// grace period (counted from start) are ignored until the first success, because a starting
-// task is expected to fail its check. After consecutive_failures failures in a row the task
-// is declared failed once, and checking stops: the agent kills the task.
+// interval_seconds after the previous one finished. With Mesos' rules (startHealthCheck),
+// failures while the task is still in its grace period (counted from start) are ignored until
+// the first success, because a starting task is expected to fail its check. After
+// consecutive_failures failures in a row (at the first one when that is 0, as Mesos does) the
+// task is declared failed once, and checking stops: the agent kills the task.
 import { spawn } from 'node:child_process'
 import http from 'node:http'
 import https from 'node:https'
@@ -23,7 +24,8 @@ export interface HealthResult {
   readonly message?: string
 }
 
-export interface HealthCheckOptions {
+/** What a probe loop needs to run one kind of check against one task. */
+export interface ProbeTarget {
   readonly check: HealthCheck
   /** Where HTTP and TCP checks connect, usually '127.0.0.1' for tasks on the host network. */
   readonly host: string
@@ -31,10 +33,6 @@ export interface HealthCheckOptions {
   readonly env: Readonly<Record<string, string>>
   /** COMMAND checks run in the task's sandbox. */
   readonly sandboxDir: string
-  /** Called with the first counted result and then whenever `healthy` changes. */
-  readonly onResult: (r: HealthResult) => void
-  /** Called once, after consecutive_failures failures in a row; checking has stopped by then. */
-  readonly onFailed: (message: string) => void
   /**
    * Runs COMMAND checks somewhere other than on the host: inside the task's container, as Mesos
    * runs the checks of Docker tasks. Gets the argv, the check's own environment variables (the
@@ -42,8 +40,23 @@ export interface HealthCheckOptions {
    * counts as failed on rejection, and on timeout whether or not the runner returned.
    */
   readonly runCommand?: CommandRunner
-  readonly clock?: Clock
+  /**
+   * Marathon's ignoreHttp1xx for HTTP checks: an informational (1xx) answer counts neither way.
+   * Without it a 1xx answer is a failure; 200-399 is healthy either way.
+   */
+  readonly ignoreHttp1xx?: boolean
   readonly log?: Logger
+}
+
+export interface HealthCheckOptions extends ProbeTarget {
+  /** Called with each counted failure, the first success and the first success after failures, as Mesos reports. */
+  readonly onResult: (r: HealthResult) => void
+  /**
+   * Called once when consecutive_failures failures in a row are reached (with Mesos, 0 means
+   * the first counted failure); checking has stopped by then.
+   */
+  readonly onFailed: (message: string) => void
+  readonly clock?: Clock
 }
 
 export type CommandRunner = (
@@ -56,9 +69,16 @@ export interface HealthCheckHandle {
   stop(): void
 }
 
-type ProbeOutcome = { readonly ok: true } | { readonly ok: false; readonly message: string }
+/** One check attempt: healthy, unhealthy, or (a 1xx answer with ignoreHttp1xx) neither. */
+export type ProbeOutcome =
+  | { readonly kind: 'healthy' }
+  | { readonly kind: 'unhealthy'; readonly message: string }
+  | { readonly kind: 'ignored'; readonly message: string }
 /** One check attempt. It settles when the signal aborts (timeout or stop) and never rejects. */
 type Probe = (signal: AbortSignal) => Promise<ProbeOutcome>
+
+const HEALTHY: ProbeOutcome = { kind: 'healthy' }
+const unhealthy = (message: string): ProbeOutcome => ({ kind: 'unhealthy', message })
 
 export type HealthCheckKind = 'HTTP' | 'TCP' | 'COMMAND'
 
@@ -71,27 +91,19 @@ export function healthCheckKind(check: HealthCheck): HealthCheckKind {
   throw new Error('Health check has no type and no http, tcp or command section')
 }
 
-/** Starts checking at once (after delay_seconds). Throws if the check is malformed. */
-export function startHealthCheck(opts: HealthCheckOptions): HealthCheckHandle {
-  const { check } = opts
-  const clock = opts.clock ?? systemClock
-  const probe = probeFor(opts)
-  const log = opts.log?.child({ component: 'health-check', type: healthCheckKind(check) })
-  const startedAt = clock.now()
-  const graceMs = check.grace_period_seconds * 1000
-
+/**
+ * Runs the check's probe with Mesos' timing: delay_seconds, then one attempt at a time, the next
+ * interval_seconds after the previous one finished. Each outcome goes to `onOutcome`; returning
+ * 'stop' ends the loop. What an outcome means (grace period, counting, killing) is the caller's.
+ * Throws if the check is malformed.
+ */
+export function startProbeLoop(target: ProbeTarget, onOutcome: (o: ProbeOutcome) => 'stop' | void): HealthCheckHandle {
+  const { check } = target
+  const probe = probeFor(target)
+  const log = target.log?.child({ component: 'health-check', type: healthCheckKind(check) })
   let stopped = false
   let timer: NodeJS.Timeout | undefined
   let inflight: AbortController | undefined
-  let everSucceeded = false
-  let consecutiveFailures = 0
-  let lastHealthy: boolean | undefined
-
-  const report = (healthy: boolean, message?: string): void => {
-    if (healthy === lastHealthy) return
-    lastHealthy = healthy
-    opts.onResult(message === undefined ? { healthy, consecutiveFailures } : { healthy, consecutiveFailures, message })
-  }
 
   const schedule = (seconds: number): void => {
     timer = setTimeout(() => {
@@ -112,21 +124,9 @@ export function startHealthCheck(opts: HealthCheckOptions): HealthCheckHandle {
     clearTimeout(deadline)
     inflight = undefined
     if (stopped) return
-
-    if (outcome.ok) {
-      everSucceeded = true
-      consecutiveFailures = 0
-      report(true)
-    } else if (!everSucceeded && clock.now() - startedAt < graceMs) {
-      log?.debug({ reason: outcome.message }, 'ignoring health check failure within the grace period')
-    } else {
-      consecutiveFailures += 1
-      report(false, outcome.message)
-      if (consecutiveFailures >= check.consecutive_failures) {
-        stopped = true
-        opts.onFailed(`Health check failed ${consecutiveFailures} consecutive times: ${outcome.message}`)
-        return
-      }
+    if (onOutcome(outcome) === 'stop') {
+      stopped = true
+      return
     }
     schedule(check.interval_seconds)
   }
@@ -141,14 +141,50 @@ export function startHealthCheck(opts: HealthCheckOptions): HealthCheckHandle {
   }
 }
 
-function probeFor(opts: HealthCheckOptions): Probe {
+/**
+ * A health check with Mesos' rules (the agent runs these). Starts at once (after
+ * delay_seconds). Throws if the check is malformed.
+ */
+export function startHealthCheck(opts: HealthCheckOptions): HealthCheckHandle {
+  const { check } = opts
+  const clock = opts.clock ?? systemClock
+  const log = opts.log?.child({ component: 'health-check', type: healthCheckKind(check) })
+  const startedAt = clock.now()
+  const graceMs = check.grace_period_seconds * 1000
+  let everSucceeded = false
+  let consecutiveFailures = 0
+
+  return startProbeLoop(opts, (outcome) => {
+    if (outcome.kind === 'ignored') return
+    if (outcome.kind === 'healthy') {
+      if (!everSucceeded || consecutiveFailures > 0) opts.onResult({ healthy: true, consecutiveFailures: 0 })
+      everSucceeded = true
+      consecutiveFailures = 0
+      return
+    }
+    if (!everSucceeded && graceMs > 0 && clock.now() - startedAt <= graceMs) {
+      log?.debug({ reason: outcome.message }, 'ignoring health check failure within the grace period')
+      return
+    }
+    consecutiveFailures += 1
+    opts.onResult({ healthy: false, consecutiveFailures, message: outcome.message })
+    // Mesos kills at consecutive_failures failures in a row, so at the first one when that is 0.
+    if (consecutiveFailures >= check.consecutive_failures) {
+      opts.onFailed(`Health check failed ${consecutiveFailures} consecutive times: ${outcome.message}`)
+      return 'stop'
+    }
+  })
+}
+
+function probeFor(opts: ProbeTarget): Probe {
   const { check } = opts
   const kind = healthCheckKind(check)
   switch (kind) {
     case 'HTTP': {
       if (!check.http) throw new Error('HTTP health check without an http section')
       const { port, path, scheme } = check.http
-      return (signal) => httpProbe({ host: opts.host, port, path, scheme, signal })
+      const ignore1xx = opts.ignoreHttp1xx ?? false
+      return (signal) => httpProbe({ host: opts.host, port, path, scheme, ignore1xx, signal })
     }
     case 'TCP': {
       if (!check.tcp) throw new Error('TCP health check without a tcp section')
@@ -190,7 +226,7 @@ function settleOnce(signal: AbortSignal, cleanup: () => void): { promise: Promis
     cleanup()
     resolveFn(o)
   }
-  const onAbort = (): void => settle({ ok: false, message: abortMessage(signal) })
+  const onAbort = (): void => settle(unhealthy(abortMessage(signal)))
   if (signal.aborted) queueMicrotask(onAbort)
   else signal.addEventListener('abort', onAbort, { once: true })
   return { promise, settle }
@@ -232,9 +268,20 @@ export function httpGet(o: { scheme: string; host: string; port: number; path: s
       if (err) reject(err)
       else resolve(answer!)
     }
-    const onAbort = (): void => finish(new Error(abortMessage(o.signal)))
+    // An informational (1xx) head that no final answer follows, because the connection closed
+    // or the attempt ran out of time, is what the task answered (health checks judge 1xx).
+    let informational: HttpAnswer | undefined
+    const failed = (err: Error): void => (informational ? finish(undefined, informational) : finish(err))
+    const onAbort = (): void => failed(new Error(abortMessage(o.signal)))
     if (o.signal.aborted) queueMicrotask(onAbort)
     else o.signal.addEventListener('abort', onAbort, { once: true })
+    req.on('information', (info) => {
+      informational = { status: info.statusCode, contentType: String(info.headers['content-type'] ?? ''), body: '' }
+    })
+    req.on('upgrade', (res, socket) => {
+      socket.destroy()
+      finish(undefined, { status: res.statusCode ?? 101, contentType: String(res.headers['content-type'] ?? ''), body: '' })
+    })
     req.on('response', (res) => {
       const head = { status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? '') }
       // Without a body to keep, the answer is in the head: an endless body does not hold it up.
@@ -253,24 +300,28 @@ export function httpGet(o: { scheme: string; host: string; port: number; path: s
       res.on('end', () => finish(undefined, { ...head, body: Buffer.concat(chunks).toString('utf8') }))
       res.on('error', (err) => finish(new Error(`GET ${target} failed: ${err.message}`)))
     })
-    req.on('error', (err) => finish(new Error(`GET ${target} failed: ${err.message}`)))
+    req.on('error', (err) => failed(new Error(`GET ${target} failed: ${err.message}`)))
     req.end()
   })
 }
 
-function httpProbe(o: { host: string; port: number; path: string; scheme: string; signal: AbortSignal }): Promise<ProbeOutcome> {
+function httpProbe(o: { host: string; port: number; path: string; scheme: string; ignore1xx: boolean; signal: AbortSignal }): Promise<ProbeOutcome> {
   const target = `${o.scheme}://${o.host}:${o.port}${o.path}`
   return httpGet(o).then(
-    (a): ProbeOutcome => (a.status >= 200 && a.status < 400 ? { ok: true } : { ok: false, message: `GET ${target} returned ${a.status}` }),
-    (err: unknown): ProbeOutcome => ({ ok: false, message: err instanceof Error ? err.message : String(err) }),
+    (a): ProbeOutcome => {
+      if (a.status >= 200 && a.status < 400) return HEALTHY
+      const message = `GET ${target} returned ${a.status}`
+      return o.ignore1xx && a.status >= 100 && a.status < 200 ? { kind: 'ignored', message } : unhealthy(message)
+    },
+    (err: unknown): ProbeOutcome => unhealthy(err instanceof Error ? err.message : String(err)),
   )
 }
 
 function tcpProbe(o: { host: string; port: number; signal: AbortSignal }): Promise<ProbeOutcome> {
   const socket = net.connect({ host: o.host, port: o.port })
   const { promise, settle } = settleOnce(o.signal, () => socket.destroy())
-  socket.on('connect', () => settle({ ok: true }))
-  socket.on('error', (err) => settle({ ok: false, message: `TCP connect to ${o.host}:${o.port} failed: ${err.message}` }))
+  socket.on('connect', () => settle(HEALTHY))
+  socket.on('error', (err) => settle(unhealthy(`TCP connect to ${o.host}:${o.port} failed: ${err.message}`)))
   return promise
 }
 
@@ -278,11 +329,11 @@ function runnerProbe(o: { runner: CommandRunner; argv: string[]; env: Record<str
   const { promise, settle } = settleOnce(o.signal, () => undefined)
   o.runner(o.argv, o.env, o.timeoutMs).then(
     (r) => {
-      if (r.exitCode === 0) return settle({ ok: true })
+      if (r.exitCode === 0) return settle(HEALTHY)
       const tail = (r.output ?? '').trim().split('\n').slice(-1)[0]
-      settle({ ok: false, message: `command exited with code ${r.exitCode}${tail ? `: ${tail}` : ''}` })
+      settle(unhealthy(`command exited with code ${r.exitCode}${tail ? `: ${tail}` : ''}`))
     },
-    (err: unknown) => settle({ ok: false, message: `command failed: ${err instanceof Error ? err.message : String(err)}` }),
+    (err: unknown) => settle(unhealthy(`command failed: ${err instanceof Error ? err.message : String(err)}`)),
   )
   return promise
 }
@@ -305,12 +356,12 @@ function commandProbe(o: { argv: string[]; env: Record<string, string>; cwd: str
     }
   }
   const { promise, settle } = settleOnce(o.signal, killGroup)
-  child.on('error', (err) => settle({ ok: false, message: `command failed to start: ${err.message}` }))
+  child.on('error', (err) => settle(unhealthy(`command failed to start: ${err.message}`)))
   child.on('close', (code, signal) => {
-    if (code === 0) return settle({ ok: true })
+    if (code === 0) return settle(HEALTHY)
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`
     const tail = stderr.trim().split('\n').slice(-1)[0]
-    settle({ ok: false, message: `command ${how}${tail ? `: ${tail}` : ''}` })
+    settle(unhealthy(`command ${how}${tail ? `: ${tail}` : ''}`))
   })
   return promise
 }

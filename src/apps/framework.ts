@@ -14,7 +14,9 @@ import { assignServicePorts, servicePortConflicts, servicePortsOf } from './serv
 import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
-import { httpGet, startHealthCheck } from '../api/probes.js'
+import { httpGet, startProbeLoop } from '../api/probes.js'
+import type { CheckHealth, CheckResult, HealthJson } from './health.js'
+import { healthJson, instanceHealth, isAliveHealth, NO_RESULTS, recordMarathonResult, recordMesosResult } from './health.js'
 import type { EventBus } from './events.js'
 import { appToJson } from './app-json.js'
 import type { GroupSpec } from './groups.js'
@@ -77,6 +79,8 @@ export interface AppsFramework {
   deploymentsOf(appId: string): DeploymentRecord[]
   /** The last readiness check result of each instance of the app still being checked, while a deployment runs. */
   readinessResultsOf(appId: string): ReadinessCheckResult[]
+  /** Marathon's healthCheckResults of an instance: one entry for each of its checks that has run. */
+  healthResultsOf(instanceId: string): HealthJson[]
   planJson(plan: DeploymentPlan): Record<string, unknown>
 }
 
@@ -125,7 +129,8 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   let stopped = false
   const lastKillAt = new Map<string, number>()
   const checks = new Map<string, Array<{ stop(): void }>>()
-  const checkResults = new Map<string, Array<boolean | undefined>>()
+  /** instance id -> the health of each of its app's health checks, by index; undefined: no result yet */
+  const checkHealth = new Map<string, Array<CheckHealth | undefined>>()
   /** instance id -> its last readiness check result */
   const readinessResults = new Map<string, ReadinessCheckResult>()
   const readiness = new Map<string, NodeJS.Timeout>()
@@ -342,9 +347,12 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
       } else {
         delete next.unreachableSince
       }
-      const mesosChecked = app?.healthChecks.some((h) => !MARATHON_CHECKED.has(h.protocol))
       const healthBefore = inst.healthy
-      if (status.healthy !== undefined && mesosChecked) next.healthy = status.healthy
+      if (status.healthy !== undefined && app) {
+        const healthy = recordMesosHealth(app, inst.instanceId, status)
+        if (healthy === undefined) delete next.healthy
+        else if (healthy !== 'unchanged') next.healthy = healthy
+      }
 
       events.publish('status_update_event', {
         slaveId: next.agentId,
@@ -394,7 +402,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
   function stopChecks(instanceId: string): void {
     for (const c of checks.get(instanceId) ?? []) c.stop()
     checks.delete(instanceId)
-    checkResults.delete(instanceId)
+    checkHealth.delete(instanceId)
     readinessResults.delete(instanceId)
     const r = readiness.get(instanceId)
     if (r) clearTimeout(r)
@@ -415,21 +423,58 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     return inst.hostPorts[index ?? 0]
   }
 
+  function healthOf(app: AppDefinition, instanceId: string): Array<CheckHealth | undefined> {
+    let perCheck = checkHealth.get(instanceId)
+    if (!perCheck || perCheck.length !== app.healthChecks.length) {
+      perCheck = app.healthChecks.map(() => undefined)
+      checkHealth.set(instanceId, perCheck)
+    }
+    return perCheck
+  }
+
+  /**
+   * Records what a status update says of the checks Mesos runs and returns the instance's
+   * health over all its checks ('unchanged' when the update tells nothing new). Every
+   * Mesos-run check takes the one result, as in Marathon. Only health check updates count a
+   * failure again; others (a reconciliation answer) change the record only when they disagree.
+   */
+  function recordMesosHealth(app: AppDefinition, instanceId: string, status: TaskStatusWire): boolean | undefined | 'unchanged' {
+    const healthy = status.healthy
+    const mesosRun = app.healthChecks.flatMap((h, idx) => (MARATHON_CHECKED.has(h.protocol) ? [] : [idx]))
+    if (healthy === undefined || mesosRun.length === 0) return 'unchanged'
+    const perCheck = healthOf(app, instanceId)
+    const isCheckUpdate = status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED'
+    let changed = false
+    for (const idx of mesosRun) {
+      const before = perCheck[idx]
+      if (!isCheckUpdate && before !== undefined && isAliveHealth(before) === healthy) continue
+      perCheck[idx] = recordMesosResult(before, healthy ? { healthy } : { healthy, cause: status.message ?? '' }, clock.now())
+      changed = true
+    }
+    return changed ? instanceHealth(perCheck) : 'unchanged'
+  }
+
   function startChecks(inst: Instance): void {
     const app = appOf(inst)
     if (!app || checks.has(inst.instanceId) || !state.instances.has(inst.instanceId)) return
     const handles: Array<{ stop(): void }> = []
-    const marathonChecks = app.healthChecks.map((h, idx) => ({ h, idx })).filter(({ h }) => MARATHON_CHECKED.has(h.protocol))
-    const results: Array<boolean | undefined> = marathonChecks.map(() => undefined)
-    checkResults.set(inst.instanceId, results)
-    marathonChecks.forEach(({ h }, k) => {
+    const perCheck = healthOf(app, inst.instanceId)
+    // Health known before a restart of the framework: the Mesos-run checks report again only
+    // when their result changes, so a healthy instance keeps them alive.
+    if (inst.healthy === true) {
+      app.healthChecks.forEach((h, idx) => {
+        if (!MARATHON_CHECKED.has(h.protocol) && perCheck[idx] === undefined) perCheck[idx] = recordMesosResult(undefined, { healthy: true }, clock.now())
+      })
+    }
+    app.healthChecks.forEach((h, idx) => {
+      if (!MARATHON_CHECKED.has(h.protocol)) return
       const port = portOf(inst, h.portIndex, h.port)
       if (port === undefined) return
       const check =
         h.protocol === 'TCP'
           ? { type: 'TCP' as const, tcp: { port } }
           : { type: 'HTTP' as const, http: { port, path: h.path ?? '/', scheme: h.protocol === 'HTTPS' ? 'https' : 'http' } }
-      const handle = startHealthCheck({
+      const target = {
         check: {
           ...check,
           // delaySeconds belongs to the checks Mesos runs; Marathon runs its own HTTP, HTTPS and
@@ -443,48 +488,62 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         host: inst.agentIp,
         env: {},
         sandboxDir: '/',
+        // Marathon honours ignoreHttp1xx for HTTP checks only (HealthCheckWorker.https does not).
+        ignoreHttp1xx: h.protocol === 'HTTP' && h.ignoreHttp1xx === true,
         log: log.child({ component: 'health', instanceId: inst.instanceId }),
-        // Results change the instance in the queue, like every other change, so that a status
-        // update handled meanwhile is never overwritten by a copy read before it.
-        onResult: (r) => {
-          results[k] = r.healthy
-          void enqueue(async () => {
-            const cur = state.instances.get(inst.instanceId)
-            if (!cur || !checks.has(inst.instanceId)) return
-            if (!r.healthy) events.publish('failed_health_check_event', { appId: cur.appId, instanceId: cur.instanceId, healthCheck: h })
-            const healthy = results.every((x) => x === true) ? true : results.some((x) => x === false) ? false : undefined
-            if (healthy === cur.healthy) return
-            const next = { ...cur }
-            if (healthy === undefined) delete next.healthy
-            else next.healthy = healthy
-            await state.apply({ type: 'instance-put', instance: next })
-            publishHealth(next)
-            tickSoon()
-          })
-        },
-        onFailed: (message) => {
-          void enqueue(async () => {
-            const cur = state.instances.get(inst.instanceId)
-            if (!cur || cur.goal !== 'Running') return
-            log.info({ instanceId: cur.instanceId, message }, 'instance failed its health checks: killing it')
-            events.publish('unhealthy_instance_kill_event', {
-              appId: cur.appId,
-              taskId: cur.taskId,
-              instanceId: cur.instanceId,
-              version: cur.version,
-              reason: message,
-              host: cur.host,
-              slaveId: cur.agentId,
-            })
-            await noteFailure(cur)
-            await killInstance(cur, 'Decommissioned')
-          })
-        },
+      }
+      // Results change the instance in the queue, like every other change, so that a status
+      // update handled meanwhile is never overwritten by a copy read before it.
+      const handle = startProbeLoop(target, (outcome) => {
+        if (outcome.kind === 'ignored') return
+        void enqueue(() => recordMarathonCheck(app, inst.instanceId, idx, outcome.kind === 'healthy' ? { healthy: true } : { healthy: false, cause: outcome.message }))
       })
       handles.push(handle)
     })
     checks.set(inst.instanceId, handles)
     if (app.readinessChecks.length > 0) pollReadiness(app, inst)
+  }
+
+  async function recordMarathonCheck(app: AppDefinition, instanceId: string, idx: number, result: CheckResult): Promise<void> {
+    const cur = state.instances.get(instanceId)
+    const perCheck = checkHealth.get(instanceId)
+    const h = app.healthChecks[idx]
+    if (!cur || !checks.has(instanceId) || !perCheck || !h) return
+    const before = perCheck[idx] ?? NO_RESULTS
+    const decision = recordMarathonResult(before, result, {
+      nowMs: clock.now(),
+      running: cur.condition === Condition.Running,
+      unreachable: cur.condition === Condition.Unreachable || cur.condition === Condition.UnreachableInactive,
+      runningSinceMs: cur.startedAt ? Date.parse(cur.startedAt) : clock.now(),
+      gracePeriodSeconds: h.gracePeriodSeconds,
+      maxConsecutiveFailures: h.maxConsecutiveFailures,
+    })
+    perCheck[idx] = decision.health
+    if (decision.counted) events.publish('failed_health_check_event', { appId: cur.appId, instanceId: cur.instanceId, healthCheck: h })
+    if (decision.kill && cur.goal === 'Running') {
+      const reason = before.lastFailureCause ?? 'unknown'
+      log.info({ instanceId: cur.instanceId, reason }, 'instance failed its health checks: killing it')
+      events.publish('unhealthy_instance_kill_event', {
+        appId: cur.appId,
+        taskId: cur.taskId,
+        instanceId: cur.instanceId,
+        version: cur.version,
+        reason,
+        host: cur.host,
+        slaveId: cur.agentId,
+      })
+      await noteFailure(cur)
+      await killInstance(cur, 'Decommissioned')
+      return
+    }
+    const healthy = instanceHealth(perCheck)
+    if (healthy === cur.healthy) return
+    const next = { ...cur }
+    if (healthy === undefined) delete next.healthy
+    else next.healthy = healthy
+    await state.apply({ type: 'instance-put', instance: next })
+    publishHealth(next)
+    tickSoon()
   }
 
   function pollReadiness(app: AppDefinition, inst: Instance): void {
@@ -893,6 +952,9 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
         .instancesOf(appId)
         .map((i) => readinessResults.get(i.instanceId))
         .filter((r): r is ReadinessCheckResult => r !== undefined)
+    },
+    healthResultsOf(instanceId) {
+      return (checkHealth.get(instanceId) ?? []).flatMap((h) => (h ? [healthJson(h, instanceId)] : []))
     },
     deploymentsOf(appId) {
       return [...state.deployments.values()].filter((d) => d.affectedApps.includes(appId))

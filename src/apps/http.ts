@@ -77,10 +77,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       version: i.version,
       ipAddresses: i.ipAddresses,
       localVolumes: [],
-      healthCheckResults:
-        i.healthy === undefined
-          ? []
-          : [{ alive: i.healthy, consecutiveFailures: i.healthy ? 0 : 1, instanceId: i.instanceId, ...(i.healthy ? { lastSuccess: i.startedAt ?? i.stagedAt } : { lastFailure: i.stagedAt }) }],
+      healthCheckResults: fw.healthResultsOf(i.instanceId),
     }
   }
 

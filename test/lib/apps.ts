@@ -80,6 +80,14 @@ export class AppsProcess {
     return r.status === 200 ? r.body.app : undefined
   }
 
+  /** Removes every app with force and waits (at most 30 s) until their tasks are gone. */
+  async removeAllApps(): Promise<void> {
+    const list = await this.req('GET', '/v2/apps').catch(() => undefined)
+    for (const a of (list?.body.apps ?? []) as Array<{ id: string }>) await this.req('DELETE', `/v2/apps${a.id}?force=true`)
+    const stopped = async (): Promise<boolean> => (await this.req('GET', '/v2/tasks')).body.tasks.length === 0
+    await waitUntil('apps to stop their tasks', stopped, 30_000).catch(() => undefined)
+  }
+
   /** Waits until no deployment is running for the app. */
   async waitDeployed(id: string, timeoutMs = 60_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     return waitUntil(`deployment of ${id} to finish`, async () => {
