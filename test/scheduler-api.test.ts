@@ -233,6 +233,28 @@ describe('offers', () => {
     await teardown(f)
   })
 
+  it('a refusal holds only while it covers what is free: resources freed later are offered at once (Mesos offer filters)', async () => {
+    const f = await subscribe({ name: 'freed' })
+    const offer = (await f.waitOffers()).offers.offers[0]
+    // The task takes part of the agent; the rest is refused for an hour.
+    await f.launch(offer, [{ name: 'short', task_id: { value: 'freed-1' }, resources: [scalar('cpus', 0.5), scalar('mem', 64)], command: { value: 'sleep 2' } }], { refuse_seconds: 3600 })
+    await f.waitUpdate('freed-1', 'TASK_RUNNING')
+    const from = f.events.length
+    await new Promise((r) => setTimeout(r, 800))
+    expect(f.events.slice(from).filter((e) => e.type === 'OFFERS')).toEqual([])
+    // The task ends: what is free now is more than was refused, so it comes back within the hour.
+    await f.waitUpdate('freed-1', 'TASK_FINISHED', { timeoutMs: 10_000 })
+    const back = await f.waitOffers({ from, timeoutMs: 5000 })
+    const cpus = back.offers.offers[0].resources.find((r: { name: string }) => r.name === 'cpus').scalar.value
+    expect(cpus).toBeGreaterThan(offer.resources.find((r: { name: string }) => r.name === 'cpus').scalar.value - 0.5)
+    // A negative refuse_seconds is the 5 s default, not no filter at all.
+    const from2 = f.events.length
+    await f.mustCall({ type: 'DECLINE', decline: { offer_ids: [back.offers.offers[0].id], filters: { refuse_seconds: -1 } } })
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(f.events.slice(from2).filter((e) => e.type === 'OFFERS')).toEqual([])
+    await teardown(f)
+  })
+
   it('ignores DECLINE of offers that are gone or not its own (202), and declines the valid ones it names', async () => {
     const f = await subscribe({ name: 'stale-decline' })
     const first = (await f.waitOffers()).offers.offers[0]

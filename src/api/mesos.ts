@@ -122,7 +122,8 @@ export const TaskInfoSchema = z.looseObject({
 })
 export type TaskInfo = z.infer<typeof TaskInfoSchema>
 
-const Filters = z.object({ refuse_seconds: z.number().nonnegative().optional() })
+// Any number: Mesos treats a negative refuse_seconds as the default.
+const Filters = z.object({ refuse_seconds: z.number().optional() })
 
 const OperationSchema = z.looseObject({
   type: z.string(),

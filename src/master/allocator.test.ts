@@ -35,7 +35,8 @@ function snapshotOf(
     roles: f.roles,
     suppressedRoles: f.suppress,
     allocated: {},
-    refusals: f.refuseAll ? Object.fromEntries(agents.map((a) => [a.id, 2000])) : {},
+    // A refusal of an agent's whole total covers whatever it has free.
+    refusals: f.refuseAll ? Object.fromEntries(agents.map((a) => [a.id, f.roles.map((role) => ({ role, resources: res(a.cpus, a.mem), until: 2000 }))])) : {},
   }))
   return { agents: allocAgents, frameworks: allocFrameworks, roleWeights: {}, now: 1000 }
 }
@@ -69,6 +70,24 @@ describe('allocate', () => {
         }
       }),
     )
+  })
+
+  it('a refusal holds only for its role, until it expires, and while it covers what is free (Mesos offer filters)', () => {
+    const agent: AllocAgent = { id: 'a', total: res(4, 4096), free: res(2, 1024) }
+    const snap = (refusals: AllocFramework['refusals'], now = 1000): AllocSnapshot => ({
+      agents: [agent],
+      frameworks: [{ id: 'f', roles: ['web', 'batch'], suppressedRoles: [], allocated: {}, refusals }],
+      roleWeights: {},
+      now,
+    })
+    const refused = (role: string, cpus: number, mem: number, until = 2000) => ({ a: [{ role, resources: res(cpus, mem), until }] })
+    expect(allocate(snap({ a: [...refused('web', 2, 1024).a, ...refused('batch', 2, 1024).a] }))).toEqual([])
+    // The other role still gets the agent.
+    expect(allocate(snap(refused('web', 2, 1024))).map((o) => o.role)).toEqual(['batch'])
+    // Expired.
+    expect(allocate(snap({ a: [...refused('web', 2, 1024, 900).a, ...refused('batch', 2, 1024, 900).a] }))).toHaveLength(1)
+    // More is free than was refused (a task ended): offered at once.
+    expect(allocate(snap({ a: [...refused('web', 1, 1024).a, ...refused('batch', 2, 512).a] }))).toHaveLength(1)
   })
 
   it('offers every allocatable agent when some framework can take it', () => {

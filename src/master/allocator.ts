@@ -2,7 +2,7 @@
 // function of a snapshot. The master calls it on every allocation pass and turns the result
 // into offers; nothing here reads a clock or does I/O.
 import type { Resources } from '../core/resources.js'
-import { add, isEmpty, scalar } from '../core/resources.js'
+import { add, contains, isEmpty, scalar } from '../core/resources.js'
 
 export interface AllocAgent {
   readonly id: string
@@ -17,8 +17,8 @@ export interface AllocFramework {
   readonly suppressedRoles: readonly string[]
   /** Resources used or offered, per role. */
   readonly allocated: Readonly<Record<string, Resources>>
-  /** agent id -> time (ms) until which this framework refuses that agent's resources. */
-  readonly refusals: Readonly<Record<string, number>>
+  /** agent id -> what this framework refused of that agent, per role, and until when (ms). */
+  readonly refusals: Readonly<Record<string, ReadonlyArray<{ readonly role: string; readonly resources: Resources; readonly until: number }>>>
 }
 
 export interface AllocSnapshot {
@@ -77,10 +77,11 @@ export function allocate(snapshot: AllocSnapshot): Allocation[] {
     if (isEmpty(agent.free) || !isAllocatable(agent.free)) continue
     let best: { fid: string; role: string; rs: number; fs: number } | undefined
     for (const f of snapshot.frameworks) {
-      const until = f.refusals[agent.id]
-      if (until !== undefined && until > snapshot.now) continue
+      const refused = f.refusals[agent.id] ?? []
       for (const role of f.roles) {
         if (f.suppressedRoles.includes(role)) continue
+        // A refusal holds only while what it refused still covers everything free (Mesos).
+        if (refused.some((r) => r.role === role && r.until > snapshot.now && contains(r.resources, agent.free))) continue
         const rs = roleShare(role)
         const fs = frameworkShare(f.id, role)
         // Ties are broken by the order of the frameworks, which the caller keeps stable.

@@ -19,6 +19,8 @@ import { frameworkV1, taskV1 } from './views.js'
 
 /** Refusals last 5 seconds unless the call's filters say otherwise, as in Mesos. */
 const DEFAULT_REFUSE_SECONDS = 5
+/** Mesos caps refuse_seconds at a year. */
+const MAX_REFUSE_SECONDS = 365 * 24 * 3600
 
 export function createSchedulerCalls(
   ctx: MasterContext,
@@ -27,8 +29,10 @@ export function createSchedulerCalls(
   const { state, log } = ctx
   const { offers, updateTask } = deps
 
-  function addRefusal(f: FrameworkRecord, agentId: string, refuseSeconds: number | undefined): void {
-    applyNow(ctx, { type: 'refusal-added', frameworkId: f.id, agentId, refuseSeconds: refuseSeconds ?? DEFAULT_REFUSE_SECONDS })
+  function addRefusal(f: FrameworkRecord, refused: { agentId: string; role: string; resources: Resources }, refuseSeconds: number | undefined): void {
+    // As Mesos: no value or a negative one is the default; 0 refuses nothing.
+    const seconds = refuseSeconds === undefined || refuseSeconds < 0 || !Number.isFinite(refuseSeconds) ? DEFAULT_REFUSE_SECONDS : Math.min(refuseSeconds, MAX_REFUSE_SECONDS)
+    applyNow(ctx, { type: 'refusal-added', frameworkId: f.id, ...refused, refuseSeconds: seconds })
   }
 
   async function acknowledge(f: FrameworkRecord, ack: NonNullable<SchedulerCall['acknowledge']>): Promise<void> {
@@ -110,7 +114,7 @@ export function createSchedulerCalls(
         })
     }
     // What the accept did not use counts as declined.
-    if (!isEmpty(pool)) addRefusal(f, agentId, body.filters?.refuse_seconds)
+    if (!isEmpty(pool)) addRefusal(f, { agentId, role, resources: pool }, body.filters?.refuse_seconds)
     offers.allocateSoon()
   }
 
@@ -125,7 +129,7 @@ export function createSchedulerCalls(
         continue
       }
       offers.removeOffer(o.id)
-      addRefusal(f, o.agentId, body.filters?.refuse_seconds)
+      addRefusal(f, { agentId: o.agentId, role: o.role, resources: o.resources }, body.filters?.refuse_seconds)
       ctx.counters.offersDeclined++
     }
     offers.allocateSoon()

@@ -115,12 +115,13 @@ const script: ReadonlyArray<[MasterCommand, number]> = [
   [{ type: 'offer-created', offer: { id: 'o2', frameworkId: 'f2', agentId: 'a2', role: '*', resources: res(4, 4096) } }, 1005],
   [{ type: 'offer-removed', offerId: 'o1' }, 1006],
   [task('t1', 'f1', 'a1', 1006), 1006],
-  [{ type: 'refusal-added', frameworkId: 'f1', agentId: 'a1', refuseSeconds: 5 }, 1006],
+  [{ type: 'refusal-added', frameworkId: 'f1', agentId: 'a1', role: 'web', resources: res(1, 512), refuseSeconds: 5 }, 1006],
+  [{ type: 'refusal-added', frameworkId: 'f1', agentId: 'a1', role: 'batch', resources: res(2, 512), refuseSeconds: 5 }, 1006],
   [{ type: 'task-status', taskId: 't1', frameworkId: 'f1', status: status('t1', 'TASK_RUNNING', 1007, 'u1') }, 1007],
   [{ type: 'task-status', taskId: 't1', frameworkId: 'f1', status: status('t1', 'TASK_RUNNING', 1008, 'u2') }, 1008],
   [{ type: 'task-acknowledged', taskId: 't1', frameworkId: 'f1', uuid: 'u2' }, 1009],
   [{ type: 'offer-removed', offerId: 'o2' }, 1010],
-  [{ type: 'refusal-added', frameworkId: 'f2', agentId: 'a2', refuseSeconds: 0 }, 1010],
+  [{ type: 'refusal-added', frameworkId: 'f2', agentId: 'a2', role: '*', resources: res(4, 4096), refuseSeconds: 0 }, 1010],
   [task('t2', 'f2', 'a2', 1010), 1010],
   [{ type: 'roles-suppressed', frameworkId: 'f2', roles: ['*'] }, 1011],
   [{ type: 'roles-revived', frameworkId: 'f1', roles: ['batch'] }, 1012],
@@ -147,7 +148,8 @@ describe('master state', () => {
     // The script did what it says.
     expect(s.agents.get('a2')).toMatchObject({ registeredAt: 1002, reregisteredAt: 1017, missedPings: 0 })
     expect(s.agents.get('a2')?.unreachableSince).toBeUndefined()
-    expect(s.frameworks.get('f1')).toMatchObject({ suppressedRoles: new Set(), refusals: new Map(), stream: { streamId: 's1' } })
+    // Reviving batch cleared only batch's refusal.
+    expect(s.frameworks.get('f1')).toMatchObject({ suppressedRoles: new Set(), refusals: new Map([['a1', [{ role: 'web', resources: res(1, 512), until: 6006 }]]]), stream: { streamId: 's1' } })
     expect(s.tasks.get('f1/t1')).toMatchObject({ state: 'TASK_RUNNING', statuses: [{ state: 'TASK_STAGING' }, { state: 'TASK_RUNNING', uuid: 'u2' }] })
     expect(s.tasks.get('f1/t1')?.pendingUuid).toBeUndefined()
     expect(s.completedFrameworks).toMatchObject([{ id: 'f2', unregisteredAt: 1020, suppressedRoles: new Set(['*']) }])
@@ -213,7 +215,9 @@ const commandArb: fc.Arbitrary<MasterCommand> = fc.oneof(
   fid.map((frameworkId): MasterCommand => ({ type: 'framework-disconnected', frameworkId })),
   fc.record({ frameworkId: fid, roles: fc.subarray(roles, { minLength: 1 }) }).map(({ frameworkId, roles }): MasterCommand => ({ type: 'framework-updated', frameworkId, info: frameworkInfo(`${frameworkId}'`, roles) })),
   fid.map((frameworkId): MasterCommand => ({ type: 'framework-removed', frameworkId })),
-  fc.record({ frameworkId: fid, agentId: aid, refuseSeconds: fc.integer({ min: -1, max: 10 }) }).map((c): MasterCommand => ({ type: 'refusal-added', ...c })),
+  fc
+    .record({ frameworkId: fid, agentId: aid, role: fc.constantFrom(...roles), cpus: fc.integer({ min: 0, max: 4 }), refuseSeconds: fc.integer({ min: -1, max: 10 }) })
+    .map(({ cpus, ...c }): MasterCommand => ({ type: 'refusal-added', ...c, resources: res(cpus, 256) })),
   fc.record({ frameworkId: fid, roles: someRoles }).map((c): MasterCommand => ({ type: 'roles-suppressed', ...c })),
   fc.record({ frameworkId: fid, roles: someRoles }).map((c): MasterCommand => ({ type: 'roles-revived', ...c })),
   fc.record({ id: oid, frameworkId: fid, agentId: aid, role: fc.constantFrom(...roles), cpus: fc.integer({ min: 1, max: 4 }) }).map(

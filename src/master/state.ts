@@ -7,7 +7,7 @@ import type { FrameworkInfo } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
-import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, TaskRecord } from './types.js'
+import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, Refusal, TaskRecord } from './types.js'
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
 
@@ -164,7 +164,8 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
       case 'refusal-added': {
         const f = frameworks.get(cmd.frameworkId)
         if (!f || cmd.refuseSeconds <= 0) return
-        f.refusals = new Map(f.refusals).set(cmd.agentId, at + cmd.refuseSeconds * 1000)
+        const others = (f.refusals.get(cmd.agentId) ?? []).filter((r) => r.role !== cmd.role)
+        f.refusals = new Map(f.refusals).set(cmd.agentId, [...others, { role: cmd.role, resources: cmd.resources, until: at + cmd.refuseSeconds * 1000 }])
         return
       }
       case 'roles-suppressed': {
@@ -177,7 +178,12 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
         if (!f) return
         const revived = new Set(cmd.roles)
         f.suppressedRoles = new Set([...f.suppressedRoles].filter((r) => !revived.has(r)))
-        f.refusals = new Map()
+        const kept = new Map<string, readonly Refusal[]>()
+        for (const [agentId, list] of f.refusals) {
+          const left = list.filter((r) => !revived.has(r.role))
+          if (left.length > 0) kept.set(agentId, left)
+        }
+        f.refusals = kept
         return
       }
       case 'offer-created':

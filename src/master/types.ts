@@ -58,13 +58,25 @@ export interface AgentRecord {
   readonly version: string
 }
 
+/**
+ * A framework refused these resources of an agent for a role (a DECLINE, or what an ACCEPT left
+ * unused). As Mesos's RefusedOfferFilter, it holds until `until` only while the refused resources
+ * still contain everything the agent has free: resources freed since are offered at once.
+ */
+export interface Refusal {
+  readonly role: string
+  readonly resources: Resources
+  /** Epoch ms. */
+  readonly until: number
+}
+
 export interface FrameworkRecord {
   readonly id: string
   readonly info: FrameworkInfo
   readonly roles: readonly string[]
   readonly suppressedRoles: ReadonlySet<string>
-  /** Agent id → epoch ms until which the framework refuses the agent's resources. */
-  readonly refusals: ReadonlyMap<string, number>
+  /** Agent id → what the framework refused of that agent, per role (Mesos's offer filters). */
+  readonly refusals: ReadonlyMap<string, readonly Refusal[]>
   /** Set while the framework has a SUBSCRIBE stream open; the socket itself is the shell's. */
   readonly stream?: { readonly streamId: string }
   readonly registeredAt: number
@@ -139,9 +151,9 @@ export type MasterCommand =
   | { type: 'framework-disconnected'; frameworkId: string }
   | { type: 'framework-updated'; frameworkId: string; info: FrameworkInfo }
   | { type: 'framework-removed'; frameworkId: string }
-  | { type: 'refusal-added'; frameworkId: string; agentId: string; refuseSeconds: number }
+  | { type: 'refusal-added'; frameworkId: string; agentId: string; role: string; resources: Resources; refuseSeconds: number }
   | { type: 'roles-suppressed'; frameworkId: string; roles: readonly string[] }
-  /** Unsuppresses the roles and, as Mesos' REVIVE, clears every refusal of the framework. */
+  /** Unsuppresses the roles and, as Mesos' REVIVE, clears the framework's refusals for those roles. */
   | { type: 'roles-revived'; frameworkId: string; roles: readonly string[] }
   | { type: 'offer-created'; offer: Omit<OfferRecord, 'createdAt'> }
   | { type: 'offer-removed'; offerId: string }
