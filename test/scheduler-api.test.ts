@@ -310,6 +310,45 @@ describe('offers', () => {
     await teardown(b)
   })
 
+  it('ACCEPT as Mesos: no offer ids drops the tasks, an invalid call still uses up its offers, LAUNCH_GROUP tasks fail, other operations are refused', async () => {
+    const f = await subscribe({ name: 'accept-rules', capabilities: ['PARTITION_AWARE'] })
+    const task = (id: string): Record<string, unknown> => ({ name: id, task_id: { value: id }, agent_id: { value: 'x' }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 60' } })
+    await f.mustCall({ type: 'ACCEPT', accept: { offer_ids: [], operations: [{ type: 'LAUNCH', launch: { task_infos: [task('no-offer-1')] } }] } })
+    const dropped = (await f.waitUpdate('no-offer-1', 'TASK_DROPPED')).update.status
+    expect(dropped.reason).toBe('REASON_INVALID_OFFERS')
+    expect(dropped.message).toMatch(/No offers specified/)
+
+    // An offer named beside an invalid one is used up all the same: it is not valid afterwards.
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const from = f.events.length
+    await f.mustCall({ type: 'ACCEPT', accept: { offer_ids: [offer.id, { value: 'no-such-offer' }], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ ...task('bad-offers-1'), agent_id: offer.agent_id }] } }], filters: { refuse_seconds: 0 } } })
+    expect((await f.waitUpdate('bad-offers-1', 'TASK_DROPPED')).update.status.message).toMatch(/no-such-offer/)
+    await f.mustCall({ type: 'ACCEPT', accept: { offer_ids: [offer.id], operations: [{ type: 'LAUNCH', launch: { task_infos: [{ ...task('reuse-1'), agent_id: offer.agent_id }] } }] } })
+    expect((await f.waitUpdate('reuse-1', 'TASK_DROPPED')).update.status.message).toMatch(/no longer valid/)
+
+    // Operations dromos does not carry out are refused before any offer is used.
+    // The discarded offer's resources went back to the pool and are offered again.
+    const next = (await f.waitOffers({ from, timeoutMs: 5000 })).offers.offers[0]
+    expect(next.id.value).not.toBe(offer.id.value)
+    const reserve = await f.call({ type: 'ACCEPT', accept: { offer_ids: [next.id], operations: [{ type: 'RESERVE', reserve: { resources: [] } }] } })
+    expect(reserve.status).toBe(400)
+    expect(reserve.text).toMatch(/RESERVE not supported/)
+    // The offer is still valid: a LAUNCH_GROUP on it fails its tasks with a reason, and a LAUNCH beside it runs.
+    await f.mustCall({
+      type: 'ACCEPT',
+      accept: {
+        offer_ids: [next.id],
+        operations: [
+          { type: 'LAUNCH_GROUP', launch_group: { executor: {}, task_group: { tasks: [{ ...task('group-1'), agent_id: next.agent_id }] } } },
+          { type: 'LAUNCH', launch: { task_infos: [{ ...task('after-group-1'), agent_id: next.agent_id }] } },
+        ],
+      },
+    })
+    expect((await f.waitUpdate('group-1', 'TASK_ERROR')).update.status.reason).toBe('REASON_TASK_GROUP_INVALID')
+    await f.waitUpdate('after-group-1', 'TASK_RUNNING')
+    await teardown(f)
+  })
+
   it('rejects a task that asks for more than the offer with TASK_ERROR, and a duplicate id too', async () => {
     const f = await subscribe({ name: 'invalid' })
     const offer = (await f.waitOffers()).offers.offers[0]
@@ -354,8 +393,10 @@ describe('bad input', () => {
     expect(noStream.text).toMatch(/Mesos-Stream-Id/)
     const wrongStream = await f.call({ type: 'REVIVE' }, { streamId: '00000000-0000-0000-0000-000000000000' })
     expect(wrongStream.status).toBe(400)
-    const notSubscribed = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'nope' } }), { 'Mesos-Stream-Id': f.streamId })
-    expect(notSubscribed.status).toBe(403)
+    // As Mesos: a framework the master does not know is a bad request.
+    const unknown = await post(JSON.stringify({ type: 'REVIVE', framework_id: { value: 'nope' } }), { 'Mesos-Stream-Id': f.streamId })
+    expect(unknown.status).toBe(400)
+    expect(await unknown.text()).toBe('Framework cannot be found')
 
     // The master and the framework's stream both survive.
     expect((await fetch(`${cluster.masterUrl}/health`)).status).toBe(200)

@@ -128,6 +128,8 @@ const Filters = z.object({ refuse_seconds: z.number().optional() })
 const OperationSchema = z.looseObject({
   type: z.string(),
   launch: z.object({ task_infos: z.array(TaskInfoSchema).default([]) }).optional(),
+  // Only read to answer each of its tasks: dromos has no task groups.
+  launch_group: z.looseObject({ task_group: z.looseObject({ tasks: z.array(z.looseObject({ task_id: Value, agent_id: Value.optional() })).default([]) }) }).optional(),
 })
 
 const Capability = z.looseObject({ type: z.string().optional() })

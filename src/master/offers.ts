@@ -138,17 +138,23 @@ export function createOffers(ctx: MasterContext): Offers {
     }, 1)
   }
 
+  /**
+   * Takes the offers an ACCEPT names. As Master::accept, every offer of the framework that it
+   * names is used up, even when the call is invalid: those are discarded and their resources go
+   * back to the pool. An error names why the call is invalid.
+   */
   function takeOffers(f: FrameworkRecord, ids: readonly { value: string }[]): OfferRecord[] | string {
-    const list: OfferRecord[] = []
+    const own: OfferRecord[] = []
+    let error: string | undefined = ids.length === 0 ? 'No offers specified' : undefined
     for (const { value } of ids) {
       const o = state.offers.get(value)
-      if (!o) return `Offer ${value} is no longer valid`
-      if (o.frameworkId !== f.id) return `Offer ${value} belongs to another framework`
-      list.push(o)
+      if (!o) error ??= `Offer ${value} is no longer valid`
+      else if (o.frameworkId !== f.id) error ??= `Offer ${value} belongs to another framework`
+      else if (!own.includes(o)) own.push(o)
     }
-    if (new Set(list.map((o) => o.agentId)).size > 1) return 'Offers span more than one agent'
-    for (const o of list) removeOffer(o.id)
-    return list
+    if (!error && new Set(own.map((o) => o.agentId)).size > 1) error = 'Offers span more than one agent'
+    for (const o of own) removeOffer(o.id)
+    return error ?? own
   }
 
   return {

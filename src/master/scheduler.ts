@@ -57,8 +57,23 @@ export function createSchedulerCalls(
     }
   }
 
+  /** Operations an offer can carry in Mesos that dromos does not carry out. */
+  function refuseUnsupported(body: NonNullable<SchedulerCall['accept']>): void {
+    const unsupported = [...new Set(body.operations.map((op) => op.type).filter((t) => t !== 'LAUNCH' && t !== 'LAUNCH_GROUP'))]
+    // Refused before any offer is used, so the framework keeps its offers and can try again.
+    if (unsupported.length > 0) throw new BadRequestError(`Operation${unsupported.length > 1 ? 's' : ''} ${unsupported.join(', ')} not supported by this master: only LAUNCH is`)
+  }
+
   async function accept(f: FrameworkRecord, body: NonNullable<SchedulerCall['accept']>): Promise<void> {
+    refuseUnsupported(body)
     const launches = body.operations.flatMap((op) => (op.type === 'LAUNCH' ? (op.launch?.task_infos ?? []) : []))
+    // A task group needs an executor dromos does not have: each of its tasks fails, as an invalid task does.
+    for (const op of body.operations) {
+      for (const t of op.type === 'LAUNCH_GROUP' ? (op.launch_group?.task_group.tasks ?? []) : []) {
+        countTerminal(ctx, TaskState.ERROR)
+        sendUpdate(ctx, f, masterStatus(ctx, t.task_id.value, t.agent_id?.value, TaskState.ERROR, 'REASON_TASK_GROUP_INVALID', 'LAUNCH_GROUP is not supported by this master: launch each task with LAUNCH'))
+      }
+    }
     const taken = offers.takeOffers(f, body.offer_ids)
     if (typeof taken === 'string') {
       const lostState = partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
@@ -74,9 +89,6 @@ export function createSchedulerCalls(
     const role = taken[0]!.role
     const agent = state.agents.get(agentId)
     let pool = taken.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
-    for (const op of body.operations) {
-      if (op.type !== 'LAUNCH') log.info({ frameworkId: f.id, operation: op.type }, 'operation is not supported: ignored')
-    }
     for (const ti of launches) {
       const resources = resourcesFromWire(ti.resources)
       const problem =
@@ -187,7 +199,9 @@ export function createSchedulerCalls(
     if (!fid) throw new BadRequestError("Expecting 'framework_id' to be present")
     const f = state.frameworks.get(fid)
     const stream = ctx.streams.get(fid)
-    if (!f || !stream) throw new ForbiddenError('Framework is not subscribed')
+    // As Mesos's http.cpp: an unknown framework is the caller's error, a known one without its stream is not subscribed.
+    if (!f) throw new BadRequestError('Framework cannot be found')
+    if (!stream) throw new ForbiddenError('Framework is not subscribed')
     if (!streamId) throw new BadRequestError("All non-subscribe calls should include the 'Mesos-Stream-Id' header")
     if (streamId !== stream.streamId) {
       throw new BadRequestError(`The stream ID '${streamId}' included in this request didn't match the stream ID currently associated with framework ID ${fid}`)
@@ -196,6 +210,10 @@ export function createSchedulerCalls(
       if (v === undefined) throw new BadRequestError(`Expecting '${name}' to be present`)
       return v
     }
+    // KILL, SHUTDOWN, ACKNOWLEDGE and MESSAGE are answered 202 at once, as Mesos does: the agent
+    // is reached afterwards, and what goes wrong there is logged, not returned.
+    const inBackground = (call: string, work: Promise<void>): void =>
+      void work.catch((e: unknown) => log.warn({ err: e, frameworkId: fid, call }, 'scheduler call failed after it was accepted'))
     switch (call.type) {
       case 'ACCEPT':
         return accept(f, need(call.accept, 'accept'))
@@ -213,24 +231,30 @@ export function createSchedulerCalls(
         return
       }
       case 'KILL':
-        return kill(f, need(call.kill, 'kill'))
+        return inBackground('KILL', kill(f, need(call.kill, 'kill')))
       case 'SHUTDOWN': {
         // Command tasks run under an executor with the task's id, so shutting that executor
         // down kills the task.
         const body = need(call.shutdown, 'shutdown')
-        return kill(f, { task_id: body.executor_id, agent_id: body.agent_id })
+        return inBackground('SHUTDOWN', kill(f, { task_id: body.executor_id, agent_id: body.agent_id }))
       }
-      case 'ACKNOWLEDGE':
-        return acknowledge(f, need(call.acknowledge, 'acknowledge'))
+      case 'ACKNOWLEDGE': {
+        const body = need(call.acknowledge, 'acknowledge')
+        if (!state.agents.has(body.agent_id.value)) throw new BadRequestError(`Unknown agent ${body.agent_id.value}`)
+        return inBackground('ACKNOWLEDGE', acknowledge(f, body))
+      }
       case 'RECONCILE':
         return reconcile(f, call.reconcile ?? { tasks: [] })
       case 'MESSAGE': {
         const body = need(call.message, 'message')
         const agent = state.agents.get(body.agent_id.value)
         if (!agent) throw new NotFoundError(`Unknown agent ${body.agent_id.value}`)
-        const r = await agentRequest(agent, AgentInternalPath.message, { framework_id: f.id, executor_id: body.executor_id.value, data: body.data })
-        await r.arrayBuffer()
-        return
+        return inBackground(
+          'MESSAGE',
+          agentRequest(agent, AgentInternalPath.message, { framework_id: f.id, executor_id: body.executor_id.value, data: body.data }).then(async (r) => {
+            await r.arrayBuffer()
+          }),
+        )
       }
       case 'TEARDOWN':
         return deps.frameworks.removeFramework(f, 'teardown')
