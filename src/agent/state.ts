@@ -2,6 +2,8 @@
 // tasks it completed and the status updates awaiting acknowledgement. It changes only
 // through `apply(cmd, at)`, which reads no clock and is the only writer of the checkpoint:
 // it writes what changed to the store, in the order the commands were applied.
+// A task's record keeps its identity for the whole run (apply updates it in place, a relaunch
+// makes a new one), so the shell can tell events of the current run from an earlier one's.
 import type { Logger } from 'pino'
 import type { FrameworkInfo } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
@@ -178,18 +180,13 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         putTask(t)
         return
       }
-      case 'container-started': {
-        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
-        if (!t) return
-        t.containerId = cmd.containerId
-        t.ipAddresses = cmd.ipAddresses
-        putTask(t)
-        return
-      }
+      case 'container-started':
       case 'container-recovered': {
         const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
         if (!t) return
         t.containerId = cmd.containerId
+        // Addresses are not checkpointed: a container recovered after a restart has none.
+        if (cmd.type === 'container-started') t.ipAddresses = cmd.ipAddresses
         putTask(t)
         return
       }
