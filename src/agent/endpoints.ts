@@ -4,8 +4,9 @@
 //
 // dromos runs a task without a separate executor process; like Mesos' command executor, each
 // task has an executor of its own whose id and source are the task's id.
-import type { Agent, AgentTask, CompletedTask } from './agent.js'
-import { AGENT_VERSION } from './agent.js'
+import type { Agent } from './agent.js'
+import type { AgentTask, CompletedTask } from './types.js'
+import { AGENT_VERSION } from './types.js'
 import type { ContainerUsage } from './containerizers/usage.js'
 import type { Router } from '../api/http.js'
 import { sendJson } from '../api/http.js'

@@ -1,124 +1,69 @@
-// Reliable status updates: each update is checkpointed before it is sent, and the oldest
-// unacknowledged update of a task is re-sent with backoff until the framework acknowledges it.
-// Only the head of a task's queue is in flight, so updates of one task arrive in order.
+// Reliable status updates: each update is checkpointed (by the agent's state) before it is
+// sent, and the oldest unacknowledged update of a task is re-sent with backoff until the
+// framework acknowledges it. Only the head of a task's queue is in flight, so updates of one
+// task arrive in order. The queues and their attempts live in the state; this keeps the timers.
 import type { Logger } from 'pino'
-import type { TaskStatusWire } from '../api/mesos.js'
-import type { Store } from '../store/store.js'
+import type { Clock } from '../core/clock.js'
+import type { AgentState } from './state.js'
+import type { PendingUpdate } from './types.js'
+import { taskKey } from './types.js'
 
-export interface PendingUpdate {
-  readonly frameworkId: string
-  readonly status: TaskStatusWire
-}
-
-export interface StatusUpdateManager {
-  recover(): Promise<void>
-  enqueue(update: PendingUpdate): Promise<void>
-  /** True when uuid acknowledged the head of the task's queue. */
-  acknowledge(frameworkId: string, taskId: string, uuid: string): Promise<boolean>
-  pending(frameworkId: string, taskId: string): readonly PendingUpdate[]
-  /** Drops the queues of a framework the master removed: nobody will acknowledge them. */
-  discardFramework(frameworkId: string): Promise<void>
-  /** Sends every queue's head now (after re-registration with the master). */
+export interface StatusUpdateSender {
+  /** Sends the head of the task's queue now and re-sends it with backoff; stops when the queue is empty. */
+  sendNow(frameworkId: string, taskId: string): void
+  /** Sends every queue's head now, with the backoff started over (after re-registration with the master). */
   flush(): void
   stop(): void
 }
 
-interface Queue {
-  updates: PendingUpdate[]
-  timer?: NodeJS.Timeout
-  attempt: number
-}
+/** The delay before the head is sent again, after `attempt` sends of it. */
+export const retryDelayMs = (attempt: number, retryMs: number, maxRetryMs: number): number => Math.min(retryMs * 2 ** attempt, maxRetryMs)
 
-export function createStatusUpdateManager(opts: {
-  store: Store
+export function createStatusUpdateSender(opts: {
+  state: AgentState
   log: Logger
+  clock: Clock
   /** Sends one update to the master; rejects or resolves false when it did not get there. */
   send: (update: PendingUpdate) => Promise<boolean>
   retryMs: number
   maxRetryMs: number
-}): StatusUpdateManager {
-  const queues = new Map<string, Queue>()
-  const key = (fid: string, tid: string): string => `${fid}/${tid}`
+}): StatusUpdateSender {
+  const { state, log, clock } = opts
+  const timers = new Map<string, NodeJS.Timeout>()
   let stopped = false
 
-  const persist = async (k: string, q: Queue): Promise<void> => {
-    if (q.updates.length === 0) await opts.store.delete(`updates/${k}`)
-    else await opts.store.put(`updates/${k}`, q.updates)
-  }
-
-  function sendHead(k: string, q: Queue): void {
+  function sendHead(frameworkId: string, taskId: string): void {
     if (stopped) return
-    if (q.timer) clearTimeout(q.timer)
-    delete q.timer
-    const head = q.updates[0]
-    if (!head) return
-    const delay = Math.min(opts.retryMs * 2 ** q.attempt, opts.maxRetryMs)
-    q.attempt++
-    q.timer = setTimeout(() => sendHead(k, q), delay)
-    q.timer.unref()
-    opts.send(head).then(
-      (ok) => {
-        if (!ok) opts.log.debug({ taskId: head.status.task_id.value }, 'status update not delivered; will retry')
-      },
-      (e: unknown) => opts.log.debug({ err: e, taskId: head.status.task_id.value }, 'status update not delivered; will retry'),
-    )
+    const k = taskKey(frameworkId, taskId)
+    clearTimeout(timers.get(k))
+    timers.delete(k)
+    const q = state.updates.get(k)
+    const head = q?.updates[0]
+    if (!q || !head) return
+    const delay = retryDelayMs(q.attempt, opts.retryMs, opts.maxRetryMs)
+    state.apply({ type: 'update-sent', frameworkId, taskId }, clock.now())
+    const timer = setTimeout(() => sendHead(frameworkId, taskId), delay)
+    timer.unref()
+    timers.set(k, timer)
+    const notDelivered = (e?: unknown): void => log.debug({ ...(e ? { err: e } : {}), taskId }, 'status update not delivered; will retry')
+    opts.send(head).then((ok) => {
+      if (!ok) notDelivered()
+    }, notDelivered)
   }
 
   return {
-    async recover() {
-      for (const [k, updates] of await opts.store.list<PendingUpdate[]>('updates/')) {
-        const qk = k.slice('updates/'.length)
-        queues.set(qk, { updates, attempt: 0 })
-      }
-    },
-    async enqueue(update) {
-      const k = key(update.frameworkId, update.status.task_id.value)
-      let q = queues.get(k)
-      if (!q) {
-        q = { updates: [], attempt: 0 }
-        queues.set(k, q)
-      }
-      q.updates.push(update)
-      await persist(k, q)
-      if (q.updates.length === 1) {
-        q.attempt = 0
-        sendHead(k, q)
-      }
-    },
-    async acknowledge(fid, tid, uuid) {
-      const k = key(fid, tid)
-      const q = queues.get(k)
-      const head = q?.updates[0]
-      if (!q || !head || head.status.uuid !== uuid) return false
-      q.updates.shift()
-      q.attempt = 0
-      if (q.timer) clearTimeout(q.timer)
-      delete q.timer
-      await persist(k, q)
-      if (q.updates.length === 0) queues.delete(k)
-      else sendHead(k, q)
-      return true
-    },
-    pending(fid, tid) {
-      return queues.get(key(fid, tid))?.updates ?? []
-    },
-    async discardFramework(fid) {
-      for (const [k, q] of [...queues]) {
-        if (!k.startsWith(`${fid}/`)) continue
-        if (q.timer) clearTimeout(q.timer)
-        queues.delete(k)
-        await opts.store.delete(`updates/${k}`)
-      }
-    },
+    sendNow: sendHead,
     flush() {
-      for (const [k, q] of queues) {
-        q.attempt = 0
-        sendHead(k, q)
+      state.apply({ type: 'update-backoff-reset' }, clock.now())
+      for (const q of [...state.updates.values()]) {
+        const head = q.updates[0]
+        if (head) sendHead(head.frameworkId, head.status.task_id.value)
       }
     },
     stop() {
       stopped = true
-      for (const q of queues.values()) if (q.timer) clearTimeout(q.timer)
+      for (const t of timers.values()) clearTimeout(t)
+      timers.clear()
     },
   }
 }

@@ -1,0 +1,106 @@
+// Registration with the master: the agent registers (again) with everything it runs, and
+// registers again when the master stops pinging it or a new master pings it.
+import type { Logger } from 'pino'
+import type { AgentRegisteredWire, AgentRegistrationWire } from '../api/internal.js'
+import { MasterInternalPath } from '../api/internal.js'
+import { resourcesToWire } from '../api/mesos.js'
+import { isTerminal } from '../core/task-state.js'
+import type { AgentState } from './state.js'
+import type { StatusUpdateSender } from './status-updates.js'
+import type { AgentOptions } from './types.js'
+import { AGENT_VERSION } from './types.js'
+
+export interface Registration {
+  /** Registers, retrying with backoff until the master accepts or the agent stops; one attempt at a time. */
+  register(): Promise<void>
+  registering(): boolean
+  /** A ping from the master. One from a master other than the one the agent registered with makes it re-register. */
+  ping(agentId: string | null, masterId?: string | null): boolean
+  /** Starts the watchdog that re-registers when the master stops pinging. */
+  watch(): void
+  stop(): void
+}
+
+export function createRegistration(o: { opts: AgentOptions; state: AgentState; sender: StatusUpdateSender; log: Logger }): Registration {
+  const { opts, state, sender, log } = o
+  const { clock } = opts
+  let inFlight: Promise<void> | undefined
+  let watchdog: NodeJS.Timeout | undefined
+  let stopped = false
+
+  function registration(): AgentRegistrationWire {
+    const report = [...state.tasks.values()]
+      .filter((t) => !isTerminal(t.state) || state.pending(t.frameworkId, t.info.task_id.value).length > 0)
+      .map((t) => ({ framework_id: t.frameworkId, task_info: t.info, state: t.state, ...(t.latest ? { status: t.latest } : {}) }))
+    return {
+      ...(state.agentId ? { agent_id: state.agentId } : {}),
+      hostname: opts.hostname,
+      ip: opts.ip,
+      port: opts.port,
+      resources: resourcesToWire(opts.resources),
+      attributes: opts.attributes,
+      version: AGENT_VERSION,
+      tasks: report,
+    }
+  }
+
+  async function attempt(): Promise<void> {
+    const r = await fetch(`${opts.masterUrl}${MasterInternalPath.register}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(registration()),
+      signal: AbortSignal.timeout(10_000),
+    })
+    if (!r.ok) throw new Error(`master answered ${r.status}: ${await r.text()}`)
+    const body = (await r.json()) as AgentRegisteredWire
+    state.apply({ type: 'registered', agentId: body.agent_id, masterId: body.master_id, pingIntervalMs: body.ping_interval_ms }, clock.now())
+    await state.written()
+    log.info({ agentId: state.agentId, master: opts.masterUrl }, 'registered with master')
+    sender.flush()
+  }
+
+  function register(): Promise<void> {
+    if (inFlight) return inFlight
+    inFlight = (async () => {
+      let delay = 200
+      while (!stopped) {
+        try {
+          await attempt()
+          return
+        } catch (e) {
+          log.warn({ err: (e as Error).message, retryInMs: delay }, 'registration failed; retrying')
+          await new Promise((res) => setTimeout(res, delay))
+          delay = Math.min(delay * 2, 5000)
+        }
+      }
+    })().finally(() => {
+      inFlight = undefined
+    })
+    return inFlight
+  }
+
+  return {
+    register,
+    registering: () => inFlight !== undefined,
+    ping(id, fromMaster) {
+      if (id && state.agentId && id !== state.agentId) return false
+      state.apply({ type: 'master-pinged' }, clock.now())
+      if (fromMaster && state.masterId && fromMaster !== state.masterId && !inFlight) {
+        log.info({ masterId: fromMaster, previous: state.masterId }, 'pinged by a new master: re-registering')
+        void register()
+      }
+      return true
+    },
+    watch() {
+      // A master that stops pinging has restarted or lost us: register again.
+      watchdog = setInterval(() => {
+        if (!inFlight && clock.now() - state.lastPingAt > state.pingIntervalMs * 3) void register()
+      }, 1000)
+      watchdog.unref()
+    },
+    stop() {
+      stopped = true
+      if (watchdog) clearInterval(watchdog)
+    },
+  }
+}

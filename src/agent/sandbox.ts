@@ -1,0 +1,72 @@
+// Where a task runs and what it is given: its sandbox directory, its host ports and the
+// environment the agent injects, as a Mesos agent lays them out.
+import { mkdirSync, renameSync, symlinkSync, unlinkSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import type { Logger } from 'pino'
+import type { TaskInfo } from '../api/mesos.js'
+import { resourcesFromWire } from '../api/mesos.js'
+import { newUuid } from '../core/ids.js'
+
+/** Creates the directory of a new run of the task and points runs/latest at it. */
+export function createSandbox(o: { workDir: string; agentId: string | undefined; frameworkId: string; taskId: string; log: Logger }): string {
+  const sandbox = join(o.workDir, 'slaves', o.agentId ?? 'unregistered', 'frameworks', o.frameworkId, 'executors', o.taskId, 'runs', newUuid())
+  mkdirSync(sandbox, { recursive: true })
+  linkLatestRun(sandbox, o.log)
+  return sandbox
+}
+
+/**
+ * Points runs/latest at the run being launched, as Mesos does for its executor directories.
+ * The link is relative, so the work directory may move; it is replaced in one rename.
+ */
+function linkLatestRun(sandbox: string, log: Logger): void {
+  const runs = dirname(sandbox)
+  const tmp = join(runs, `.latest-${newUuid()}`)
+  try {
+    symlinkSync(basename(sandbox), tmp)
+    renameSync(tmp, join(runs, 'latest'))
+  } catch (e) {
+    log.warn({ err: e, sandbox }, 'could not link runs/latest')
+    try {
+      unlinkSync(tmp)
+    } catch {
+      // not created
+    }
+  }
+}
+
+export function portsOf(task: Readonly<TaskInfo>): number[] {
+  const ports: number[] = []
+  for (const r of resourcesFromWire(task.resources).ranges.ports ?? []) for (let p = r.begin; p <= r.end; p++) ports.push(p)
+  return ports
+}
+
+export function taskEnv(o: {
+  frameworkId: string
+  task: Readonly<TaskInfo>
+  agentId: string | undefined
+  hostname: string
+  sandbox: string
+  hostPorts: readonly number[]
+  docker: boolean
+}): Record<string, string> {
+  const env: Record<string, string> = {
+    MESOS_TASK_ID: o.task.task_id.value,
+    MESOS_FRAMEWORK_ID: o.frameworkId,
+    MESOS_AGENT_ID: o.agentId ?? '',
+    MESOS_SANDBOX: o.docker ? '/mnt/mesos/sandbox' : o.sandbox,
+    HOST: o.hostname,
+  }
+  o.hostPorts.forEach((p, i) => (env[`PORT${i}`] = String(p)))
+  if (o.hostPorts.length > 0) {
+    env.PORT = String(o.hostPorts[0])
+    env.PORTS = o.hostPorts.join(',')
+  }
+  for (const v of o.task.command?.environment?.variables ?? []) env[v.name] = v.value
+  return env
+}
+
+export function gracePeriodOf(task: Readonly<TaskInfo>): number {
+  const ns = task.kill_policy?.grace_period?.nanoseconds
+  return ns !== undefined ? Math.floor(ns / 1e6) : 3000
+}

@@ -1,0 +1,300 @@
+// The agent's state: its registration, the frameworks it has run tasks for, its tasks, the
+// tasks it completed and the status updates awaiting acknowledgement. It changes only
+// through `apply(cmd, at)`, which reads no clock and is the only writer of the checkpoint:
+// it writes what changed to the store, in the order the commands were applied.
+// A task's record keeps its identity for the whole run (apply updates it in place, a relaunch
+// makes a new one), so the shell can tell events of the current run from an earlier one's.
+import type { Logger } from 'pino'
+import type { FrameworkInfo } from '../api/mesos.js'
+import { assertNever } from '../core/errors.js'
+import { isTerminal, TaskState } from '../core/task-state.js'
+import type { Store } from '../store/store.js'
+import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, TaskCheckpoint, UpdateQueue } from './types.js'
+import { MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK, MAX_COMPLETED_FRAMEWORKS, taskKey } from './types.js'
+
+export interface AgentState {
+  readonly agentId: string | undefined
+  /** The run id of the master the agent registered with last. */
+  readonly masterId: string | undefined
+  readonly pingIntervalMs: number
+  /** When the master last answered a registration or pinged. */
+  readonly lastPingAt: number
+  /** The FrameworkInfo each framework last launched a task with. */
+  readonly frameworks: ReadonlyMap<string, Readonly<FrameworkInfo>>
+  /** Frameworks the master removed since the agent started. */
+  readonly removedFrameworks: ReadonlySet<string>
+  readonly tasks: ReadonlyMap<string, AgentTask>
+  /** Completed tasks by framework (oldest first), bounded; frameworks in the order they last completed a task. */
+  readonly completed: ReadonlyMap<string, readonly CompletedTask[]>
+  readonly completedSeq: number
+  /** Terminal transitions by state since the agent started, as Mesos' slave/tasks_finished, … counters. */
+  readonly terminalCounts: ReadonlyMap<string, number>
+  /** Unacknowledged status updates by task key. */
+  readonly updates: ReadonlyMap<string, UpdateQueue>
+  task(frameworkId: string, taskId: string): AgentTask | undefined
+  pending(frameworkId: string, taskId: string): readonly PendingUpdate[]
+  apply(cmd: AgentCommand, at: number): void
+  /** Settles when the store writes of the commands applied so far are done; rejects if the last failed. */
+  written(): Promise<void>
+  /** Reads the checkpoint from the store, through `apply`. */
+  load(at: number): Promise<void>
+  /** What the store holds once the writes are done, read from memory, in key order. */
+  checkpoint(): AgentCheckpoint
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+const toCheckpoint = (t: AgentTask): TaskCheckpoint => ({
+  frameworkId: t.frameworkId,
+  info: t.info,
+  frameworkCapabilities: [...t.frameworkCapabilities],
+  sandbox: t.sandbox,
+  containerizer: t.containerizer,
+  hostPorts: [...t.hostPorts],
+  state: t.state,
+  ...(t.latest ? { latest: t.latest } : {}),
+  ...(t.containerId ? { containerId: t.containerId } : {}),
+})
+
+const fromCheckpoint = (cp: TaskCheckpoint): AgentTask => ({
+  frameworkId: cp.frameworkId,
+  info: cp.info,
+  frameworkCapabilities: cp.frameworkCapabilities,
+  sandbox: cp.sandbox,
+  containerizer: cp.containerizer,
+  hostPorts: cp.hostPorts,
+  state: cp.state,
+  killRequested: false,
+  ...(cp.latest ? { latest: cp.latest } : {}),
+  ...(cp.containerId ? { containerId: cp.containerId } : {}),
+})
+
+const byKey = <T>(entries: Iterable<readonly [string, T]>): Array<[string, T]> => [...entries].map(([k, v]): [string, T] => [k, v]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+
+export function createAgentState(opts: { store: Store; log: Logger }): AgentState {
+  const { store, log } = opts
+  let agentId: string | undefined
+  let masterId: string | undefined
+  let pingIntervalMs = 15_000
+  let lastPingAt = 0
+  let completedSeq = 0
+  const frameworks = new Map<string, FrameworkInfo>()
+  const removedFrameworks = new Set<string>()
+  const tasks = new Map<string, Mutable<AgentTask>>()
+  const completed = new Map<string, CompletedTask[]>()
+  /** The seq each framework's completed list was last checkpointed with. */
+  const completedSeqs = new Map<string, number>()
+  const terminalCounts = new Map<string, number>()
+  const updates = new Map<string, Mutable<UpdateQueue>>()
+
+  // Writes reach the store in the order the commands were applied. A failure is logged, and
+  // rejects `written()` for a caller that awaits it.
+  let writes: Promise<void> = Promise.resolve()
+  const persist = (fn: () => Promise<void>): void => {
+    const next = writes.then(fn, fn)
+    next.catch((e: unknown) => log.error({ err: e }, 'agent checkpoint write failed'))
+    writes = next
+  }
+  const putTask = (t: AgentTask): void => {
+    const k = taskKey(t.frameworkId, t.info.task_id.value)
+    const cp = toCheckpoint(t)
+    persist(() => store.put(`tasks/${k}`, cp))
+  }
+  const putQueue = (k: string, q: UpdateQueue): void => {
+    const list = [...q.updates]
+    persist(() => (list.length === 0 ? store.delete(`updates/${k}`) : store.put(`updates/${k}`, list)))
+  }
+
+  /** Stops tracking a task that ended, keeping it among its framework's completed tasks. */
+  function complete(k: string, t: AgentTask): void {
+    tasks.delete(k)
+    const fid = t.frameworkId
+    const list = [...(completed.get(fid) ?? []), { frameworkId: fid, info: t.info, sandbox: t.sandbox, state: t.state, ...(t.latest ? { latest: t.latest } : {}) }]
+    if (list.length > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK) list.shift()
+    // Most recently completed last: the oldest framework is the first to go.
+    completed.delete(fid)
+    completed.set(fid, list)
+    // Checkpointed too, so that /state shows them after a restart, as a Mesos agent recovers its completed executors.
+    const cp: CompletedCheckpoint = { seq: ++completedSeq, tasks: list }
+    completedSeqs.set(fid, cp.seq)
+    persist(() => store.put(`completed/${fid}`, cp))
+    if (completed.size > MAX_COMPLETED_FRAMEWORKS) {
+      const oldest = completed.keys().next().value!
+      completed.delete(oldest)
+      completedSeqs.delete(oldest)
+      persist(() => store.delete(`completed/${oldest}`))
+    }
+    persist(() => store.delete(`tasks/${k}`))
+  }
+
+  function apply(cmd: AgentCommand, at: number): void {
+    switch (cmd.type) {
+      case 'checkpoint-loaded': {
+        const cp = cmd.checkpoint
+        if (cp.agentId !== undefined) agentId = cp.agentId
+        for (const [fid, info] of cp.frameworks) frameworks.set(fid, info)
+        for (const list of [...cp.completed].sort((a, b) => a.seq - b.seq)) {
+          const fid = list.tasks[0]?.frameworkId
+          if (fid) {
+            completed.delete(fid)
+            completed.set(fid, [...list.tasks])
+            completedSeqs.set(fid, list.seq)
+          }
+          completedSeq = Math.max(completedSeq, list.seq)
+        }
+        for (const t of cp.tasks) tasks.set(taskKey(t.frameworkId, t.info.task_id.value), fromCheckpoint(t))
+        for (const [k, list] of cp.updates) updates.set(k, { updates: [...list], attempt: 0 })
+        return
+      }
+      case 'registered': {
+        masterId = cmd.masterId
+        pingIntervalMs = cmd.pingIntervalMs
+        lastPingAt = at
+        if (agentId === cmd.agentId) return
+        agentId = cmd.agentId
+        const saved = { agentId }
+        persist(() => store.put('agent', saved))
+        return
+      }
+      case 'master-pinged':
+        lastPingAt = at
+        return
+      case 'framework-info': {
+        frameworks.set(cmd.frameworkId, cmd.info)
+        const { frameworkId, info } = cmd
+        persist(() => store.put(`frameworks/${frameworkId}`, info))
+        return
+      }
+      case 'framework-removed': {
+        removedFrameworks.add(cmd.frameworkId)
+        for (const k of [...updates.keys()]) {
+          if (!k.startsWith(`${cmd.frameworkId}/`)) continue
+          updates.delete(k)
+          persist(() => store.delete(`updates/${k}`))
+        }
+        return
+      }
+      case 'task-launched': {
+        const t: AgentTask = { ...cmd.task, state: TaskState.STAGING, killRequested: false }
+        tasks.set(taskKey(t.frameworkId, t.info.task_id.value), t)
+        putTask(t)
+        return
+      }
+      case 'container-started':
+      case 'container-recovered': {
+        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
+        if (!t) return
+        t.containerId = cmd.containerId
+        // Addresses are not checkpointed: a container recovered after a restart has none.
+        if (cmd.type === 'container-started') t.ipAddresses = cmd.ipAddresses
+        putTask(t)
+        return
+      }
+      case 'task-status': {
+        const k = taskKey(cmd.frameworkId, cmd.status.task_id.value)
+        const t = tasks.get(k)
+        if (!t || isTerminal(t.state)) return
+        const { status } = cmd
+        const terminal = isTerminal(status.state)
+        t.state = status.state
+        t.latest = status
+        if (terminal) terminalCounts.set(status.state, (terminalCounts.get(status.state) ?? 0) + 1)
+        if (removedFrameworks.has(t.frameworkId)) {
+          // Nobody will acknowledge updates of a removed framework: forget the task once it ends.
+          if (terminal) complete(k, t)
+          else putTask(t)
+          return
+        }
+        putTask(t)
+        const q = updates.get(k) ?? { updates: [], attempt: 0 }
+        q.updates = [...q.updates, { frameworkId: t.frameworkId, status }]
+        updates.set(k, q)
+        putQueue(k, q)
+        return
+      }
+      case 'task-unhealthy': {
+        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
+        if (!t?.latest) return
+        t.latest = { ...t.latest, healthy: false }
+        putTask(t)
+        return
+      }
+      case 'task-kill-requested': {
+        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
+        if (t) t.killRequested = true
+        return
+      }
+      case 'update-acknowledged': {
+        const k = taskKey(cmd.frameworkId, cmd.taskId)
+        const q = updates.get(k)
+        if (q?.updates[0]?.status.uuid !== cmd.uuid) return
+        q.updates = q.updates.slice(1)
+        q.attempt = 0
+        putQueue(k, q)
+        if (q.updates.length > 0) return
+        updates.delete(k)
+        const t = tasks.get(k)
+        if (t && isTerminal(t.state)) complete(k, t)
+        return
+      }
+      case 'update-sent': {
+        const q = updates.get(taskKey(cmd.frameworkId, cmd.taskId))
+        if (q) q.attempt++
+        return
+      }
+      case 'update-backoff-reset':
+        for (const q of updates.values()) q.attempt = 0
+        return
+      default:
+        assertNever(cmd)
+    }
+  }
+
+  return {
+    get agentId() {
+      return agentId
+    },
+    get masterId() {
+      return masterId
+    },
+    get pingIntervalMs() {
+      return pingIntervalMs
+    },
+    get lastPingAt() {
+      return lastPingAt
+    },
+    get completedSeq() {
+      return completedSeq
+    },
+    frameworks,
+    removedFrameworks,
+    tasks,
+    completed,
+    terminalCounts,
+    updates,
+    task: (fid, tid) => tasks.get(taskKey(fid, tid)),
+    pending: (fid, tid) => updates.get(taskKey(fid, tid))?.updates ?? [],
+    apply,
+    written: () => writes,
+    async load(at) {
+      const saved = await store.get<{ agentId: string }>('agent')
+      const checkpoint: AgentCheckpoint = {
+        ...(saved ? { agentId: saved.agentId } : {}),
+        frameworks: (await store.list<FrameworkInfo>('frameworks/')).map(([k, info]) => [k.slice('frameworks/'.length), info] as const),
+        tasks: (await store.list<TaskCheckpoint>('tasks/')).map(([, t]) => t),
+        completed: (await store.list<CompletedCheckpoint>('completed/')).map(([, c]) => c),
+        updates: (await store.list<PendingUpdate[]>('updates/')).map(([k, list]) => [k.slice('updates/'.length), list] as const),
+      }
+      apply({ type: 'checkpoint-loaded', checkpoint }, at)
+    },
+    checkpoint() {
+      return {
+        ...(agentId !== undefined ? { agentId } : {}),
+        frameworks: byKey(frameworks),
+        tasks: byKey([...tasks].map(([k, t]) => [k, toCheckpoint(t)] as const)).map(([, t]) => t),
+        completed: byKey(completed).map(([fid, list]) => ({ seq: completedSeqs.get(fid) ?? 0, tasks: list })),
+        updates: byKey([...updates].map(([k, q]) => [k, q.updates] as const)),
+      }
+    },
+  }
+}
