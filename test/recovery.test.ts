@@ -358,6 +358,11 @@ describe('agent partition', () => {
       expect(u.unreachable_time.nanoseconds / 1e6).toBeLessThanOrEqual(Date.now())
       // Three missed pings of 300 ms: not before ~0.9 s.
       expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(800)
+      // Both frameworks hear that the agent is lost, with its id alone (Mesos's FAILURE).
+      for (const f of [pa, old]) {
+        const failure = await f.waitFor((e) => e.type === 'FAILURE', { from: f === pa ? paFrom : oldFrom, timeoutMs: 10_000, what: 'FAILURE' })
+        expect(failure.failure).toEqual({ agent_id: { value: agentId } })
+      }
       const lost = await old.waitUpdate('old-1', 'TASK_LOST', { from: oldFrom, timeoutMs: 10_000 })
       expect(lost.update.status.source).toBe('SOURCE_MASTER')
       expect(lost.update.status.unreachable_time).toBeUndefined()
@@ -570,6 +575,38 @@ describe('master restart with the default ping interval', () => {
     await waitUntil('the recovered agent to expire', async () => (await cluster.state()).recovered_slaves.length === 0, 10_000)
     agent.proc.restart()
     await waitUntil('the agent to register again', async () => slaveIds(await cluster.state()).includes(agentId), 10_000)
+  })
+})
+
+describe('a framework removed while its agent is away', () => {
+  let cluster: TestCluster
+  const cleanup = new Cleanup()
+  afterAll(() => cleanup.run(cluster))
+
+  it('has its tasks shut down when the agent re-registers with them, not taken back', async () => {
+    cluster = await startCluster(['--heartbeat-interval', '1s'])
+    const agent = cluster.agents[0]!
+    const f = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'removed-away', failoverTimeout: 60 })
+    cleanup.frameworks.push(f)
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const agentId: string = offer.agent_id.value
+    cleanup.agentIds.push(agentId)
+    await f.launch(offer, [sleepTask('away-1')])
+    const pid = pidOf(await f.waitUpdate('away-1', 'TASK_RUNNING'))
+    cleanup.pids.push(pid)
+    // The agent stops (its process task outlives it), and the framework is torn down meanwhile.
+    await agent.proc.stop()
+    expect(alive(pid)).toBe(true)
+    await f.mustCall({ type: 'TEARDOWN' })
+    f.close()
+    await waitUntil('the master to forget the framework', async () => !(await cluster.state()).frameworks.some((x: { id: string }) => x.id === f.frameworkId))
+    // The agent comes back and reports the task: the master has it shut down.
+    agent.proc.restart()
+    await waitUntil('the task of the removed framework to be killed', async () => !alive(pid), 30_000)
+    const s = await cluster.state()
+    expect(s.frameworks.some((x: { id: string }) => x.id === f.frameworkId)).toBe(false)
+    expect(s.slaves.map((x: { id: string }) => x.id)).toContain(agentId)
+    expect(s.slaves[0].used_resources.cpus).toBe(0)
   })
 })
 

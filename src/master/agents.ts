@@ -4,12 +4,12 @@
 import type { TaskStatusWire } from '../api/mesos.js'
 import { resourcesFromWire } from '../api/mesos.js'
 import type { AgentRegisteredWire } from '../api/internal.js'
-import { pingPath } from '../api/internal.js'
+import { AgentInternalPath, pingPath } from '../api/internal.js'
 import { NotFoundError } from '../core/errors.js'
 import { formatResources } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
 import type { MasterContext } from './context.js'
-import { applyNow, emitOperator, isActive, MASTER_VERSION, masterStatus, partitionAware, sendUpdate, statusOf } from './context.js'
+import { agentRequest, applyNow, emitOperator, isActive, MASTER_VERSION, masterStatus, partitionAware, send, sendUpdate, statusOf } from './context.js'
 import type { Offers } from './offers.js'
 import { taskKey } from './state.js'
 import type { UpdateTask } from './tasks.js'
@@ -50,7 +50,12 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
     // The agent's report is the truth about its tasks. Tasks the master thought were there and
     // that the agent does not know are gone.
     const reported = new Set<string>()
+    // Tasks of a framework that was removed (while the agent was away, or before a master
+    // restart) are not taken back: the agent is told to shut that framework down, as Mesos does.
+    const removed = new Set<string>()
+    for (const fid of new Set(reg.tasks.map((t) => t.framework_id))) if (!state.frameworks.has(fid) && (await state.wasRemoved(fid))) removed.add(fid)
     for (const t of reg.tasks) {
+      if (removed.has(t.framework_id)) continue
       const k = taskKey(t.framework_id, t.task_info.task_id.value)
       reported.add(k)
       const known = state.tasks.get(k)
@@ -88,6 +93,14 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
       sendUpdate(ctx, f, status)
       applyNow(ctx, { type: 'task-removed', taskId: t.taskId, frameworkId: t.frameworkId })
     }
+    const agent = state.agents.get(id)!
+    for (const fid of removed) {
+      log.info({ agentId: id, frameworkId: fid }, 'agent reports tasks of a removed framework: shutting them down')
+      void agentRequest(agent, AgentInternalPath.shutdownFramework, { framework_id: fid }).then(
+        (r) => r.arrayBuffer(),
+        (e: unknown) => log.warn({ err: e, agentId: id, frameworkId: fid }, 'failed to ask agent to shut a removed framework down'),
+      )
+    }
     log.info({ agentId: id, hostname: reg.hostname, resources: formatResources(reg.resources), reregistered: !!reg.agent_id }, 'agent registered')
     emitOperator(ctx, { type: 'AGENT_ADDED', agent_added: { agent: agentV1(ctx.master(), state.agents.get(id)!) } })
     offers.allocateSoon()
@@ -109,6 +122,8 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
       sendUpdate(ctx, f, status)
     }
     emitOperator(ctx, { type: 'AGENT_REMOVED', agent_removed: { agent_id: { value: agent.id } } })
+    // Every framework hears that the agent is lost (Mesos's LostSlaveMessage: FAILURE with only the agent id).
+    for (const f of state.frameworks.values()) send(ctx, f, { type: 'FAILURE', failure: { agent_id: { value: agent.id } } })
   }
 
   const pingUrl = (a: { id: string; ip: string; port: number }): string => `http://${a.ip}:${a.port}${pingPath(a.id, ctx.runId)}`
