@@ -90,6 +90,18 @@ describe('allocate', () => {
     expect(allocate(snap({ a: [...refused('web', 1, 1024).a, ...refused('batch', 2, 512).a] }))).toHaveLength(1)
   })
 
+  it("counts a disconnected framework's resources in its role's share, and offers it nothing", () => {
+    const free: AllocAgent = { id: 'free', total: res(4, 4096), free: res(4, 4096) }
+    const busy: AllocAgent = { id: 'busy', total: res(4, 4096), free: res(0, 0) }
+    const fw = (id: string, role: string, cpus: number, connected = true): AllocFramework => ({ id, roles: [role], suppressedRoles: [], allocated: cpus > 0 ? { [role]: res(cpus, 0) } : {}, refusals: {}, connected })
+    const pass = (frameworks: AllocFramework[]) => allocate({ agents: [free, busy], frameworks, roleWeights: {}, now: 0 }).map((o) => o.frameworkId)
+    // The lowest share of all, but away: not offered.
+    expect(pass([fw('away', 'a', 0, false), fw('here-b', 'b', 1)])).toEqual(['here-b'])
+    // What the away framework holds keeps role a above role b.
+    expect(pass([fw('away', 'a', 4, false), fw('here-a', 'a', 0), fw('here-b', 'b', 1)])).toEqual(['here-b'])
+    expect(pass([fw('here-a', 'a', 0), fw('here-b', 'b', 1)])).toEqual(['here-a'])
+  })
+
   it('offers every allocatable agent when some framework can take it', () => {
     fc.assert(
       fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 10 }), (agents) => {

@@ -17,6 +17,11 @@ export interface AllocFramework {
   readonly suppressedRoles: readonly string[]
   /** Resources used or offered, per role. */
   readonly allocated: Readonly<Record<string, Resources>>
+  /**
+   * False for a framework without its stream: what it holds still counts in its roles' shares
+   * (as in Mesos), but it is offered nothing. Absent means connected.
+   */
+  readonly connected?: boolean
   /** agent id -> what this framework refused of that agent, per role, and until when (ms). */
   readonly refusals: Readonly<Record<string, ReadonlyArray<{ readonly role: string; readonly resources: Resources; readonly until: number }>>>
 }
@@ -77,6 +82,7 @@ export function allocate(snapshot: AllocSnapshot): Allocation[] {
     if (isEmpty(agent.free) || !isAllocatable(agent.free)) continue
     let best: { fid: string; role: string; rs: number; fs: number } | undefined
     for (const f of snapshot.frameworks) {
+      if (f.connected === false) continue
       const refused = f.refusals[agent.id] ?? []
       for (const role of f.roles) {
         if (f.suppressedRoles.includes(role)) continue

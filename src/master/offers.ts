@@ -88,11 +88,11 @@ export function createOffers(ctx: MasterContext): Offers {
       const j = Math.floor(Math.random() * (i + 1))
       ;[active[i], active[j]] = [active[j]!, active[i]!]
     }
-    const connected = [...state.frameworks.values()].filter((f) => f.stream)
     const allocations: Allocation[] = allocate({
       agents: active.map((a) => ({ id: a.id, total: a.total, free: subtract(subtract(a.total, agentUsed(state, a.id)), agentOffered(state, a.id)) })),
-      frameworks: connected.map((f) => ({
+      frameworks: [...state.frameworks.values()].map((f) => ({
         id: f.id,
+        connected: f.stream !== undefined,
         roles: f.roles,
         suppressedRoles: [...f.suppressedRoles],
         allocated: frameworkAllocated(state, f.id),
