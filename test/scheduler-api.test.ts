@@ -50,6 +50,38 @@ describe('SUBSCRIBE', () => {
     await teardown(f)
   })
 
+  it('enforces MULTI_ROLE as Mesos: roles[] only with the capability, valid role names, allocation_info only for MULTI_ROLE frameworks', async () => {
+    const refused = async (info: Record<string, unknown>): Promise<string> => {
+      const r = await fetch(`${cluster.masterUrl}/api/v1/scheduler`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ type: 'SUBSCRIBE', subscribe: { framework_info: { user: 'root', name: 'bad-roles', ...info } } }),
+      })
+      expect(r.status).toBe(200)
+      // The stream says why in an ERROR event and closes.
+      const text = await r.text()
+      const event = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { type: string; error: { message: string } }
+      expect(event.type).toBe('ERROR')
+      return event.error.message
+    }
+    expect(await refused({ roles: ['web'] })).toMatch(/'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable/)
+    expect(await refused({ roles: ['-web'], capabilities: [{ type: 'MULTI_ROLE' }] })).toMatch(/starts with a dash/)
+    expect(await refused({ roles: ['a/*'], capabilities: [{ type: 'MULTI_ROLE' }] })).toMatch(/cannot include '\*' as a component/)
+    expect(await refused({ role: 'web', roles: ['web'], capabilities: [{ type: 'MULTI_ROLE' }] })).toMatch(/'FrameworkInfo.role' must not be set/)
+    expect((await cluster.state()).frameworks.some((f: { name: string }) => f.name === 'bad-roles')).toBe(false)
+
+    const old = await subscribe({ name: 'single-role', multiRole: false })
+    const offer = (await old.waitOffers()).offers.offers[0]
+    expect(offer.allocation_info).toBeUndefined()
+    expect(offer.resources.every((r: Record<string, unknown>) => r.allocation_info === undefined && r.role === '*')).toBe(true)
+    await teardown(old)
+    const multi = await subscribe({ name: 'multi-role' })
+    const mo = (await multi.waitOffers()).offers.offers[0]
+    expect(mo.allocation_info).toEqual({ role: '*' })
+    expect(mo.resources.every((r: { allocation_info?: { role: string } }) => r.allocation_info?.role === '*')).toBe(true)
+    await teardown(multi)
+  })
+
   it('accepts protobuf-style explicit nulls and keeps the framework id on re-subscription', async () => {
     const f = await subscribe({ name: 'nulls', failoverTimeout: 60, extraInfo: { principal: null, webui_url: null, labels: null, hostname: null } })
     const id = f.frameworkId

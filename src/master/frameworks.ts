@@ -1,5 +1,6 @@
 // Frameworks: SUBSCRIBE and its stream, disconnection and the failover timeout, removal.
 import type { ServerResponse } from 'node:http'
+import { writeRecord } from '../api/http.js'
 import { AgentInternalPath } from '../api/internal.js'
 import type { SchedulerCall } from '../api/mesos.js'
 import { BadRequestError, ForbiddenError } from '../core/errors.js'
@@ -10,6 +11,7 @@ import { agentRequest, applyNow, emitOperator, isActive, masterStatus, send } fr
 import type { Offers } from './offers.js'
 import type { UpdateTask } from './tasks.js'
 import type { FrameworkRecord } from './types.js'
+import { validateFrameworkRoles } from './validation.js'
 import { frameworkV1 } from './views.js'
 
 export interface Frameworks {
@@ -109,6 +111,15 @@ export function createFrameworks(ctx: MasterContext, deps: { offers: Offers; upd
       throw new BadRequestError("'framework_id' differs from 'subscribe.framework_info.id'")
     }
     if (requestedId && (await state.wasRemoved(requestedId))) throw new ForbiddenError(`Framework ${requestedId} has been removed`)
+    const invalid = validateFrameworkRoles(info)
+    if (invalid) {
+      // As Mesos: the subscription stream opens, says why in an ERROR event, and closes.
+      res.writeHead(200, { 'Content-Type': acceptsRecordIo ? 'application/recordio' : 'application/json', 'Cache-Control': 'no-cache' })
+      writeRecord(res, { type: 'ERROR', error: { message: `Framework has been refused: ${invalid}` } })
+      res.end()
+      log.warn({ name: info.name, reason: invalid }, 'framework refused')
+      return
+    }
     const known = requestedId ? state.frameworks.get(requestedId) : undefined
     if (known) {
       clearFailover(known.id)

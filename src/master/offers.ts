@@ -11,6 +11,7 @@ import type { MasterContext } from './context.js'
 import { applyNow, isActive, send } from './context.js'
 import type { MasterState } from './state.js'
 import type { AgentRecord, FrameworkRecord, OfferRecord } from './types.js'
+import { isMultiRole } from './validation.js'
 
 export function agentUsed(state: MasterState, agentId: string): Resources {
   let used: Resources = EMPTY
@@ -33,17 +34,20 @@ function frameworkAllocated(state: MasterState, fid: string): Record<string, Res
   return out
 }
 
-function offerJson(o: OfferRecord, agent: AgentRecord): OfferWire {
-  return {
+function offerJson(o: OfferRecord, agent: AgentRecord, multiRole: boolean): OfferWire {
+  // As Mesos: only a MULTI_ROLE framework is told which of its roles an offer is for.
+  const offer: OfferWire = {
     id: { value: o.id },
     framework_id: { value: o.frameworkId },
     agent_id: { value: o.agentId },
     hostname: agent.hostname,
-    resources: resourcesToWire(o.resources, o.role),
+    resources: multiRole ? resourcesToWire(o.resources, o.role) : resourcesToWire(o.resources).map((r) => ({ ...r, role: '*' })),
     attributes: [...agent.attributes],
     allocation_info: { role: o.role },
     url: { scheme: 'http', address: { hostname: agent.hostname, ip: agent.ip, port: agent.port }, path: '/slave(1)' },
   }
+  if (!multiRole) delete (offer as Partial<OfferWire>).allocation_info
+  return offer
 }
 
 export interface Offers {
@@ -121,7 +125,7 @@ export function createOffers(ctx: MasterContext): Offers {
         timers.set(id, timer)
       }
       const list = batches.get(a.frameworkId) ?? []
-      list.push(offerJson(offer, agent))
+      list.push(offerJson(offer, agent, isMultiRole(state.frameworks.get(a.frameworkId)?.info ?? {})))
       batches.set(a.frameworkId, list)
     }
     for (const [fid, list] of batches) {

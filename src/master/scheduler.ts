@@ -14,7 +14,7 @@ import type { Offers } from './offers.js'
 import { taskKey } from './state.js'
 import type { UpdateTask } from './tasks.js'
 import type { FrameworkRecord, TaskRecord } from './types.js'
-import { validateTask } from './validation.js'
+import { validateFrameworkRoles, validateTask } from './validation.js'
 import { frameworkV1, taskV1 } from './views.js'
 
 /** Refusals last 5 seconds unless the call's filters say otherwise, as in Mesos. */
@@ -261,6 +261,8 @@ export function createSchedulerCalls(
       case 'UPDATE_FRAMEWORK': {
         const body = need(call.update_framework, 'update_framework')
         if (body.framework_info.id && body.framework_info.id.value !== f.id) throw new BadRequestError('framework_info.id does not match framework_id')
+        const invalid = validateFrameworkRoles(body.framework_info)
+        if (invalid) throw new BadRequestError(`Invalid FrameworkInfo: ${invalid}`)
         applyNow(ctx, { type: 'framework-updated', frameworkId: f.id, info: body.framework_info })
         await state.written()
         emitOperator(ctx, { type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(ctx.master(), f) } })

@@ -1,5 +1,5 @@
 // Task validation at ACCEPT time. A task that fails it gets TASK_ERROR with this message.
-import type { TaskInfo } from '../api/mesos.js'
+import type { FrameworkInfo, TaskInfo } from '../api/mesos.js'
 import { resourcesFromWire } from '../api/mesos.js'
 
 const TASK_ID = /^[^\s/\\]{1,200}$/
@@ -33,4 +33,44 @@ export function validateTask(task: TaskInfo, ctx: { agentId: string; knownTask: 
     }
   }
   return undefined
+}
+
+const ROLE_INVALID_CHARACTERS = /[\t\n\v\f\r \x7f]/
+
+/** Mesos's roles::validate, messages included: hierarchical names, '*' alone. */
+export function validateRole(role: string): string | undefined {
+  if (role === '*') return undefined
+  if (role.startsWith('/')) return `Role '${role}' cannot start with a slash`
+  if (role.endsWith('/')) return `Role '${role}' cannot end with a slash`
+  if (role.includes('//')) return `Role '${role}' cannot contain two adjacent slashes`
+  const components = role.split('/').filter((c) => c !== '')
+  if (components.length === 0) return 'Role names cannot be the empty string'
+  for (const c of components) {
+    if (c === '.') return `Role '${role}' cannot include '.' as a component`
+    if (c === '..') return `Role '${role}' cannot include '..' as a component`
+    if (c === '*') return `Role '${role}' cannot include '*' as a component`
+    if (c.startsWith('-')) return `Role component '${c}' is invalid because it starts with a dash`
+    if (ROLE_INVALID_CHARACTERS.test(c)) return `Role component '${c}' is invalid because it contains backspace or whitespace`
+  }
+  return undefined
+}
+
+export function isMultiRole(info: { readonly capabilities?: ReadonlyArray<{ readonly type?: string | undefined }> | undefined }): boolean {
+  return (info.capabilities ?? []).some((c) => c.type === 'MULTI_ROLE')
+}
+
+/** The FrameworkInfo checks of Mesos's validateFrameworkSubscription that concern roles. */
+export function validateFrameworkRoles(info: FrameworkInfo): string | undefined {
+  const roles = info.roles ?? []
+  if (isMultiRole(info)) {
+    if (info.role !== undefined) return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+    if (new Set(roles).size !== roles.length) return "'FrameworkInfo.roles' contains duplicate items"
+    for (const r of roles) {
+      const e = validateRole(r)
+      if (e) return e
+    }
+    return undefined
+  }
+  if (roles.length > 0) return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+  return info.role !== undefined ? validateRole(info.role) : undefined
 }

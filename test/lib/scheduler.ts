@@ -17,6 +17,8 @@ export interface SubscribeOptions {
   failoverTimeout?: number
   /** Acknowledge every update that carries a uuid (default true). */
   autoAck?: boolean
+  /** false: an old-style framework with one `role` and no MULTI_ROLE capability (default true). */
+  multiRole?: boolean
   /** Extra fields merged into framework_info, sent verbatim (e.g. explicit nulls). */
   extraInfo?: Record<string, unknown>
 }
@@ -64,8 +66,8 @@ export class TestFramework {
       user: 'root',
       name: o.name ?? 'test-framework',
       failover_timeout: o.failoverTimeout ?? 0,
-      roles: o.roles ?? ['*'],
-      capabilities: [{ type: 'MULTI_ROLE' }, ...(o.capabilities ?? []).map((type) => ({ type }))],
+      ...(o.multiRole === false ? { role: o.roles?.[0] ?? '*' } : { roles: o.roles ?? ['*'] }),
+      capabilities: [...(o.multiRole === false ? [] : [{ type: 'MULTI_ROLE' }]), ...(o.capabilities ?? []).map((type) => ({ type }))],
       ...(o.frameworkId ? { id: { value: o.frameworkId } } : {}),
       ...o.extraInfo,
     }
