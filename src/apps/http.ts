@@ -188,7 +188,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const stored = state.apps.get(app.id)!
     apiPost(ctx, stored)
     // As Marathon answers a create: zero counts, no tasks yet, the deployment that starts it.
-    sendJson(ctx.res, 201, { ...appView(stored, new Set([AppEmbed.Counts])), tasks: [], deployments: [{ id: d.id }] }, { Location: `/v2/apps${app.id}` })
+    const created = { ...appToJson(stored), tasksStaged: 0, tasksRunning: 0, tasksHealthy: 0, tasksUnhealthy: 0, tasks: [], deployments: [{ id: d.id }] }
+    sendJson(ctx.res, 201, created, { Location: `/v2/apps${app.id}` })
   })
 
   router.on('PUT', '/v2/apps', async (ctx) => {
