@@ -19,7 +19,8 @@ let lb: LbProcess
 
 beforeAll(async () => {
   await ensureBusyboxImage()
-  cluster = await TestCluster.start({ agents: [{ resources: 'cpus:8;mem:4096;disk:1000;ports:[31400-31499]' }] })
+  // Tasks name their agent by hostname; the lb and the DNS server resolve it, as marathon-lb does.
+  cluster = await TestCluster.start({ agents: [{ hostname: 'localhost', resources: 'cpus:8;mem:4096;disk:1000;ports:[31400-31499]' }] })
   apps = await AppsProcess.start(cluster)
   lb = await LbProcess.start(apps)
 })

@@ -8,6 +8,8 @@ import { NotFoundError } from '../core/errors.js'
 import { AppValidationError, MarathonError, parseJsonBody } from './errors.js'
 import type { AppsFramework } from './framework.js'
 import { appToJson } from './app-json.js'
+import type { InstanceForStats } from './app-info.js'
+import { AppEmbed, GroupEmbed, resolveAppEmbeds, resolveGroupEmbeds, taskCounts, taskStatsByVersion } from './app-info.js'
 import { normalizeGroup } from './groups.js'
 import { parseAppId } from './ids.js'
 import { normalizeApp } from './normalize-app.js'
@@ -60,6 +62,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
 
   // ---- JSON views ----
 
+  /** task.raml Task: what Marathon writes of an instance, and nothing more. */
   function taskJson(i: Instance): Record<string, unknown> {
     return {
       id: i.taskId,
@@ -68,9 +71,6 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       ports: i.hostPorts,
       servicePorts: i.servicePorts,
       slaveId: i.agentId,
-      // dromos: the agent's address (its hostname may not resolve) and readiness.
-      agentIp: i.agentIp,
-      ...(i.ready !== undefined ? { ready: i.ready } : {}),
       state: i.mesosState,
       stagedAt: i.stagedAt,
       ...(i.startedAt ? { startedAt: i.startedAt } : {}),
@@ -78,6 +78,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       ipAddresses: i.ipAddresses,
       localVolumes: [],
       healthCheckResults: fw.healthResultsOf(i.instanceId),
+      // Marathon 1.9+ names the role the task's resources were reserved for.
+      role: state.apps.get(i.appId)?.role ?? '*',
     }
   }
 
@@ -85,28 +87,30 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     return state.instancesOf(appId).filter((i) => i.condition !== 'Provisioned' || i.goal === 'Running')
   }
 
-  function appView(app: AppDefinition, embed: ReadonlySet<string>): Record<string, unknown> {
+  function forStats(app: AppDefinition, i: Instance): InstanceForStats {
+    const health = app.healthChecks.length > 0 && i.healthy !== undefined ? [i.healthy] : []
+    return { version: i.version, condition: i.condition, health, ...(i.startedAt ? { startedAt: i.startedAt } : {}) }
+  }
+
+  /** app.raml AppInfo: the app with what `embed` asks for (see resolveAppEmbeds). */
+  function appView(app: AppDefinition, embed: ReadonlySet<AppEmbed>): Record<string, unknown> {
     const instances = liveInstances(app.id)
-    const out: Record<string, unknown> = {
-      ...appToJson(app),
-      tasksStaged: instances.filter((i) => ['Provisioned', 'Staging', 'Starting'].includes(i.condition)).length,
-      tasksRunning: instances.filter((i) => i.condition === 'Running').length,
-      tasksHealthy: app.healthChecks.length > 0 ? instances.filter((i) => i.healthy === true).length : 0,
-      tasksUnhealthy: instances.filter((i) => i.healthy === false).length,
-      deployments: fw.deploymentsOf(app.id).map((d) => ({ id: d.id })),
+    const out: Record<string, unknown> = { ...appToJson(app) }
+    if (embed.has(AppEmbed.Counts)) {
+      const c = taskCounts(instances.map((i) => forStats(app, i)))
+      Object.assign(out, { tasksStaged: c.staged, tasksRunning: c.running, tasksHealthy: c.healthy, tasksUnhealthy: c.unhealthy })
     }
-    if (embed.has('tasks')) out.tasks = instances.map(taskJson)
+    if (embed.has(AppEmbed.Deployments)) out.deployments = fw.deploymentsOf(app.id).map((d) => ({ id: d.id }))
+    if (embed.has(AppEmbed.Readiness)) out.readinessCheckResults = fw.readinessResultsOf(app.id)
+    if (embed.has(AppEmbed.Tasks)) out.tasks = instances.map(taskJson)
     const failure = state.lastFailures.get(app.id)
-    if (embed.has('lastTaskFailure') && failure) out.lastTaskFailure = failure
-    if (embed.has('readiness')) out.readinessCheckResults = fw.readinessResultsOf(app.id)
+    if (embed.has(AppEmbed.LastTaskFailure) && failure) out.lastTaskFailure = failure
+    // Marathon 1.9+ writes the statistics as `tasksStats`, the name its RAML gives them.
+    if (embed.has(AppEmbed.TaskStats)) out.tasksStats = taskStatsByVersion(app.versionInfo, instances.map((i) => forStats(app, i)), opts.now().getTime())
     return out
   }
 
-  function embeds(url: URL, prefix: string): Set<string> {
-    const out = new Set<string>()
-    for (const e of url.searchParams.getAll('embed')) if (e.startsWith(prefix)) out.add(e.slice(prefix.length))
-    return out
-  }
+  const embedParams = (url: URL): string[] => url.searchParams.getAll('embed')
 
   function deploymentJson(d: DeploymentRecord): Record<string, unknown> {
     const step = d.steps[d.currentStep]
@@ -155,7 +159,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
 
   router.on('GET', '/v2/apps', (ctx) => {
     const q = ctx.url.searchParams
-    const embed = embeds(ctx.url, 'apps.')
+    // Marathon always embeds the counts and deployments in the list (AppsResource.index).
+    const embed = new Set([...resolveAppEmbeds(embedParams(ctx.url)), AppEmbed.Counts, AppEmbed.Deployments])
     const cmd = q.get('cmd')
     const idPart = q.get('id')
     const label = q.get('label')
@@ -182,7 +187,9 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const d = await fw.deploy({ put: [app], remove: [] }, { force: force(ctx) })
     const stored = state.apps.get(app.id)!
     apiPost(ctx, stored)
-    sendJson(ctx.res, 201, { ...appView(stored, new Set()), deployments: [{ id: d.id }] }, { Location: `/v2/apps${app.id}` })
+    // As Marathon answers a create: zero counts, no tasks yet, the deployment that starts it.
+    const created = { ...appToJson(stored), tasksStaged: 0, tasksRunning: 0, tasksHealthy: 0, tasksUnhealthy: 0, tasks: [], deployments: [{ id: d.id }] }
+    sendJson(ctx.res, 201, created, { Location: `/v2/apps${app.id}` })
   })
 
   router.on('PUT', '/v2/apps', async (ctx) => {
@@ -244,7 +251,9 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     switch (m) {
       case 'GET': {
         const app = requireApp(appId)
-        return sendJson(ctx.res, 200, { app: appView(app, new Set(['tasks', 'lastTaskFailure', ...embeds(ctx.url, 'app.')])) })
+        // AppsResource.show always embeds the counts, tasks, last failure and deployments.
+        const embed = new Set([...resolveAppEmbeds(embedParams(ctx.url)), AppEmbed.Counts, AppEmbed.Tasks, AppEmbed.LastTaskFailure, AppEmbed.Deployments])
+        return sendJson(ctx.res, 200, { app: appView(app, embed) })
       }
       case 'PUT':
       case 'PATCH': {
@@ -302,18 +311,19 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     return out
   }
 
-  function groupJson(id: string, embedApps: boolean): Record<string, unknown> {
+  /** group.raml GroupInfo: id, dependencies and version, then what the embeds ask for. */
+  function groupJson(id: string, embed: { apps: ReadonlySet<AppEmbed>; group: ReadonlySet<GroupEmbed> }): Record<string, unknown> {
     const prefix = id === '/' ? '/' : `${id}/`
     const apps = [...state.apps.values()].filter((a) => a.id.startsWith(prefix) && !a.id.slice(prefix.length).includes('/'))
     const children = [...groupIds()].filter((g) => g !== id && g.startsWith(prefix) && !g.slice(prefix.length).includes('/'))
     const versions = [...state.apps.values()].filter((a) => a.id.startsWith(prefix)).map((a) => a.version).sort()
     return {
       id,
-      apps: embedApps ? apps.sort((a, b) => a.id.localeCompare(b.id)).map((a) => appToJson(a)) : [],
-      groups: children.sort().map((g) => groupJson(g, embedApps)),
-      pods: [],
       dependencies: [...(state.groups.get(id)?.dependencies ?? [])],
       version: versions[versions.length - 1] ?? opts.now().toISOString(),
+      ...(embed.group.has(GroupEmbed.Apps) ? { apps: apps.sort((a, b) => a.id.localeCompare(b.id)).map((a) => appView(a, embed.apps)) } : {}),
+      ...(embed.group.has(GroupEmbed.Groups) ? { groups: children.sort().map((g) => groupJson(g, embed)) } : {}),
+      ...(embed.group.has(GroupEmbed.Pods) ? { pods: [] } : {}),
     }
   }
 
@@ -324,7 +334,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const prefix = id === '/' ? '/' : `${id}/`
     if (m === 'GET') {
       if (!groupIds().has(id)) throw new MarathonError(404, `Group '${id}' does not exist`)
-      return sendJson(ctx.res, 200, groupJson(id, true))
+      return sendJson(ctx.res, 200, groupJson(id, resolveGroupEmbeds(embedParams(ctx.url))))
     }
     if (m === 'DELETE') {
       if (!groupIds().has(id)) throw new MarathonError(404, `Group '${id}' does not exist`)
@@ -408,7 +418,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     const withOffers = ctx.url.searchParams.getAll('embed').includes('lastUnusedOffers')
     sendJson(ctx.res, 200, {
       queue: fw.queue().map((q) => ({
-        app: appView(q.app, new Set()),
+        // queue.raml QueueApp: the plain definition, without counts.
+        app: appToJson(q.app),
         count: q.count,
         delay: { timeLeftSeconds: q.delay ? Math.max(0, Math.ceil((q.delay.until - now) / 1000)) : 0, overdue: !q.delay },
         since: new Date(q.offers?.since ?? Date.parse(q.app.version)).toISOString(),
@@ -441,10 +452,21 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       elected: true,
       leader,
       frameworkId: fw.frameworkId() ?? null,
-      marathon_config: { master: opts.master, framework_name: 'marathon', hostname: opts.hostname, failover_timeout: 604800, mesos_role: '*', task_launch_timeout: 300000 },
+      marathon_config: {
+        master: opts.master,
+        framework_name: 'marathon',
+        hostname: opts.hostname,
+        failover_timeout: 604800,
+        features: [],
+        mesos_role: '*',
+        task_launch_timeout: 300000,
+        // Marathon's defaults; dromos expunges lost tasks by their unreachableStrategy alone.
+        task_lost_expunge_initial_delay: 300000,
+        task_lost_expunge_interval: 30000,
+      },
+      // No ZooKeeper: the state is in dromos' own store.
       zookeeper_config: {},
       http_config: { http_port: opts.port, https_port: 8443 },
-      event_subscriber: null,
     }),
   )
   router.on('GET', '/v2/leader', (ctx) => sendJson(ctx.res, 200, { leader }))

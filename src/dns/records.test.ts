@@ -1,6 +1,6 @@
 import * as packet from 'dns-packet'
 import { describe, expect, it } from 'vitest'
-import { buildRecords, taskName } from './records.js'
+import { buildRecords, hostsOf, taskName } from './records.js'
 import { answer } from './server.js'
 
 const apps = [
@@ -9,15 +9,22 @@ const apps = [
     portDefinitions: [{ protocol: 'tcp' }, { protocol: 'udp' }],
     networks: [{ mode: 'host' }],
     tasks: [
-      { id: 'prod_web.aaaaaaaa-1', state: 'TASK_RUNNING', host: 'a', agentIp: '10.0.0.1', ports: [31000, 31001] },
-      { id: 'prod_web.bbbbbbbb-2', state: 'TASK_RUNNING', host: 'b', agentIp: '10.0.0.2', ports: [31002, 31003] },
-      { id: 'prod_web.cccccccc-3', state: 'TASK_STAGING', host: 'c', agentIp: '10.0.0.3', ports: [31004, 31005] },
+      { id: 'prod_web.aaaaaaaa-1', state: 'TASK_RUNNING', host: 'a', ports: [31000, 31001] },
+      { id: 'prod_web.bbbbbbbb-2', state: 'TASK_RUNNING', host: 'b', ports: [31002, 31003] },
+      { id: 'prod_web.cccccccc-3', state: 'TASK_STAGING', host: 'c', ports: [31004, 31005] },
+      { id: 'prod_web.dddddddd-4', state: 'TASK_RUNNING', host: 'unresolved', ports: [31006, 31007] },
     ],
   },
 ]
 
 describe('Mesos-DNS records', () => {
-  const records = buildRecords(apps, { framework: 'marathon', domain: 'mesos', masterIp: '127.0.0.1' })
+  const hostAddresses = new Map([['a', '10.0.0.1'], ['b', '10.0.0.2'], ['c', '10.0.0.3']])
+  const records = buildRecords(apps, { framework: 'marathon', domain: 'mesos', masterIp: '127.0.0.1', hostAddresses })
+
+  it('resolves the hosts of running tasks only, and leaves out a task whose host has no address', () => {
+    expect(hostsOf(apps)).toEqual(['a', 'b', 'unresolved'])
+    expect([...records.a.keys()].filter((n) => n.includes('dddddddd'))).toEqual([])
+  })
 
   it('names tasks as Mesos does for Marathon apps', () => {
     expect(taskName('/prod/web')).toBe('web.prod')

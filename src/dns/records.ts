@@ -5,8 +5,8 @@
 export interface DnsTask {
   id: string
   state: string
+  /** The agent's hostname, as Marathon gives it. */
   host: string
-  agentIp?: string
   ports: number[]
 }
 
@@ -39,7 +39,20 @@ export function taskName(appId: string): string {
     .replace(/[^a-z0-9.-]/g, '-')
 }
 
-export function buildRecords(apps: readonly DnsApp[], opts: { framework: string; domain: string; masterIp: string }): Records {
+export interface RecordsOptions {
+  readonly framework: string
+  readonly domain: string
+  readonly masterIp: string
+  /** Addresses of the tasks' hosts (resolved by the caller); a task whose host has none gets no record. */
+  readonly hostAddresses?: ReadonlyMap<string, string>
+}
+
+/** The distinct hosts of the running tasks: what the caller resolves for buildRecords. */
+export function hostsOf(apps: readonly DnsApp[]): string[] {
+  return [...new Set(apps.flatMap((a) => (a.tasks ?? []).filter((t) => t.state === 'TASK_RUNNING').map((t) => t.host)))]
+}
+
+export function buildRecords(apps: readonly DnsApp[], opts: RecordsOptions): Records {
   const a = new Map<string, string[]>()
   const srv = new Map<string, SrvRecord[]>()
   const addA = (name: string, ip: string): void => {
@@ -57,7 +70,8 @@ export function buildRecords(apps: readonly DnsApp[], opts: { framework: string;
     const protocols = (bridged ? (app.container?.portMappings ?? []) : (app.portDefinitions ?? [])).map((p) => p.protocol ?? 'tcp')
     for (const t of app.tasks ?? []) {
       if (t.state !== 'TASK_RUNNING') continue
-      const ip = t.agentIp ?? t.host
+      const ip = opts.hostAddresses?.get(t.host)
+      if (ip === undefined) continue
       addA(`${name}.${suffix}`, ip)
       // Each task gets a name of its own, so that an SRV record points at exactly one task.
       const short = (t.id.split('.').pop() ?? t.id).slice(0, 8)

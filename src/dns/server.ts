@@ -5,8 +5,9 @@ import type { Socket } from 'node:dgram'
 import * as packet from 'dns-packet'
 import type { Logger } from 'pino'
 import { createAppsFollower } from '../api/apps-follower.js'
+import { createHostResolver } from '../api/host-address.js'
 import type { DnsApp, Records } from './records.js'
-import { buildRecords } from './records.js'
+import { buildRecords, hostsOf } from './records.js'
 
 export interface DnsServerOptions {
   readonly appsUrl: string
@@ -60,11 +61,24 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const { log } = opts
   let records: Records = buildRecords([], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
   let socket: Socket | undefined
+  // Tasks name their agent by hostname, as in Marathon; Mesos-DNS gives agents' addresses.
+  const hosts = createHostResolver()
   const follower = createAppsFollower({
     appsUrl: opts.appsUrl,
     log,
     onChange: async () => {
-      records = buildRecords([...follower.apps.values()] as unknown as DnsApp[], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
+      const apps = [...follower.apps.values()] as unknown as DnsApp[]
+      const hostAddresses = new Map<string, string>()
+      await Promise.all(
+        hostsOf(apps).map(async (host) => {
+          try {
+            hostAddresses.set(host, await hosts.resolve(host))
+          } catch {
+            log.warn({ host }, 'cannot resolve the host of a task: its records are left out')
+          }
+        }),
+      )
+      records = buildRecords(apps, { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp, hostAddresses })
     },
   })
   return {

@@ -2,13 +2,12 @@
 // the healthy, ready instances of the apps in its group. Events only say which app changed;
 // the app is then read again (see apps-follower.ts), so a lost or reordered event cannot leave
 // a wrong route.
-import { lookup } from 'node:dns/promises'
 import type { Server as HttpServer } from 'node:http'
-import { isIP } from 'node:net'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AppsFollower } from '../api/apps-follower.js'
 import { createAppsFollower } from '../api/apps-follower.js'
+import { createHostResolver } from '../api/host-address.js'
 import { createRouter, listen, sendJson, sendText } from '../api/http.js'
 import type { Clock } from '../core/clock.js'
 import type { Haproxy } from './haproxy.js'
@@ -62,7 +61,8 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   let lastRejected: readonly RejectedRoute[] = []
   let apiServer: HttpServer | undefined
   let apiPort = 0
-  const addressCache = new Map<string, string>()
+  // Tasks name their agent by hostname, as in Marathon; marathon-lb resolves it too.
+  const hosts = createHostResolver()
   /** The last changes applied to HAProxy, for /_lb/state. */
   const recent: RecentChange[] = []
 
@@ -96,15 +96,6 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     servers: new Gauge({ name: 'dromos_lb_servers', help: 'Servers taking traffic', registers: [registry] }),
   }
 
-  async function resolveAddress(address: string): Promise<string> {
-    if (isIP(address)) return address
-    const cached = addressCache.get(address)
-    if (cached) return cached
-    const { address: ip } = await lookup(address, { family: 4 })
-    addressCache.set(address, ip)
-    return ip
-  }
-
   function render(state: Applied): string {
     return renderConfig(state, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
   }
@@ -123,7 +114,7 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
             await Promise.all(
               b.servers.map(async (s) => {
                 try {
-                  return [{ ...s, address: await resolveAddress(s.address) }]
+                  return [{ ...s, address: await hosts.resolve(s.address) }]
                 } catch {
                   log.warn({ address: s.address, taskId: s.taskId }, 'cannot resolve the address of a task: left out')
                   return []

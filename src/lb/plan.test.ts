@@ -163,11 +163,11 @@ describe('routes', () => {
     container: { portMappings: [{ containerPort: 8080, hostPort: 0, servicePort: 10005 }] },
     healthChecks: [{}],
     tasks: [
-      { id: 't1', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31000], healthCheckResults: [{ alive: true }] },
-      { id: 't2', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31001], healthCheckResults: [{ alive: false }] },
-      { id: 't3', state: 'TASK_STAGING', host: 'a', agentIp: '127.0.0.1', ports: [31002] },
-      { id: 't4', state: 'TASK_KILLING', host: 'a', agentIp: '127.0.0.1', ports: [31003] },
-      { id: 't5', state: 'TASK_RUNNING', host: 'a', agentIp: '127.0.0.1', ports: [31004], healthCheckResults: [] },
+      { id: 't1', state: 'TASK_RUNNING', host: 'a', ports: [31000], healthCheckResults: [{ alive: true }] },
+      { id: 't2', state: 'TASK_RUNNING', host: 'a', ports: [31001], healthCheckResults: [{ alive: false }] },
+      { id: 't3', state: 'TASK_STAGING', host: 'a', ports: [31002] },
+      { id: 't4', state: 'TASK_KILLING', host: 'a', ports: [31003] },
+      { id: 't5', state: 'TASK_RUNNING', host: 'a', ports: [31004], healthCheckResults: [] },
     ],
     ...over,
   })
@@ -190,8 +190,18 @@ describe('routes', () => {
     expect(b.vhosts).toEqual(['a.test', 'b.test'])
     expect(b.mode).toBe('http')
     expect(b.balance).toBe('leastconn')
-    const gated = routes([app({ readinessChecks: [{}], tasks: [{ id: 'r', state: 'TASK_RUNNING', host: 'a', ports: [1], healthCheckResults: [{ alive: true }] }] })], { group: 'external' })
-    expect(gated.backends[0]!.servers).toEqual([])
+  })
+
+  it('gates tasks on readiness as Marathon reports it: while a deployment runs, by result or version', () => {
+    const task = (id: string, version: string) => ({ id, state: 'TASK_RUNNING', host: 'a', ports: [1], version, healthCheckResults: [{ alive: true }] })
+    const served = (over: Partial<LbApp>): string[] =>
+      routes([app({ readinessChecks: [{}], version: 'v2', tasks: [task('old', 'v1'), task('new', 'v2')], ...over })], { group: 'external' }).backends[0]!.servers.map((s) => s.taskId)
+    // Once no deployment runs, every task passed its checks (or never needed them).
+    expect(served({})).toEqual(['new', 'old'])
+    // A task of the version being deployed waits for its first result; older ones serve on.
+    expect(served({ deployments: [{ id: 'd' }] })).toEqual(['old'])
+    expect(served({ deployments: [{ id: 'd' }], readinessCheckResults: [{ taskId: 'new', ready: true }] })).toEqual(['new', 'old'])
+    expect(served({ deployments: [{ id: 'd' }], readinessCheckResults: [{ taskId: 'new', ready: false }, { taskId: 'old', ready: false }] })).toEqual([])
   })
 
   it('serves an app only in its HAPROXY_GROUP, a port by its own HAPROXY_{n}_GROUP, and an unlabelled app only with *', () => {
@@ -237,7 +247,7 @@ describe('routes', () => {
   })
 
   it('uses host ports in host networking, with the port definition as service port', () => {
-    const r = routes([{ id: '/h', labels: { HAPROXY_GROUP: 'external' }, portDefinitions: [{ port: 10010 }, { port: 10011 }], networks: [{ mode: 'host' }], tasks: [{ id: 't', state: 'TASK_RUNNING', host: 'h', agentIp: '10.0.0.9', ports: [31000, 31001] }] }], { group: 'external' })
+    const r = routes([{ id: '/h', labels: { HAPROXY_GROUP: 'external' }, portDefinitions: [{ port: 10010 }, { port: 10011 }], networks: [{ mode: 'host' }], tasks: [{ id: 't', state: 'TASK_RUNNING', host: '10.0.0.9', ports: [31000, 31001] }] }], { group: 'external' })
     expect(r.backends.map((b) => `${b.servicePort}->${b.servers[0]!.address}:${b.servers[0]!.port}`)).toEqual(['10010->10.0.0.9:31000', '10011->10.0.0.9:31001'])
   })
 })
@@ -266,7 +276,7 @@ describe('routes (properties)', () => {
           portDefinitions: [{ port: a.servicePort }],
           networks: [{ mode: 'host' }],
           healthChecks: a.checked ? [{}] : [],
-          tasks: a.tasks.map((t) => ({ id: t.id, state: t.state, host: 'h', agentIp: '127.0.0.1', ports: [t.port], ...(t.alive === undefined ? {} : { healthCheckResults: [{ alive: t.alive }] }) })),
+          tasks: a.tasks.map((t) => ({ id: t.id, state: t.state, host: '127.0.0.1', ports: [t.port], ...(t.alive === undefined ? {} : { healthCheckResults: [{ alive: t.alive }] }) })),
         }))
         const r = routes(apps, { group: 'external' })
         expect(new Set(r.backends.map((b) => b.servicePort)).size).toBe(r.backends.length)

@@ -1,18 +1,17 @@
 // What the load balancer should route, as a pure function of the apps and their tasks (the
-// JSON of GET /v2/apps?embed=apps.tasks). marathon-lb's labels choose the group, the mode,
-// the balance algorithm, virtual hosts, paths and service ports.
+// JSON of GET /v2/apps?embed=apps.tasks&embed=apps.readiness). marathon-lb's labels choose the
+// group, the mode, the balance algorithm, virtual hosts, paths and service ports. Servers name
+// the task's host (or its container address); the shell resolves hosts to addresses.
 
 export interface LbTask {
   id: string
   state: string
+  /** The agent's hostname; the shell resolves it to an address, as marathon-lb does. */
   host: string
-  /** The agent's address (dromos adds it: hostnames may not resolve). */
-  agentIp?: string
   ports: number[]
   ipAddresses?: Array<{ ipAddress: string }>
   healthCheckResults?: Array<{ alive: boolean }>
-  /** dromos: readiness checks passed (absent when the app has none). */
-  ready?: boolean
+  version?: string
 }
 
 export interface LbApp {
@@ -25,7 +24,12 @@ export interface LbApp {
   readinessChecks?: unknown[]
   instances?: number
   upgradeStrategy?: { maximumOverCapacity?: number }
+  version?: string
   tasks?: LbTask[]
+  /** Running deployments of the app (embedded with the tasks). */
+  deployments?: Array<{ id: string }>
+  /** Readiness of the tasks a running deployment checks (embed=apps.readiness). */
+  readinessCheckResults?: Array<{ taskId: string; ready: boolean }>
 }
 
 export type Mode = 'http' | 'tcp'
@@ -109,6 +113,20 @@ function label(app: LbApp, n: number, key: string): string | undefined {
   return app.labels?.[`HAPROXY_${n}_${key}`]
 }
 
+/**
+ * Whether readiness lets a task take traffic. Marathon checks readiness only while a deployment
+ * runs and reports it only then: a task with a result goes by it, and a task of the version
+ * being deployed waits for its first one. Tasks of older versions, and every task once no
+ * deployment runs, passed (or never needed) their checks.
+ */
+function readinessAllows(app: LbApp, task: LbTask): boolean {
+  if ((app.readinessChecks?.length ?? 0) === 0) return true
+  const result = (app.readinessCheckResults ?? []).find((r) => r.taskId === task.id)
+  if (result) return result.ready
+  const deploying = (app.deployments?.length ?? 0) > 0
+  return !(deploying && task.version !== undefined && task.version === app.version)
+}
+
 /** True when a running task may take traffic: healthy where the app checks health, ready where it checks readiness. */
 export function serves(app: LbApp, task: LbTask): boolean {
   if (task.state !== 'TASK_RUNNING') return false
@@ -116,8 +134,7 @@ export function serves(app: LbApp, task: LbTask): boolean {
     const results = task.healthCheckResults ?? []
     if (results.length === 0 || !results.every((r) => r.alive)) return false
   }
-  if ((app.readinessChecks?.length ?? 0) > 0 && task.ready !== true) return false
-  return true
+  return readinessAllows(app, task)
 }
 
 /** instances × (1 + maximumOverCapacity), rounded up: what a rolling deployment may run side by side. */
@@ -164,7 +181,7 @@ export function routes(apps: readonly LbApp[], opts: RoutesOptions): Routes {
       for (const t of app.tasks ?? []) {
         const draining = DRAINING_STATES.has(t.state)
         if (!draining && !serves(app, t)) continue
-        let address = t.agentIp ?? t.host
+        let address = t.host
         let port = t.ports[n]
         // A container network without host ports is reached on the container's own address.
         if (!p.hasHostPort || port === undefined) {
