@@ -487,13 +487,15 @@ describe('image pull through the scheduler API', () => {
     expect(containers).toHaveLength(1)
     expect(containers[0]!.Image).toBe(image)
 
+    // The killed task's resources are offered again as soon as it ends: look from before the kill.
+    const beforeKill = f.events.length
     await f.mustCall({ type: 'KILL', kill: { task_id: { value: 'pulled-1' }, agent_id: offer.agent_id } })
     await f.waitUpdate('pulled-1', 'TASK_KILLED')
 
     // With the registry gone, the image now on the agent still runs as is, and only a forced
     // pull fails, with a message that names the image.
     await registry.stop()
-    const next = (await f.waitOffers({ from: f.events.length })).offers.offers[0]
+    const next = (await f.waitOffers({ from: beforeKill })).offers.offers[0]
     const task = (id: string, forcePull: boolean) => ({
       name: id,
       task_id: { value: id },

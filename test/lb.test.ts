@@ -10,7 +10,7 @@ import { AppsProcess, EventStream } from './lib/apps.js'
 import type { TaskJson } from './lib/apps.js'
 import { freePort, Proc, TestCluster, waitUntil } from './lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
-import { hit, LbProcess, RequestLoop } from './lib/lb.js'
+import { hit, killHaproxiesUnder, LbProcess, RequestLoop } from './lib/lb.js'
 
 const run = promisify(execFile)
 let cluster: TestCluster
@@ -32,6 +32,7 @@ afterAll(async () => {
     await waitUntil('tasks to stop', async () => (await apps.req('GET', '/v2/tasks')).body.tasks.length === 0, 60_000).catch(() => undefined)
   }
   await lb?.proc.stop()
+  if (cluster) killHaproxiesUnder(cluster.dir)
   await apps?.proc.stop()
   await cluster?.stop()
 })

@@ -202,6 +202,27 @@ describe('process tasks', () => {
 })
 
 describe('status updates', () => {
+  it('frees the resources of a task that ended on its agent before its earlier updates are acknowledged (latest_state)', async () => {
+    const f = await subscribe({ name: 'latest-state', autoAck: false })
+    const offer = (await f.waitOffers()).offers.offers[0]
+    await f.launch(offer, [{ name: 'quick', task_id: { value: 'latest-1' }, resources: [scalar('cpus', 1), scalar('mem', 32)], command: { value: 'true' } }], { refuse_seconds: 0 })
+    const starting = await f.waitUpdate('latest-1', 'TASK_STARTING')
+    const used = async (): Promise<number> => (await cluster.state()).frameworks.find((x: { id: string }) => x.id === f.frameworkId)?.used_resources.cpus ?? -1
+    // The task has ended on the agent; the framework has not acknowledged even its first update.
+    await waitUntil('the ended task to free its cpus', async () => (await used()) === 0, 15_000)
+    expect(f.updatesOf('latest-1').map((s) => s.state)).toEqual(expect.arrayContaining(['TASK_STARTING']))
+    expect(f.updatesOf('latest-1').some((s) => s.state === 'TASK_FINISHED')).toBe(false)
+    // Reconciliation still reports the state of the updates the framework was sent.
+    const from = f.events.length
+    await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'latest-1' } }] } })
+    expect((await f.waitUpdate('latest-1', () => true, { from })).update.status.state).toBe('TASK_STARTING')
+    // Acknowledged in order, the rest arrives in order.
+    await f.acknowledge(starting.update.status)
+    await f.acknowledge((await f.waitUpdate('latest-1', 'TASK_RUNNING')).update.status)
+    await f.acknowledge((await f.waitUpdate('latest-1', 'TASK_FINISHED')).update.status)
+    await teardown(f)
+  })
+
   it('re-delivers an update until it is acknowledged, and not after', async () => {
     const f = await subscribe({ name: 'acks', autoAck: false })
     const offer = (await f.waitOffers()).offers.offers[0]

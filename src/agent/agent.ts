@@ -11,6 +11,7 @@ import { recoverAgent } from './recovery.js'
 import { createStatusUpdateSender } from './status-updates.js'
 import { createTaskRunner } from './tasks.js'
 import type { AgentOptions, AgentTask, CompletedTask, PendingUpdate } from './types.js'
+import { taskKey } from './types.js'
 
 export type { AgentOptions, AgentTask, CompletedTask } from './types.js'
 export { AGENT_VERSION, MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK, MAX_COMPLETED_FRAMEWORKS } from './types.js'
@@ -47,7 +48,8 @@ export function createAgent(opts: AgentOptions): Agent {
 
   async function sendToMaster(u: PendingUpdate): Promise<boolean> {
     if (!state.agentId) return false
-    const body: AgentStatusWire = { agent_id: state.agentId, framework_id: u.frameworkId, status: u.status }
+    const latest = state.tasks.get(taskKey(u.frameworkId, u.status.task_id.value))?.state
+    const body: AgentStatusWire = { agent_id: state.agentId, framework_id: u.frameworkId, status: u.status, ...(latest && latest !== u.status.state ? { latest_state: latest } : {}) }
     const r = await fetch(`${opts.masterUrl}${MasterInternalPath.status}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

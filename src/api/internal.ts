@@ -53,6 +53,12 @@ export const AgentStatusSchema = z.object({
   agent_id: z.string(),
   framework_id: z.string(),
   status: ReportedStatusSchema.extend({ uuid: z.string().optional() }),
+  /**
+   * The task's state on the agent now, when it is ahead of the update sent (Mesos's
+   * StatusUpdate.latest_state): a task that ended frees its resources before the framework
+   * has acknowledged the updates before its end.
+   */
+  latest_state: z.string().optional(),
 })
 export type AgentStatusWire = Omit<z.input<typeof AgentStatusSchema>, 'status'> & { status: TaskStatusWire }
 

@@ -18,7 +18,7 @@ import { agentV1 } from './views.js'
 
 export interface Agents {
   registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire>
-  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void
+  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void
   pingAgents(): Promise<void>
   pingRecoveredAgents(): Promise<void>
   /** Drops the agents of the registry that have not re-registered by now. */
@@ -170,14 +170,14 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
     )
   }
 
-  function agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void {
+  function agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void {
     // An agent the master marked unreachable must re-register first: its registration is what
     // brings its tasks back (and tells the frameworks). An update that slipped in before it
     // would mark the task RUNNING quietly. The 404 makes the agent re-register and retry.
     const agent = state.agents.get(agentId)
     if (agent && !isActive(agent)) throw new NotFoundError(`Agent ${agentId} is unreachable: re-register`)
     const t = state.tasks.get(taskKey(frameworkId, status.task_id.value))
-    if (t && t.agentId === agentId) updateTask(t, status)
+    if (t && t.agentId === agentId) updateTask(t, status, latestState !== undefined ? { latestState } : {})
     sendUpdate(ctx, state.frameworks.get(frameworkId), { ...status, agent_id: { value: agentId } })
   }
 

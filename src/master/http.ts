@@ -14,6 +14,7 @@ import { BadRequestError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
+import { ended } from './offers.js'
 import { renderPrometheus } from './prometheus.js'
 import { registerOperatorEndpoints } from './operator-endpoints.js'
 
@@ -170,7 +171,7 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
   router.on('POST', MasterInternalPath.status, async (ctx) => {
     const body = await parseBody(ctx, AgentStatusSchema, maxBodyBytes)
     if (!master.agents.has(body.agent_id)) throw new NotFoundError(`Unknown agent ${body.agent_id}: re-register`)
-    master.agentStatusUpdate(body.agent_id, body.framework_id, body.status as never)
+    master.agentStatusUpdate(body.agent_id, body.framework_id, body.status as never, body.latest_state)
     ctx.res.writeHead(202, { 'Content-Length': 0 })
     ctx.res.end()
   })
@@ -245,7 +246,7 @@ export function buildV0State(master: Master) {
   const frameworkV0 = (f: FrameworkRecord, active: boolean) => {
     const tasks = [...master.tasks.values()].filter((t) => t.frameworkId === f.id)
     let used: Resources = EMPTY
-    for (const t of tasks) if (!isTerminal(t.state)) used = add(used, t.resources)
+    for (const t of tasks) if (!ended(t)) used = add(used, t.resources)
     let offered: Resources = EMPTY
     for (const o of master.offers.values()) if (o.frameworkId === f.id) offered = add(offered, o.resources)
     return {

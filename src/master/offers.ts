@@ -10,12 +10,17 @@ import { allocate } from './allocator.js'
 import type { MasterContext } from './context.js'
 import { applyNow, isActive, send } from './context.js'
 import type { MasterState } from './state.js'
-import type { AgentRecord, FrameworkRecord, OfferRecord } from './types.js'
+import type { AgentRecord, FrameworkRecord, OfferRecord, TaskRecord } from './types.js'
 import { isMultiRole } from './validation.js'
+
+/** A task holds its resources until it has ended on its agent, whatever the framework was told. */
+export function ended(t: Pick<TaskRecord, 'state' | 'latestState'>): boolean {
+  return isTerminal(t.latestState ?? t.state)
+}
 
 export function agentUsed(state: MasterState, agentId: string): Resources {
   let used: Resources = EMPTY
-  for (const t of state.tasks.values()) if (t.agentId === agentId && !isTerminal(t.state)) used = add(used, t.resources)
+  for (const t of state.tasks.values()) if (t.agentId === agentId && !ended(t)) used = add(used, t.resources)
   return used
 }
 
@@ -28,7 +33,7 @@ export function agentOffered(state: MasterState, agentId: string): Resources {
 function frameworkAllocated(state: MasterState, fid: string): Record<string, Resources> {
   const out: Record<string, Resources> = {}
   for (const t of state.tasks.values()) {
-    if (t.frameworkId === fid && !isTerminal(t.state)) out[t.role] = add(out[t.role] ?? EMPTY, t.resources)
+    if (t.frameworkId === fid && !ended(t)) out[t.role] = add(out[t.role] ?? EMPTY, t.resources)
   }
   for (const o of state.offers.values()) if (o.frameworkId === fid) out[o.role] = add(out[o.role] ?? EMPTY, o.resources)
   return out

@@ -34,7 +34,7 @@ const inSubtree = (role: string, root: string): boolean => role === root || role
 export interface RolesInput {
   readonly weights: Readonly<Record<string, number>>
   readonly frameworks: ReadonlyArray<{ readonly id: string; readonly roles: readonly string[] }>
-  readonly tasks: ReadonlyArray<{ readonly frameworkId: string; readonly role: string; readonly state: string; readonly resources: Resources }>
+  readonly tasks: ReadonlyArray<{ readonly frameworkId: string; readonly role: string; readonly state: string; readonly latestState?: string | undefined; readonly resources: Resources }>
   readonly offers: ReadonlyArray<{ readonly frameworkId: string; readonly role: string; readonly resources: Resources }>
 }
 
@@ -46,7 +46,7 @@ export interface RolesInput {
  * is allocated.
  */
 export function buildRoles(input: RolesInput): Array<Record<string, unknown>> {
-  const live = input.tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE')
+  const live = input.tasks.filter((t) => !isTerminal(t.latestState ?? t.state) && t.state !== 'TASK_UNREACHABLE')
   const direct = new Set<string>([...input.frameworks.flatMap((f) => f.roles), ...live.map((t) => t.role), ...input.offers.map((o) => o.role)])
   const known = new Set<string>()
   for (const role of [...direct, ...Object.keys(input.weights)]) {

@@ -199,6 +199,8 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
         const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
         if (!t) return
         t.state = cmd.status.state
+        if (cmd.latestState !== undefined && cmd.latestState !== cmd.status.state) t.latestState = cmd.latestState
+        else delete t.latestState
         // As Mesos' Master::updateTask: a status of the same state as the latest one (a re-sent
         // update, a health change) replaces it, so the list keeps one status per transition.
         const kept = t.statuses.at(-1)?.state === cmd.status.state ? t.statuses.slice(0, -1) : t.statuses

@@ -6,7 +6,7 @@ import { applyNow, countTerminal, emitOperator } from './context.js'
 import { taskKey } from './state.js'
 import type { TaskRecord } from './types.js'
 
-export type UpdateTask = (t: TaskRecord, status: TaskStatusWire, o?: { fromAgentReport?: boolean }) => void
+export type UpdateTask = (t: TaskRecord, status: TaskStatusWire, o?: { fromAgentReport?: boolean; latestState?: string }) => void
 
 /**
  * Records a status of a known task, as Mesos' Master::updateTask: a status of the latest
@@ -22,14 +22,15 @@ export function createUpdateTask(ctx: MasterContext, allocateSoon: () => void): 
     if (wasTerminal && !isTerminal(status.state) && !o.fromAgentReport) return
     const newState = t.statuses.at(-1)?.state !== status.state
     const healthUpdate = status.reason === 'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED' || status.reason === 'REASON_TASK_CHECK_STATUS_UPDATED'
-    applyNow(ctx, { type: 'task-status', taskId: t.taskId, frameworkId: t.frameworkId, status })
+    const endedBefore = isTerminal(t.latestState ?? t.state)
+    applyNow(ctx, { type: 'task-status', taskId: t.taskId, frameworkId: t.frameworkId, status, ...(o.latestState !== undefined ? { latestState: o.latestState } : {}) })
     if (newState || healthUpdate) {
       const state = ctx.state.tasks.get(taskKey(t.frameworkId, t.taskId))?.state ?? status.state
       emitOperator(ctx, { type: 'TASK_UPDATED', task_updated: { framework_id: { value: t.frameworkId }, status, state } })
     }
-    if (!wasTerminal && isTerminal(status.state)) {
-      countTerminal(ctx, status.state)
-      allocateSoon()
-    }
+    if (!wasTerminal && isTerminal(status.state)) countTerminal(ctx, status.state)
+    // Resources come back as soon as the task has ended on its agent, acknowledged or not.
+    const after = ctx.state.tasks.get(taskKey(t.frameworkId, t.taskId))
+    if (!endedBefore && after && isTerminal(after.latestState ?? after.state)) allocateSoon()
   }
 }

@@ -95,6 +95,11 @@ export interface TaskRecord {
   readonly statuses: readonly TaskStatusWire[]
   /** The uuid of the latest update not yet acknowledged by the framework. */
   readonly pendingUuid?: string
+  /**
+   * The task's state on its agent when that is ahead of `state` (the state of the updates the
+   * framework has been sent, which reconciliation reports). Resources follow this one.
+   */
+  readonly latestState?: string
 }
 
 export interface OfferRecord {
@@ -158,7 +163,7 @@ export type MasterCommand =
   | { type: 'offer-created'; offer: Omit<OfferRecord, 'createdAt'> }
   | { type: 'offer-removed'; offerId: string }
   | { type: 'task-added'; task: TaskRecord }
-  | { type: 'task-status'; taskId: string; frameworkId: string; status: TaskStatusWire }
+  | { type: 'task-status'; taskId: string; frameworkId: string; status: TaskStatusWire; latestState?: string }
   /** The state an agent reports for a task when it re-registers, without a status of it. */
   | { type: 'task-state-reported'; taskId: string; frameworkId: string; state: string }
   | { type: 'task-acknowledged'; taskId: string; frameworkId: string; uuid: string }
@@ -188,7 +193,7 @@ export interface Master extends MasterViews {
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
   handleCall(call: SchedulerCall, streamId: string | undefined): Promise<void>
   registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire>
-  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire): void
+  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void
   agentUsed(agentId: string): Resources
   agentOffered(agentId: string): Resources
   masterInfo(): Record<string, unknown>

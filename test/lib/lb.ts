@@ -1,4 +1,5 @@
 // Runs a real `bin/dromos lb` (which owns a real HAProxy) against an AppsProcess.
+import { readdirSync, readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type { AppsProcess } from './apps.js'
@@ -47,6 +48,27 @@ export class LbProcess {
     const line = text.split('\n').find((l) => l.startsWith(`${name} `))
     return line ? Number(line.split(' ')[1]) : 0
   }
+}
+
+/**
+ * Kills every HAProxy whose configuration lies under `dir`. HAProxy outlives a killed lb on
+ * purpose; one a failed test leaves behind would keep its service ports (SO_REUSEPORT) and
+ * answer the next run's requests with stale routes.
+ */
+export function killHaproxiesUnder(dir: string): number {
+  let killed = 0
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (argv[0]?.endsWith('haproxy') && argv.some((a) => a.startsWith(dir))) {
+        process.kill(Number(pid), 'SIGKILL')
+        killed++
+      }
+    } catch {
+      // gone already
+    }
+  }
+  return killed
 }
 
 /** One GET through the balancer; the body is the serving task's id, or an error marker. */
