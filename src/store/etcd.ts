@@ -159,6 +159,7 @@ export function rangeEndOf(prefix: Buffer): Buffer {
 
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false
-  // cockatiel's breaker error: the endpoint failed recently and is not tried again yet.
-  return isRecoverableError(err) || err instanceof GRPCDeadlineExceededError || err.name === 'BrokenCircuitError'
+  // The circuit breaker's error: the endpoint failed recently and is not tried again yet.
+  const brokenCircuit = (err as { isBrokenCircuitError?: boolean }).isBrokenCircuitError === true
+  return brokenCircuit || isRecoverableError(err) || err instanceof GRPCDeadlineExceededError
 }

@@ -56,10 +56,13 @@ export function describeStoreContract(name: string, open: (space: string) => Pro
     it('lists more entries than one page holds', async () => {
       const s = await openStore()
       const keys = Array.from({ length: 1234 }, (_, i) => `many/${String(i).padStart(5, '0')}`)
-      await Promise.all(keys.map((k, i) => s.put(k, i)))
+      for (let i = 0; i < keys.length; i += 100) {
+        await s.batch(keys.slice(i, i + 100).map((key) => ({ op: 'put', key, value: Number(key.slice(5)) })))
+      }
       const listed = await s.list<number>('many/')
       expect(listed.length).toBe(keys.length)
       expect(listed.map(([k]) => k)).toEqual(keys)
+      expect(listed.every(([k, v]) => Number(k.slice(5)) === v)).toBe(true)
     })
 
     it('applies a batch as a whole, the last write of a key winning', async () => {

@@ -1,0 +1,74 @@
+// Runs a real etcd on loopback for the store and election tests: one member with free
+// ports, a data dir that outlives kill() so that start() brings the same data back.
+import type { ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort, waitUntil } from './cluster.js'
+
+export class EtcdProcess {
+  private child: ChildProcess | undefined
+  private constructor(
+    readonly dir: string,
+    readonly clientPort: number,
+    readonly peerPort: number,
+  ) {}
+
+  get clientUrl(): string {
+    return `http://127.0.0.1:${this.clientPort}`
+  }
+
+  static async start(): Promise<EtcdProcess> {
+    const etcd = new EtcdProcess(mkdtempSync(join(tmpdir(), 'dromos-etcd-')), await freePort(), await freePort())
+    await etcd.start()
+    return etcd
+  }
+
+  /** Starts etcd (again) on the same data dir and ports, and waits until it is healthy. */
+  async start(): Promise<void> {
+    const client = this.clientUrl
+    const peer = `http://127.0.0.1:${this.peerPort}`
+    const out = createWriteStream(join(this.dir, 'etcd.log'), { flags: 'a' })
+    const child = spawn(
+      'etcd',
+      [
+        '--data-dir', join(this.dir, 'data'),
+        '--name', 'n1',
+        '--listen-client-urls', client,
+        '--advertise-client-urls', client,
+        '--listen-peer-urls', peer,
+        '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', `n1=${peer}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    child.stdout?.pipe(out)
+    child.stderr?.pipe(out)
+    this.child = child
+    await waitUntil(
+      'etcd to answer /health',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`etcd exited with ${child.exitCode}; see ${this.dir}/etcd.log`)
+        const r = await fetch(`${client}/health`)
+        return r.ok && ((await r.json()) as { health?: string }).health === 'true'
+      },
+      20_000,
+      50,
+    )
+  }
+
+  /** SIGKILL, as a crash: nothing is flushed or said goodbye. */
+  async kill(): Promise<void> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  async stop(): Promise<void> {
+    await this.kill()
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
