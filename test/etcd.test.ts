@@ -177,6 +177,27 @@ describe('etcd leader election', () => {
 })
 
 describe('etcd down', () => {
+  it('fails store calls within the deadline while etcd is frozen, and answers once it runs again', async () => {
+    const requestTimeoutMs = 1_000
+    const store = open('/test/frozen/', requestTimeoutMs)
+    await store.put('k', 1)
+    etcd.signal('SIGSTOP')
+    try {
+      const t = Date.now()
+      const err = await store.get('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      const failedMs = since(t)
+      expect(err).toBeInstanceOf(StoreUnavailableError)
+      expect(failedMs).toBeLessThan(4 * requestTimeoutMs)
+      console.log(`etcd frozen: get failed in ${failedMs} ms (deadline ${requestTimeoutMs} ms per call)`)
+    } finally {
+      etcd.signal('SIGCONT')
+    }
+    expect(await waitUntil('the store to answer again', () => store.get('k'), 20_000, 100)).toBe(1)
+  })
+
   it('fails store calls within the deadline, tells the leader, and works again once etcd is back', async () => {
     const requestTimeoutMs = 1_000
     const { electionKey, dataPrefix } = freshElection()

@@ -1,4 +1,4 @@
-import type { IKeyValue, Lease, Watcher } from 'etcd3'
+import type { IKeyValue, Lease } from 'etcd3'
 import type { Logger } from 'pino'
 import { rangeEndOf } from './etcd.js'
 import type { EtcdStore } from './etcd.js'
@@ -177,7 +177,9 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
     let resolveLost: (reason: LostReason) => void = () => undefined
     const lost = new Promise<LostReason>((resolve) => (resolveLost = resolve))
     const listeners: Array<(reason: LostReason) => void> = []
-    let ownKeyWatcher: Watcher | undefined
+    const ownKeyWatcher = await call('campaign', () =>
+      client.watch().key(leader.key).startRevision(leader.revision).only('delete').create(),
+    )
 
     // A lease is safe to count on until one TTL after the last keep-alive etcd confirmed
     // was sent (the server counts from when it received it, which is later).
@@ -199,7 +201,7 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
       lostReason = reason
       clearInterval(watchdog)
       leaderLog.warn({ reason }, 'lost leadership')
-      ownKeyWatcher?.cancel().catch(() => undefined)
+      ownKeyWatcher.cancel().catch(() => undefined)
       // Let the next candidate in now rather than when the lease runs out.
       if (reason !== LostReason.resigned) lease.revoke().catch(() => lease.release())
       resolveLost(reason)
@@ -215,9 +217,6 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
       },
     }
 
-    ownKeyWatcher = await call('campaign', () =>
-      client.watch().key(leader.key).startRevision(leader.revision).only('delete').create(),
-    )
     ownKeyWatcher.on('delete', () => lose(LostReason.keyDeleted))
 
     return {

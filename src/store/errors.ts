@@ -14,7 +14,7 @@ export class StoreUnavailableError extends DromosError {
     super(
       'STORE_UNAVAILABLE',
       503,
-      `Store ${operation} failed: etcd at ${endpoints.join(',')} is unavailable (${describeCause(cause)}; each call waits at most ${timeoutMs} ms)`,
+      `Store ${operation} failed: etcd at ${endpoints.join(',')} is unavailable (${describeCause(cause)}; each attempt waits at most ${timeoutMs} ms)`,
     )
   }
 }

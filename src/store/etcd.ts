@@ -15,7 +15,11 @@ export interface EtcdStoreOptions {
   /** Every key of this store lives under prefix in etcd (e.g. '/dromos/master/'). */
   prefix: string
   log: Logger
-  /** Deadline of each etcd call. */
+  /**
+   * Deadline of each attempt of an etcd call. The client makes up to three attempts
+   * (failing over between endpoints), so a call against an etcd that does not answer
+   * fails after about 3 × requestTimeoutMs; one that refuses connections fails at once.
+   */
   requestTimeoutMs?: number
 }
 

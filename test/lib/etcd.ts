@@ -67,7 +67,14 @@ export class EtcdProcess {
     await exited
   }
 
+  /** SIGSTOP / SIGCONT: etcd keeps its connections open but answers nothing. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child?.kill(signal)
+  }
+
   async stop(): Promise<void> {
+    this.signal('SIGCONT')
+
     await this.kill()
     rmSync(this.dir, { recursive: true, force: true })
   }
