@@ -248,3 +248,51 @@ describe('etcd down', () => {
     )
   })
 })
+
+describe('a three-member etcd cluster', () => {
+  it('keeps the store and the leader when one member dies', async () => {
+    const members = await EtcdProcess.startCluster(3)
+    const endpoints = members.map((m) => m.clientUrl)
+    const clusterStores: EtcdStore[] = []
+    const openOnCluster = () => {
+      const s = openEtcdStore({ endpoints, prefix: '/test/cluster/', log, requestTimeoutMs: 1_000 })
+      clusterStores.push(s)
+      return s
+    }
+    try {
+      const store = openOnCluster()
+      // Failing over a keep-alive stream from a dead member takes a few seconds.
+      const ttlSeconds = 5
+      const election = createElection({ store, electionKey: '/test/cluster-elections/', ttlSeconds, log })
+      const leadership = await election.campaign({ id: 'a', address: 'a:1' })
+      let lostReason: LostReason | undefined
+      leadership.onLost((r) => (lostReason = r))
+      await leadership.store.put('k', 1)
+
+      const t0 = Date.now()
+      await members[0]!.kill()
+      // Writes go on through the other members while a quorum stands.
+      await waitUntil(
+        'a fenced write through the surviving members',
+        async () => {
+          if (lostReason) throw new Error(`leadership lost: ${lostReason}`)
+          await leadership.store.put('k', 2)
+          return true
+        },
+        15_000,
+        100,
+      )
+      const failoverMs = since(t0)
+      expect(await openOnCluster().get('k')).toBe(2)
+      // Keep-alives fail over too: the lease outlives several TTLs.
+      await new Promise((r) => setTimeout(r, 2 * ttlSeconds * 1000))
+      expect(lostReason).toBeUndefined()
+      await leadership.store.put('k', 3)
+      console.log(`3-member cluster: one member killed, fenced writes went on after ${failoverMs} ms, leader kept its lease`)
+      await leadership.resign()
+    } finally {
+      for (const s of clusterStores) await s.close()
+      for (const m of members) await m.stop()
+    }
+  })
+})

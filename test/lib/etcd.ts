@@ -1,5 +1,5 @@
-// Runs a real etcd on loopback for the store and election tests: one member with free
-// ports, a data dir that outlives kill() so that start() brings the same data back.
+// Runs a real etcd on loopback for the store and election tests: one member or a cluster,
+// free ports, and a data dir that outlives kill() so that start() brings the same data back.
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
@@ -9,8 +9,10 @@ import { freePort, waitUntil } from './cluster.js'
 
 export class EtcdProcess {
   private child: ChildProcess | undefined
+  private initialCluster = ''
   private constructor(
     readonly dir: string,
+    readonly name: string,
     readonly clientPort: number,
     readonly peerPort: number,
   ) {}
@@ -20,9 +22,20 @@ export class EtcdProcess {
   }
 
   static async start(): Promise<EtcdProcess> {
-    const etcd = new EtcdProcess(mkdtempSync(join(tmpdir(), 'dromos-etcd-')), await freePort(), await freePort())
-    await etcd.start()
-    return etcd
+    const [etcd] = await EtcdProcess.startCluster(1)
+    return etcd!
+  }
+
+  /** n members on loopback, n1…nN, started together (each waits for a quorum). */
+  static async startCluster(n: number): Promise<EtcdProcess[]> {
+    const members: EtcdProcess[] = []
+    for (let i = 1; i <= n; i++) {
+      members.push(new EtcdProcess(mkdtempSync(join(tmpdir(), 'dromos-etcd-')), `n${i}`, await freePort(), await freePort()))
+    }
+    const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',')
+    for (const m of members) m.initialCluster = initialCluster
+    await Promise.all(members.map((m) => m.start()))
+    return members
   }
 
   /** Starts etcd (again) on the same data dir and ports, and waits until it is healthy. */
@@ -34,12 +47,12 @@ export class EtcdProcess {
       'etcd',
       [
         '--data-dir', join(this.dir, 'data'),
-        '--name', 'n1',
+        '--name', this.name,
         '--listen-client-urls', client,
         '--advertise-client-urls', client,
         '--listen-peer-urls', peer,
         '--initial-advertise-peer-urls', peer,
-        '--initial-cluster', `n1=${peer}`,
+        '--initial-cluster', this.initialCluster,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
