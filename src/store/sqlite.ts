@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Store } from './store.js'
+import type { BatchStore, StoreWrite } from './store.js'
 
 /** The embedded backend: one SQLite file, WAL journal, synchronous commits. */
-export function openSqliteStore(path: string): Store {
+export function openSqliteStore(path: string): BatchStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
@@ -16,6 +16,12 @@ export function openSqliteStore(path: string): Store {
   const listStmt = db.prepare<[string, string], { key: string; value: string }>(
     'SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key',
   )
+  const applyAll = db.transaction((writes: readonly StoreWrite[]) => {
+    for (const w of writes) {
+      if (w.op === 'put') putStmt.run(w.key, JSON.stringify(w.value))
+      else delStmt.run(w.key)
+    }
+  })
   return {
     async get<T>(key: string) {
       const row = getStmt.get(key)
@@ -26,6 +32,9 @@ export function openSqliteStore(path: string): Store {
     },
     async delete(key) {
       delStmt.run(key)
+    },
+    async batch(writes) {
+      applyAll(writes)
     },
     async list<T>(prefix: string) {
       // Every key with the prefix sorts between prefix and prefix + U+FFFF.
