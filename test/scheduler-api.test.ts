@@ -402,6 +402,26 @@ describe('offers', () => {
     await teardown(f)
   })
 
+  it('validates health checks as Mesos: a negative duration fails that task with TASK_ERROR, 0 is accepted, the call is never refused', async () => {
+    const f = await subscribe({ name: 'health-validation' })
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const task = (id: string, health: Record<string, unknown>): Record<string, unknown> => ({
+      name: id,
+      task_id: { value: id },
+      resources: [scalar('cpus', 0.1), scalar('mem', 32)],
+      command: { value: 'sleep 60' },
+      health_check: { type: 'COMMAND', command: { value: 'true' }, ...health },
+    })
+    await f.launch(offer, [task('hc-negative', { interval_seconds: -1 }), task('hc-zero', { interval_seconds: 0, delay_seconds: 0, grace_period_seconds: 0 })])
+    const bad = (await f.waitUpdate('hc-negative', 'TASK_ERROR')).update.status
+    expect(bad.reason).toBe('REASON_TASK_INVALID')
+    expect(bad.message).toMatch(/Expecting 'interval_seconds' to be non-negative/)
+    await f.waitUpdate('hc-zero', 'TASK_RUNNING')
+    // Checked over and over without a busy loop, and reported healthy.
+    await f.waitFor((e) => e.type === 'UPDATE' && e.update.status.task_id.value === 'hc-zero' && e.update.status.healthy === true, { what: 'hc-zero healthy', timeoutMs: 15_000 })
+    await teardown(f)
+  })
+
   it('rejects a task that asks for more than the offer with TASK_ERROR, and a duplicate id too', async () => {
     const f = await subscribe({ name: 'invalid' })
     const offer = (await f.waitOffers()).offers.offers[0]

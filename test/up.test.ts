@@ -1,5 +1,5 @@
 // `dromos up`: one command gives a working cluster; Ctrl-C stops it and its containers.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
@@ -57,6 +57,30 @@ describe('dromos up', () => {
     expect(await proc.exited).toBe(0)
     const left = await docker.listContainers({ all: true, filters: { label: [taskLabel] } })
     expect(left).toHaveLength(0)
+  })
+
+  it('a second dromos up on the same ports says which ports are taken and by what, starts nothing, and exits 3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dromos-up-'))
+    dirs.push(dir)
+    const [masterPort, agentPort, appsPort] = [await freePort(), await freePort(), await freePort()]
+    const args = (state: string) => ['up', '--work-dir', join(dir, state), '--master-port', String(masterPort), '--agent-port', String(agentPort), '--apps-port', String(appsPort), '--no-lb', '--resources', 'cpus:1;mem:256;ports:[31211-31212]']
+    const first = new Proc(args('one'), join(dir, 'one.out'))
+    try {
+      await waitUntil('the first cluster to answer', async () => (await fetch(`http://127.0.0.1:${appsPort}/v2/info`)).ok)
+      const second = new Proc(args('two'), join(dir, 'two.out'))
+      expect(await second.exited).toBe(3)
+      const err = readFileSync(join(dir, 'two.out'), 'utf8')
+      expect(err).toContain(`port ${masterPort} (master, --master-port) is taken by pid ${first.child.pid}`)
+      expect(err).toContain(`port ${appsPort} (apps, --apps-port) is taken by pid ${first.child.pid}`)
+      expect(err).toMatch(/a dromos cluster may already run/)
+      expect(err).not.toMatch(/\n\s+at /)
+      expect(existsSync(join(dir, 'two'))).toBe(false)
+      // The first cluster did not notice.
+      expect((await fetch(`http://127.0.0.1:${masterPort}/health`)).ok).toBe(true)
+    } finally {
+      first.child.kill('SIGINT')
+      await first.exited
+    }
   })
 
   it('leaves the containers running with --keep-tasks', async () => {

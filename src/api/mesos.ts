@@ -95,12 +95,14 @@ export const HealthCheckSchema = z.looseObject({
   http: z.object({ port: z.number().int(), path: z.string().default('/'), scheme: z.string().default('http') }).optional(),
   tcp: z.object({ port: z.number().int() }).optional(),
   command: CommandInfoSchema.optional(),
-  delay_seconds: z.number().nonnegative().default(15),
-  interval_seconds: z.number().positive().default(10),
-  timeout_seconds: z.number().positive().default(20),
+  // Any number here: a negative one fails that task with TASK_ERROR (master/validation.ts), as
+  // Mesos's validation does, rather than the whole call.
+  delay_seconds: z.number().default(15),
+  interval_seconds: z.number().default(10),
+  timeout_seconds: z.number().default(20),
   // uint32 in the proto: 0 is valid, and Mesos then kills at the first counted failure.
   consecutive_failures: z.number().int().nonnegative().default(3),
-  grace_period_seconds: z.number().nonnegative().default(10),
+  grace_period_seconds: z.number().default(10),
 })
 export type HealthCheck = z.infer<typeof HealthCheckSchema>
 

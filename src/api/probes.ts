@@ -18,6 +18,10 @@ import type { HealthCheck } from './mesos.js'
 import type { Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 
+
+/** The shortest pause between two checks, whatever interval_seconds says. */
+const MIN_INTERVAL_SECONDS = 0.1
+
 export interface HealthResult {
   readonly healthy: boolean
   readonly consecutiveFailures: number
@@ -128,7 +132,8 @@ export function startProbeLoop(target: ProbeTarget, onOutcome: (o: ProbeOutcome)
       stopped = true
       return
     }
-    schedule(check.interval_seconds)
+    // An interval of 0 is valid (Mesos): checks then follow one another, not in a busy loop.
+    schedule(Math.max(check.interval_seconds, MIN_INTERVAL_SECONDS))
   }
 
   schedule(check.delay_seconds)

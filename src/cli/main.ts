@@ -1,7 +1,7 @@
 // `dromos` subcommands. Importing this module runs the CLI.
 import { Command, InvalidArgumentError } from 'commander'
 import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
-import { runAgent, runApps, runDns, runLb, runMaster, runUp } from './processes.js'
+import { runAgent, runApps, runDns, runLb, runMaster, runUp, UpRefusedError } from './processes.js'
 import { parseDurationMs } from '../core/duration.js'
 import { registerAppCommands } from './app-commands.js'
 
@@ -126,6 +126,8 @@ program
 registerAppCommands(program)
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`dromos: ${(e as Error).message}\n`)
-  process.exit(1)
+  const lines = e instanceof UpRefusedError ? e.lines : [(e as Error).message]
+  for (const line of lines) process.stderr.write(`dromos: ${line}\n`)
+  // 3: the ports a cluster needs are taken (another may run), as distinct from a failure.
+  process.exit(e instanceof UpRefusedError ? 3 : 1)
 })

@@ -6,6 +6,7 @@ import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import pino from 'pino'
+import { takenPorts } from './ports.js'
 import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
 import { createAgent } from '../agent/agent.js'
 import { createDockerContainerizer } from '../agent/containerizers/docker.js'
@@ -306,7 +307,23 @@ export async function runDns(flags: DnsFlags): Promise<void> {
   onSignals(() => dns.stop())
 }
 
+/** `dromos up` would not start: each line says why. */
+export class UpRefusedError extends Error {
+  constructor(readonly lines: readonly string[]) {
+    super(lines.join('\n'))
+  }
+}
+
 export async function runUp(flags: UpFlags): Promise<void> {
+  // A cluster that already runs holds these ports: say so, and start nothing.
+  const taken = await takenPorts([
+    { port: flags.masterPort, what: 'master', flag: '--master-port' },
+    { port: flags.agentPort, what: 'agent', flag: '--agent-port' },
+    { port: flags.appsPort, what: 'apps', flag: '--apps-port' },
+  ])
+  if (taken.length > 0) {
+    throw new UpRefusedError([...taken, 'a dromos cluster may already run: stop it (Ctrl-C in its terminal), or choose other ports with the flags above'])
+  }
   const workDir = resolve(flags.workDir)
   mkdirSync(workDir, { recursive: true })
   const logFile = join(workDir, 'dromos.log')

@@ -22,6 +22,16 @@ export function validateTask(task: TaskInfo, ctx: { agentId: string; knownTask: 
     if (r.type === 'RANGES' && r.ranges === undefined) return `Ranges resource '${r.name}' has no ranges`
     if (r.role && r.role !== '*') return `Resource '${r.name}' is reserved for role '${r.role}'; reservations are not supported`
   }
+  const health = task.health_check
+  if (health) {
+    // Mesos's validateHealthCheck: the durations must not be negative (0 is allowed).
+    for (const field of ['delay_seconds', 'interval_seconds', 'timeout_seconds', 'grace_period_seconds'] as const) {
+      if (health[field] < 0) return `Task's health check is invalid: Expecting '${field}' to be non-negative`
+    }
+    if (health.http && !health.http.path.startsWith('/')) return "Task's health check is invalid: The path of an HTTP health check must start with '/'"
+    if (health.http && health.http.scheme !== 'http' && health.http.scheme !== 'https') return `Task's health check is invalid: Unsupported HTTP health check scheme '${health.http.scheme}'`
+    if (health.type === 'COMMAND' && !health.command?.value) return "Task's health check is invalid: Expecting 'command' to be set for a COMMAND health check"
+  }
   const docker = task.container?.docker
   if (docker) {
     const ports = resources.ranges.ports ?? []
