@@ -3,22 +3,13 @@ import { describe, expect, it } from 'vitest'
 import type { OfferWire } from '../api/mesos.js'
 import { TaskInfoSchema } from '../api/mesos.js'
 import { normalizeRanges } from '../core/resources.js'
-import {
-  appHostname,
-  appIdFromTaskId,
-  assignPorts,
-  buildTaskInfo,
-  instanceIdFor,
-  meetsConstraints,
-  offerViewFromWire,
-  placeInstances,
-  portsNeeded,
-  resourcesFit,
-  taskEnvironment,
-  taskIdFor,
-  taskIdForInstance,
-} from './placement.js'
+import { meetsConstraints } from './constraints.js'
+import { offerViewFromWire } from './offer-view.js'
+import { placeInstances, resourcesFit } from './placement.js'
 import type { Launch } from './placement.js'
+import { assignPorts, portsNeeded } from './ports.js'
+import { appHostname, appIdFromTaskId, instanceIdFor, taskIdFor, taskIdForInstance } from './task-ids.js'
+import { buildTaskInfo, taskEnvironment } from './task-info.js'
 import { T0, testApp, testInstance } from './testing.js'
 import type { AppDefinition, Constraint, Instance, OfferView, PortDefinition } from './types.js'
 
