@@ -2,7 +2,6 @@
 // offer and the instances already placed: pure functions.
 import type { AppDefinition, Constraint, Instance, OfferView } from './types.js'
 
-
 /** Agent attributes by agent id, for constraints over instances that are already running. */
 export type AgentAttributes = Readonly<Record<string, Readonly<Record<string, string>>>>
 

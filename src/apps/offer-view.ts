@@ -6,9 +6,6 @@ import { normalizeRanges } from '../core/resources.js'
 import { formatScalar, REGION_FIELD, ZONE_FIELD } from './constraints.js'
 import type { OfferView } from './types.js'
 
-
-
-
 export function offerViewFromWire(offer: OfferWire): OfferView {
   const resources = resourcesFromWire(offer.resources)
   const attributes: Record<string, string> = {}

@@ -10,7 +10,6 @@ import type { PortAssignment } from './ports.js'
 import { assignPorts, subtractPorts } from './ports.js'
 import type { AppDefinition, Instance, OfferView } from './types.js'
 
-
 /** Marathon's NoOfferMatchReason names (marathon:src/main/scala/mesosphere/mesos/NoOfferMatchReason.scala). */
 export const NoOfferMatchReason = {
   InsufficientCpus: 'InsufficientCpus',

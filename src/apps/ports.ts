@@ -3,7 +3,6 @@ import type { Range } from '../core/resources.js'
 import { normalizeRanges, rangesContain, valuesToRanges } from '../core/resources.js'
 import type { AppDefinition, OfferView } from './types.js'
 
-
 /** One requested host port: none (container-only mapping), any free one, or a fixed one. */
 export type HostPortRequest = { kind: 'none' } | { kind: 'dynamic' } | { kind: 'fixed'; port: number }
 

@@ -1,6 +1,5 @@
 // Marathon's ids of instances and tasks, and the app id a task id names.
 
-
 /** `/prod/web` -> `prod_web` (PathId.safePath). */
 export function safeAppId(appId: string): string {
   return appId.split('/').filter((s) => s !== '').join('_')

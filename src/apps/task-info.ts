@@ -5,7 +5,6 @@ import { hasPortMappings, hostPortRequests } from './ports.js'
 import { appHostname } from './task-ids.js'
 import type { AppDefinition, OfferView, PortMapping } from './types.js'
 
-
 type WireResource = TaskInfo['resources'][number]
 type WireHealthCheck = NonNullable<TaskInfo['health_check']>
 type WireContainer = NonNullable<TaskInfo['container']>
