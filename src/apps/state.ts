@@ -112,6 +112,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
           return persist(async () => {
             await store.delete(`apps/current/${enc(id)}`)
             await store.delete(`apps/delay/${enc(id)}`)
+            await store.delete(`apps/failures/${enc(id)}`)
             for (const [k] of await store.list(`apps/versions/${enc(id)}/`)) await store.delete(k)
           })
         }
@@ -150,9 +151,12 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
           const id = cmd.appId
           return persist(() => store.delete(`apps/delay/${enc(id)}`))
         }
-        case 'task-failure':
+        case 'task-failure': {
+          // Kept like Marathon's TaskFailureRepository: lastTaskFailure survives a restart.
           lastFailures.set(cmd.failure.appId, cmd.failure)
-          return
+          const f = cmd.failure
+          return persist(() => store.put(`apps/failures/${enc(f.appId)}`, f))
+        }
         case 'group-put': {
           groups.set(cmd.group.id, cmd.group)
           const g = cmd.group
@@ -178,6 +182,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       for (const [, d] of await store.list<DeploymentRecord>('apps/deployments/')) deployments.set(d.id, d)
       for (const [, g] of await store.list<GroupSpec>('apps/groups/')) groups.set(g.id, g)
       for (const [k, d] of await store.list<LaunchDelay>('apps/delay/')) delays.set(decodeURIComponent(k.slice('apps/delay/'.length)), d)
+      for (const [, f] of await store.list<TaskFailure>('apps/failures/')) lastFailures.set(f.appId, f)
       opts.log.info({ apps: apps.size, instances: instances.size, deployments: deployments.size }, 'loaded apps state')
     },
     async versions(appId) {
