@@ -9,6 +9,7 @@ import type { FrameworkInfo } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
+import { createWriteQueue } from '../store/write-queue.js'
 import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, TaskCheckpoint, UpdateQueue } from './types.js'
 import { MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK, MAX_COMPLETED_FRAMEWORKS, taskKey } from './types.js'
 
@@ -87,14 +88,9 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
   const terminalCounts = new Map<string, number>()
   const updates = new Map<string, Mutable<UpdateQueue>>()
 
-  // Writes reach the store in the order the commands were applied. A failure is logged, and
-  // rejects `written()` for a caller that awaits it.
-  let writes: Promise<void> = Promise.resolve()
-  const persist = (fn: () => Promise<void>): void => {
-    const next = writes.then(fn, fn)
-    next.catch((e: unknown) => log.error({ err: e }, 'agent checkpoint write failed'))
-    writes = next
-  }
+  // Writes reach the store in the order the commands were applied.
+  const writes = createWriteQueue((e: unknown) => log.error({ err: e }, 'agent checkpoint write failed'))
+  const persist = (fn: () => Promise<void>): void => void writes.persist(fn)
   const putTask = (t: AgentTask): void => {
     const k = taskKey(t.frameworkId, t.info.task_id.value)
     const cp = toCheckpoint(t)
@@ -275,7 +271,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
     task: (fid, tid) => tasks.get(taskKey(fid, tid)),
     pending: (fid, tid) => updates.get(taskKey(fid, tid))?.updates ?? [],
     apply,
-    written: () => writes,
+    written: writes.written,
     async load(at) {
       const saved = await store.get<{ agentId: string }>('agent')
       const checkpoint: AgentCheckpoint = {

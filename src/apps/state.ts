@@ -4,6 +4,7 @@
 import type { Logger } from 'pino'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
+import { createWriteQueue } from '../store/write-queue.js'
 import type { GroupSpec } from './groups.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
 
@@ -75,12 +76,9 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const delays = new Map<string, LaunchDelay>()
   const lastFailures = new Map<string, TaskFailure>()
   const groups = new Map<string, GroupSpec>()
-  // Writes reach the store in the order the commands were applied.
-  let writes: Promise<void> = Promise.resolve()
-  const persist = (fn: () => Promise<void>): Promise<void> => {
-    writes = writes.then(fn, fn)
-    return writes
-  }
+  // Writes reach the store in the order the commands were applied; apply answers once its own are done.
+  const writes = createWriteQueue((e: unknown) => opts.log.error({ err: e }, 'apps store write failed'))
+  const persist = (fn: () => Promise<void>): Promise<void> => writes.persist(fn)
 
   const state: AppsState = {
     apps,
@@ -186,11 +184,11 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       opts.log.info({ apps: apps.size, instances: instances.size, deployments: deployments.size }, 'loaded apps state')
     },
     async versions(appId) {
-      await writes
+      await writes.written()
       return (await store.list(`apps/versions/${enc(appId)}/`)).map(([k]) => k.slice(`apps/versions/${enc(appId)}/`.length)).reverse()
     },
     async version(appId, version) {
-      await writes
+      await writes.written()
       return store.get<AppDefinition>(`apps/versions/${enc(appId)}/${version}`)
     },
     instancesOf(appId) {

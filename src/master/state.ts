@@ -7,6 +7,7 @@ import type { FrameworkInfo } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import type { Store } from '../store/store.js'
+import { createWriteQueue } from '../store/write-queue.js'
 import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, Refusal, TaskRecord } from './types.js'
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
@@ -46,14 +47,9 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
   const recoveredAgents = new Map<string, RecoveredAgent>()
   const removedFrameworkIds = new Set<string>()
 
-  // Writes reach the store in the order the commands were applied. Nobody need await them:
-  // a failure is logged, and rejects `written()` for a caller that does.
-  let writes: Promise<void> = Promise.resolve()
-  const persist = (fn: () => Promise<void>): void => {
-    const next = writes.then(fn, fn)
-    next.catch((e: unknown) => log.error({ err: e }, 'master store write failed'))
-    writes = next
-  }
+  // Writes reach the store in the order the commands were applied. Nobody need await them.
+  const writes = createWriteQueue((e: unknown) => log.error({ err: e }, 'master store write failed'))
+  const persist = (fn: () => Promise<void>): void => void writes.persist(fn)
   const putFramework = (f: FrameworkRecord): void => {
     const rec = { id: f.id, info: f.info }
     persist(() => store.put(`frameworks/${rec.id}`, rec))
@@ -242,7 +238,7 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     recoveredAgents,
     removedFrameworkIds,
     apply,
-    written: () => writes,
+    written: writes.written,
     async load(at) {
       const recovered: FrameworkRecord[] = []
       for (const [, rec] of await store.list<{ id: string; info: FrameworkInfo }>('frameworks/')) {
