@@ -59,6 +59,10 @@ export interface LbFlags {
   group: string
   bindAddress: string
   httpPort: number
+  httpsPort?: number
+  appIdPort?: number
+  sslCerts?: string
+  strictMode?: boolean
   statsPort: number
   workDir: string
   haproxy: string

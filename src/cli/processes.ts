@@ -231,6 +231,14 @@ export async function startLb(flags: LbFlags, log: Logger): Promise<Running> {
     clock: systemClock,
     bindAddress: flags.bindAddress,
     httpPort: flags.httpPort,
+    httpsPort: flags.httpsPort ?? 443,
+    appIdPort: flags.appIdPort ?? 9091,
+    sslCerts: (flags.sslCerts ?? '')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean)
+      .map((c) => resolve(c)),
+    ...(flags.strictMode ? { strict: true } : {}),
     statsPort: flags.statsPort,
     ...(flags.alwaysReload ? { alwaysReload: true } : {}),
   })

@@ -3,7 +3,7 @@
 // sessions), and the runtime API.
 import type { ChildProcess } from 'node:child_process'
 import { execFile, spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -16,6 +16,11 @@ export interface Haproxy {
   readonly configPath: string
   /** Starts HAProxy with this configuration, or reloads the running one seamlessly. */
   apply(config: string): Promise<void>
+  /**
+   * Why HAProxy would refuse these arguments on a bind line (`ssl crt <file>`, bind options),
+   * or undefined when it takes them: HAProxy itself checks a configuration made of that one line.
+   */
+  checkBind(args: string): Promise<string | undefined>
   /** Sends runtime API commands; rejects when HAProxy reports an error for any of them. */
   runtime(commands: readonly string[]): Promise<string>
   stop(): Promise<void>
@@ -51,6 +56,26 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
       return cmdline.includes('-f') && cmdline.includes(configPath) ? pid : undefined
     } catch {
       return undefined
+    }
+  }
+
+  let probes = 0
+  async function checkBind(args: string): Promise<string | undefined> {
+    const path = join(opts.dir, `bind-check-${process.pid}-${probes++}.cfg`)
+    writeFileSync(path, ['defaults', '  mode http', '  timeout connect 5s', '  timeout client 5s', '  timeout server 5s', 'frontend bind_check', `  bind 127.0.0.1:1 ${args}`, ''].join('\n'))
+    try {
+      await run(binary, ['-c', '-q', '-f', path])
+      return undefined
+    } catch (e) {
+      const err = e as { stderr?: string; message: string }
+      const alerts = (err.stderr ?? err.message)
+        .split('\n')
+        .filter((l) => l.includes('[ALERT]') && !/fatal errors|Error\(s\) found/.test(l))
+        // HAProxy names the probe file and line; what matters is what follows.
+        .map((l) => l.replace(/^.*?\[ALERT\][^:]*:\s*/, '').replace(/^.*?parsing \[[^\]]*\] : /, '').trim())
+      return alerts.join('; ') || 'refused'
+    } finally {
+      rmSync(path, { force: true })
     }
   }
 
@@ -114,6 +139,7 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
   return {
     socketPath,
     configPath,
+    checkBind,
     async apply(config) {
       const tmp = `${configPath}.new`
       writeFileSync(tmp, config)

@@ -3,6 +3,7 @@
 // the app is then read again (see apps-follower.ts), so a lost or reordered event cannot leave
 // a wrong route.
 import type { Server as HttpServer } from 'node:http'
+import { networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AppsFollower } from '../api/apps-follower.js'
@@ -14,7 +15,12 @@ import type { Haproxy } from './haproxy.js'
 import type { Applied } from './plan.js'
 import { planChange, renderConfig } from './plan.js'
 import type { LbApp, RejectedRoute, Routes } from './routes.js'
-import { routes } from './routes.js'
+import { bindArgsWanted, routes } from './routes.js'
+
+/** This machine's own addresses: where a frontend may listen (HAPROXY_{n}_BIND_ADDR). */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
+}
 
 export interface LoadBalancerOptions {
   readonly appsUrl: string
@@ -24,6 +30,12 @@ export interface LoadBalancerOptions {
   readonly clock: Clock
   readonly bindAddress: string
   readonly httpPort: number
+  readonly httpsPort: number
+  readonly appIdPort: number
+  /** PEM files (certificate and key) the HTTPS port offers besides the apps' own. */
+  readonly sslCerts?: readonly string[]
+  /** Serve only ports whose HAPROXY_{n}_ENABLED is true, as marathon-lb's --strict-mode. */
+  readonly strict?: boolean
   readonly statsPort: number
   /** Port of the lb's own API on 127.0.0.1 (0: any free port). */
   readonly apiPort?: number
@@ -97,11 +109,31 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   }
 
   function render(state: Applied): string {
-    return renderConfig(state, { bindAddress: opts.bindAddress, httpPort: opts.httpPort, statsPort: opts.statsPort, apiPort, socketPath: haproxy.socketPath })
+    return renderConfig(state, {
+      bindAddress: opts.bindAddress,
+      httpPort: opts.httpPort,
+      httpsPort: opts.httpsPort,
+      appIdPort: opts.appIdPort,
+      sslCerts: opts.sslCerts ?? [],
+      statsPort: opts.statsPort,
+      apiPort,
+      socketPath: haproxy.socketPath,
+    })
   }
 
+  /** HAProxy's verdicts on bind-line arguments the labels ask for, each asked once. */
+  const bindVerdicts = new Map<string, string | undefined>()
+
   async function applyRoutes(since?: number): Promise<void> {
-    const wanted = routes([...follower.apps.values()] as unknown as LbApp[], { group: opts.group, reservedPorts: [opts.httpPort, opts.statsPort, apiPort] })
+    const apps = [...follower.apps.values()] as unknown as LbApp[]
+    for (const args of bindArgsWanted(apps)) if (!bindVerdicts.has(args)) bindVerdicts.set(args, await haproxy.checkBind(args))
+    const wanted = routes(apps, {
+      group: opts.group,
+      reservedPorts: [opts.httpPort, opts.httpsPort, opts.appIdPort, opts.statsPort, apiPort],
+      ...(opts.strict ? { strict: true } : {}),
+      localAddresses: localAddresses(),
+      bindProblem: (args) => bindVerdicts.get(args),
+    })
     const rejected = wanted.rejected ?? []
     const known = new Set(lastRejected.map((r) => `${r.appId}:${r.portIndex}:${r.reason}`))
     for (const r of rejected) if (!known.has(`${r.appId}:${r.portIndex}:${r.reason}`)) log.warn(r, 'route left out')
@@ -188,6 +220,11 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
         ctx.res.writeHead(200, { 'Content-Type': registry.contentType })
         ctx.res.end(await registry.metrics())
       })
+      const certs = opts.sslCerts ?? []
+      if (certs.length > 0) {
+        const refused = await haproxy.checkBind(`ssl ${certs.map((c) => `crt ${c}`).join(' ')}`)
+        if (refused !== undefined) throw new Error(`HAProxy refuses the certificates ${certs.join(', ')}: ${refused}`)
+      }
       apiServer = await listen({ router, host: '127.0.0.1', port: opts.apiPort ?? 0, log })
       const addr = apiServer.address()
       apiPort = typeof addr === 'object' && addr ? addr.port : 0

@@ -1,9 +1,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Applied } from './plan.js'
+import type { RenderOptions } from './plan.js'
 import { MIN_SLOTS, planChange, renderConfig } from './plan.js'
 import type { Backend, LbApp, Routes } from './routes.js'
-import { backendName, routes } from './routes.js'
+import { backendName, bindArgsWanted, routes } from './routes.js'
 
 function backend(name: string, servers: Array<[string, number, boolean?]>, over: Partial<Backend> = {}): Backend {
   return {
@@ -15,11 +16,16 @@ function backend(name: string, servers: Array<[string, number, boolean?]>, over:
     balance: 'roundrobin',
     sticky: false,
     vhosts: [],
+    weight: 0,
+    redirectToHttps: false,
+    hsts: false,
     servers: servers.map(([taskId, port, draining]) => ({ taskId, address: '127.0.0.1', port, draining: draining ?? false })),
     capacity: 0,
     ...over,
   }
 }
+
+const RENDER: RenderOptions = { bindAddress: '127.0.0.1', httpPort: 8081, httpsPort: 8443, appIdPort: 8091, sslCerts: [], statsPort: 9090, apiPort: 4000, socketPath: '/tmp/x.sock' }
 
 /** A model of HAProxy's server table: applies runtime commands the way HAProxy does. */
 function simulate(applied: Applied, commands: readonly string[]): Map<string, { addr: string; state: string }> {
@@ -135,7 +141,7 @@ describe('planChange', () => {
     const change = planChange(undefined, {
       backends: [backend('web_10000', [['a', 31000], ['b', 31001, true]], { vhosts: ['web.test'], path: '/api' })],
     })
-    const cfg = renderConfig(change.next, { bindAddress: '127.0.0.1', httpPort: 8081, statsPort: 9091, apiPort: 4000, socketPath: '/tmp/x.sock' })
+    const cfg = renderConfig(change.next, RENDER)
     expect(cfg).toContain('server srv1 127.0.0.1:31000\n')
     expect(cfg).toContain('server srv2 127.0.0.1:31001 disabled')
     expect(cfg).toContain('server srv4 127.0.0.1:1 disabled')
@@ -294,5 +300,136 @@ describe('routes (properties)', () => {
         }
       }),
     )
+  })
+})
+
+describe('marathon-lb labels', () => {
+  const hc = { protocol: 'HTTP', path: '/health', portIndex: 0, intervalSeconds: 2, timeoutSeconds: 1, maxConsecutiveFailures: 3 }
+  const web = (id: string, servicePort: number, labels: Record<string, string>, over: Partial<LbApp> = {}): LbApp => ({
+    id,
+    labels: { HAPROXY_GROUP: 'external', ...labels },
+    portDefinitions: [{ port: servicePort }],
+    networks: [{ mode: 'host' }],
+    tasks: [{ id: `${id}.t1`, state: 'TASK_RUNNING', host: '127.0.0.1', ports: [31000] }],
+    ...over,
+  })
+  const one = (app: LbApp, opts: Partial<Parameters<typeof routes>[1]> = {}): Backend | undefined => routes([app], { group: 'external', ...opts }).backends[0]
+  const reasons = (apps: LbApp[], opts: Partial<Parameters<typeof routes>[1]> = {}): string[] =>
+    (routes(apps, { group: 'external', ...opts }).rejected ?? []).map((r) => `${r.appId}: ${r.reason}`)
+  const render = (r: Routes, over: Partial<RenderOptions> = {}): string => renderConfig(planChange(undefined, r).next, { ...RENDER, ...over })
+
+  it('HAPROXY_{n}_ENABLED false leaves a port out, and --strict-mode serves only ports enabled', () => {
+    expect(one(web('/a', 10000, { HAPROXY_0_ENABLED: 'false' }))).toBeUndefined()
+    expect(one(web('/a', 10000, { HAPROXY_0_ENABLED: 'no' }))).toBeUndefined()
+    expect(one(web('/a', 10000, {}))).toBeDefined()
+    expect(one(web('/a', 10000, {}), { strict: true })).toBeUndefined()
+    expect(one(web('/a', 10000, { HAPROXY_0_ENABLED: 'true' }), { strict: true })).toBeDefined()
+    // Left out, not refused: nothing to report.
+    expect(reasons([web('/a', 10000, { HAPROXY_0_ENABLED: 'false' })])).toEqual([])
+  })
+
+  it('orders the HTTP rules by HAPROXY_{n}_BACKEND_WEIGHT, a path weighing 1 unless told, and routes a path without a host', () => {
+    const r = routes(
+      [
+        web('/plain', 10000, { HAPROXY_0_VHOST: 'w.test' }),
+        web('/api', 10001, { HAPROXY_0_VHOST: 'w.test', HAPROXY_0_PATH: '/api' }),
+        web('/any', 10002, { HAPROXY_0_PATH: '/any' }),
+        web('/heavy', 10003, { HAPROXY_0_VHOST: 'w.test', HAPROXY_0_BACKEND_WEIGHT: '5' }),
+      ],
+      { group: 'external' },
+    )
+    expect(r.backends.map((b) => [b.appId, b.weight, b.mode])).toEqual([
+      ['/any', 1, 'http'],
+      ['/api', 1, 'http'],
+      ['/heavy', 5, 'http'],
+      ['/plain', 0, 'http'],
+    ])
+    const cfg = render(r)
+    const uses = cfg.split('\n').filter((l) => l.includes('use_backend') && l.includes(' host_') || /use_backend \S+ if path_/.test(l))
+    expect(uses.filter((l) => !l.includes('dromos_lb_api')).slice(0, 4)).toEqual([
+      '  use_backend heavy_10003 if host_0',
+      '  use_backend api_10001 if host_1 path_1',
+      '  use_backend any_10002 if path_2',
+      '  use_backend plain_10000 if host_3',
+    ])
+    expect(reasons([web('/w', 10000, { HAPROXY_0_BACKEND_WEIGHT: 'heavy' })])).toEqual(["/w: backend weight 'heavy' is not an integer"])
+  })
+
+  it('binds the service port where HAPROXY_{n}_BIND_ADDR says, with HAPROXY_{n}_BIND_OPTIONS, when this machine has the address and HAProxy takes the options', () => {
+    const b = one(web('/a', 10000, { HAPROXY_0_BIND_ADDR: '10.1.2.3', HAPROXY_0_BIND_OPTIONS: 'backlog 64' }), { localAddresses: ['10.1.2.3'] })!
+    expect(render({ backends: [b] })).toContain('  bind 10.1.2.3:10000 backlog 64\n')
+    expect(one(web('/a', 10000, { HAPROXY_0_BIND_ADDR: '127.0.0.2' }))!.bindAddress).toBe('127.0.0.2')
+    const refused = (args: string): string | undefined => (args.includes('bogus') ? "unknown keyword 'bogus'" : undefined)
+    expect(
+      reasons(
+        [
+          web('/far', 10000, { HAPROXY_0_BIND_ADDR: '192.0.2.7' }),
+          web('/name', 10001, { HAPROXY_0_BIND_ADDR: 'example.test' }),
+          web('/opts', 10002, { HAPROXY_0_BIND_OPTIONS: 'bogus 1' }),
+          web('/lines', 10003, { HAPROXY_0_BIND_OPTIONS: 'backlog 1\n  stats enable' }),
+          web('/cert', 10004, { HAPROXY_0_SSL_CERT: '/nowhere/bogus.pem' }),
+        ],
+        { bindProblem: refused },
+      ),
+    ).toEqual([
+      "/cert: HAProxy refuses 'ssl crt /nowhere/bogus.pem': unknown keyword 'bogus'",
+      "/far: bind address '192.0.2.7' is not an address of this machine",
+      "/lines: bind options 'backlog 1\n  stats enable' must be one line of printable text",
+      "/name: bind address 'example.test' is not an address of this machine",
+      "/opts: HAProxy refuses 'bogus 1': unknown keyword 'bogus'",
+    ])
+    expect(bindArgsWanted([web('/a', 1, { HAPROXY_0_BIND_OPTIONS: 'backlog 64', HAPROXY_1_SSL_CERT: '/c.pem' })]).sort()).toEqual(['backlog 64', 'ssl crt /c.pem'])
+  })
+
+  it('sticks a client to its instance by a cookie naming the slot in http mode, by source address in tcp mode', () => {
+    const http = render({ backends: [one(web('/a', 10000, { HAPROXY_0_MODE: 'http', HAPROXY_0_STICKY: 'true' }))!] })
+    expect(http).toContain('  cookie mesosphere_server_id insert indirect nocache\n')
+    expect(http).toContain('  server srv1 127.0.0.1:31000 cookie srv1\n')
+    expect(http).toContain('  server srv2 127.0.0.1:1 cookie srv2 disabled\n')
+    expect(http).not.toContain('stick on src')
+    const tcp = render({ backends: [one(web('/a', 10000, { HAPROXY_0_STICKY: 'true' }))!] })
+    expect(tcp).toContain('  stick on src\n')
+    expect(tcp).not.toContain('cookie')
+  })
+
+  it("checks servers from HAProxy as the app's health check of that port says, and makes the port http when it is HTTP", () => {
+    const b = one(web('/a', 10000, {}, { healthChecks: [hc], tasks: [{ id: 't1', state: 'TASK_RUNNING', host: '127.0.0.1', ports: [31000], healthCheckResults: [{ alive: true }] }] }))!
+    expect(b.mode).toBe('http')
+    expect(b.check).toEqual({ kind: 'http', path: '/health', ssl: false, intervalSeconds: 2, timeoutSeconds: 1, fall: 4 })
+    const cfg = render({ backends: [b] })
+    expect(cfg).toContain('  option httpchk GET /health\n  timeout check 1s\n')
+    expect(cfg).toContain('  server srv1 127.0.0.1:31000 check inter 2s fall 4\n')
+    expect(one(web('/a', 10000, { HAPROXY_0_MODE: 'tcp' }, { healthChecks: [hc] }))!.check?.kind).toBe('tcp')
+    expect(one(web('/a', 10000, {}, { healthChecks: [{ ...hc, protocol: 'MESOS_TCP' }] }))!.check).toMatchObject({ kind: 'tcp', fall: 4 })
+    // A check of another port, or a command, is not HAProxy's to run.
+    expect(one(web('/a', 10000, {}, { healthChecks: [{ ...hc, portIndex: 1 }] }))!.check).toBeUndefined()
+    expect(one(web('/a', 10000, {}, { healthChecks: [{ protocol: 'COMMAND' }] }))!.check).toBeUndefined()
+    expect(reasons([web('/a', 10000, {}, { healthChecks: [{ ...hc, path: '/a b' }] })])).toEqual(["/a: health check path '/a b' must start with / and hold no spaces or quotes"])
+  })
+
+  it('refuses a virtual host or path in tcp mode, which HAProxy cannot route from its HTTP port', () => {
+    expect(reasons([web('/a', 10000, { HAPROXY_0_MODE: 'tcp', HAPROXY_0_VHOST: 'a.test' })])).toEqual(['/a: a virtual host or path needs http mode, not tcp'])
+  })
+
+  it('offers TLS by SNI on the HTTPS port with the default and the apps\' certificates, redirects HTTP and adds HSTS', () => {
+    const tls = one(web('/a', 10000, { HAPROXY_0_VHOST: 'web.test', HAPROXY_0_SSL_CERT: '/certs/web.pem', HAPROXY_0_REDIRECT_TO_HTTPS: 'true', HAPROXY_0_USE_HSTS: 'true' }))!
+    const cfg = render({ backends: [tls] }, { sslCerts: ['/certs/default.pem'] })
+    expect(cfg).toContain('frontend dromos_https_in\n  bind 127.0.0.1:8443 ssl crt /certs/default.pem crt /certs/web.pem\n  mode http\n')
+    expect(cfg).toContain('  acl host_0 ssl_fc_sni,lower -m str web.test\n')
+    expect(cfg).toContain('  bind 127.0.0.1:10000 ssl crt /certs/web.pem\n')
+    expect(cfg).toContain('  http-request redirect code 301 location https://%[req.hdr(host),field(1,:)]:8443%[capture.req.uri] if host_0\n')
+    expect(render({ backends: [tls] }, { httpsPort: 443 })).toContain('  redirect scheme https code 301 if host_0\n')
+    expect(cfg).toContain('  http-response set-header Strict-Transport-Security max-age=15768000\n')
+    // No certificate at all: no HTTPS port.
+    const plain = one(web('/b', 10001, { HAPROXY_0_VHOST: 'b.test' }))!
+    expect(render({ backends: [plain] })).not.toContain('dromos_https_in')
+  })
+
+  it("routes X-Marathon-App-Id to each app's first http port", () => {
+    const app: LbApp = { ...web('/shop/web', 10000, { HAPROXY_1_MODE: 'http', HAPROXY_2_MODE: 'http' }), portDefinitions: [{ port: 10000 }, { port: 10001 }, { port: 10002 }] }
+    const cfg = render(routes([app, web('/raw', 10005, {})], { group: 'external' }))
+    const appIdRules = cfg.split('\n').filter((l) => l.includes('x-marathon-app-id'))
+    expect(appIdRules).toEqual(['  use_backend shop_web_10001 if { req.hdr(x-marathon-app-id) -m str -i /shop/web }'])
+    expect(cfg).toContain('frontend dromos_appid_in\n  bind 127.0.0.1:8091\n  mode http\n')
   })
 })
