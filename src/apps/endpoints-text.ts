@@ -60,3 +60,25 @@ function endpointColumns(app: AppDefinition, inst: Instance, index: number, incl
   const hostPort = inst.hostPorts[hostPortIndex]
   return hostPort === undefined ? '' : `${inst.host}:${hostPort}\t`
 }
+
+/** The q-value an Accept header gives a media type: its best match, `type/*` and `*\/*` included. */
+function acceptQuality(accept: string, mediaType: string): number {
+  const [type] = mediaType.split('/')
+  let best = 0
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase())
+    if (range !== mediaType && range !== `${type}/*` && range !== '*/*') continue
+    const q = params.find((p) => p.startsWith('q='))
+    best = Math.max(best, q ? Number(q.slice(2)) || 0 : 1)
+  }
+  return best
+}
+
+/**
+ * Whether a tasks request asks for the text form. Marathon offers text/plain at a tenth of
+ * JSON's quality (qs=0.1), so text wins only when the client prefers it that strongly.
+ */
+export function prefersText(accept: string | undefined): boolean {
+  if (!accept) return false
+  return acceptQuality(accept, 'text/plain') * 0.1 > acceptQuality(accept, 'application/json')
+}

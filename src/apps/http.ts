@@ -10,7 +10,7 @@ import type { AppsFramework } from './framework.js'
 import { appToJson } from './app-json.js'
 import type { InstanceForStats } from './app-info.js'
 import { AppEmbed, GroupEmbed, resolveAppEmbeds, resolveGroupEmbeds, taskCounts, taskStatsByVersion } from './app-info.js'
-import { endpointsText, parseContainerNetworks } from './endpoints-text.js'
+import { endpointsText, parseContainerNetworks, prefersText } from './endpoints-text.js'
 import type { CallbackDeliveryOptions } from './event-subscriptions.js'
 import { callbackUrlProblem, createEventSubscriptions } from './event-subscriptions.js'
 import { normalizeGroup } from './groups.js'
@@ -39,28 +39,6 @@ export interface AppsHttpOptions {
 
 const bool = (v: string | null): boolean => v === 'true' || v === '1' || v === ''
 
-/** The q-value the Accept header gives a media type (its best match, `type/*` and `*\/*` included). */
-function acceptQuality(accept: string, mediaType: string): number {
-  const [type] = mediaType.split('/')
-  let best = 0
-  for (const part of accept.split(',')) {
-    const [range = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase())
-    if (range !== mediaType && range !== `${type}/*` && range !== '*/*') continue
-    const q = params.find((p) => p.startsWith('q='))
-    best = Math.max(best, q ? Number(q.slice(2)) || 0 : 1)
-  }
-  return best
-}
-
-/**
- * Whether a tasks request asks for the text form. Marathon offers text/plain at a tenth of
- * JSON's quality (qs=0.1), so it wins only when the client prefers it that strongly.
- */
-function wantsText(ctx: RequestContext): boolean {
-  const accept = String(ctx.req.headers.accept ?? '')
-  if (accept === '') return false
-  return acceptQuality(accept, 'text/plain') * 0.1 > acceptQuality(accept, 'application/json')
-}
 
 export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   const { framework: fw, log } = opts
@@ -252,7 +230,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     if (path.endsWith('/tasks')) {
       const appId = appIdFrom(ctx, '/tasks')
       const app = requireApp(appId)
-      if (m === 'GET' && wantsText(ctx)) return sendTasksText(ctx, [app])
+      if (m === 'GET' && prefersText(ctx.req.headers.accept)) return sendTasksText(ctx, [app])
       if (m === 'GET') return sendJson(ctx.res, 200, { tasks: liveInstances(appId).map(taskJson) })
       if (m === 'DELETE') {
         const host = ctx.url.searchParams.get('host')
@@ -422,7 +400,7 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       .filter((s) => s === 'running' || s === 'staging')
     const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : ['Provisioned', 'Staging', 'Starting'].includes(i.condition) ? 'staging' : i.condition.toLowerCase())
     const tasks = [...state.instances.values()].filter((i) => statuses.length === 0 || statuses.includes(stateOf(i)))
-    if (wantsText(ctx)) return sendTasksText(ctx, [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id)))
+    if (prefersText(ctx.req.headers.accept)) return sendTasksText(ctx, [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id)))
     sendJson(ctx.res, 200, { tasks: tasks.map(taskJson) })
   })
   function sendTasksText(ctx: RequestContext, apps: AppDefinition[]): void {
