@@ -6,6 +6,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMarathonClient } from '../src/api/marathon-client.js'
 import { AppsProcess, EventStream } from './lib/apps.js'
 import type { MarathonEventRecord } from './lib/apps.js'
 import { TestCluster, waitUntil } from './lib/cluster.js'
@@ -143,7 +144,9 @@ describe('/v2/eventSubscriptions', () => {
     const sub = subscribers[0]!
     const other = await startSubscriber('/other')
     subscribers.push(other)
-    await subscribe(other.url)
+    const client = createMarathonClient({ baseUrl: apps.url })
+    expect(await client.subscribeEvents(other.url)).toMatchObject({ eventType: 'subscribe_event', callbackUrl: other.url })
+    expect(await client.listEventSubscriptions()).toEqual([sub.url, other.url])
     const r = await unsubscribe(sub.url)
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({ eventType: 'unsubscribe_event', callbackUrl: sub.url, clientIp: '127.0.0.1' })
@@ -155,7 +158,8 @@ describe('/v2/eventSubscriptions', () => {
     await waitUntil('the other subscriber to see the deployment', async () => other.received.some((e) => e.eventType === 'deployment_success'), 30_000, 100)
     expect(other.received.map((e) => e.eventType)).toContain('unsubscribe_event')
     expect(sub.received.length).toBe(before)
-    await unsubscribe(other.url)
+    expect(await client.unsubscribeEvents(other.url)).toMatchObject({ eventType: 'unsubscribe_event', callbackUrl: other.url })
+    expect(await client.listEventSubscriptions()).toEqual([])
   })
 })
 
