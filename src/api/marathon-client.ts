@@ -255,9 +255,19 @@ export interface MarathonClient {
   cancelDeployment(id: string, opts?: ForceOption): Promise<DeploymentResult | undefined>
   queue(): Promise<QueueItem[]>
   info(): Promise<MarathonInfo>
+  /** GET /v2/eventSubscriptions: the http callback URLs. */
+  listEventSubscriptions(): Promise<string[]>
+  /** POST /v2/eventSubscriptions: every event is then POSTed to the URL. Answers the subscribe_event. */
+  subscribeEvents(callbackUrl: string): Promise<SubscriptionEvent>
+  /** DELETE /v2/eventSubscriptions. Answers the unsubscribe_event. */
+  unsubscribeEvents(callbackUrl: string): Promise<SubscriptionEvent>
   /** Opens GET /v2/events; resolves once the server has answered, so no later event is missed. */
   openEvents(opts?: { eventTypes?: readonly string[]; signal?: AbortSignal }): Promise<MarathonEventStream>
 }
+
+/** subscribe_event and unsubscribe_event, as /v2/eventSubscriptions answers them. */
+const SubscriptionEventSchema = z.looseObject({ eventType: z.string(), timestamp: z.string(), clientIp: z.string(), callbackUrl: z.string().nullable() })
+export type SubscriptionEvent = z.infer<typeof SubscriptionEventSchema>
 
 export function normalizeBaseUrl(url: string): string {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`
@@ -388,6 +398,11 @@ export function createMarathonClient(opts: MarathonClientOptions): MarathonClien
       return (await call(z.looseObject({ queue: z.array(QueueItemSchema) }), 'GET', '/v2/queue')).queue
     },
     info: () => call(InfoSchema, 'GET', '/v2/info'),
+    async listEventSubscriptions() {
+      return (await call(z.looseObject({ callbackUrls: z.array(z.string()) }), 'GET', '/v2/eventSubscriptions')).callbackUrls
+    },
+    subscribeEvents: (callbackUrl) => call(SubscriptionEventSchema, 'POST', `/v2/eventSubscriptions${query([['callbackUrl', callbackUrl]])}`),
+    unsubscribeEvents: (callbackUrl) => call(SubscriptionEventSchema, 'DELETE', `/v2/eventSubscriptions${query([['callbackUrl', callbackUrl]])}`),
 
     async openEvents(o = {}) {
       const controller = new AbortController()

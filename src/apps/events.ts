@@ -11,7 +11,8 @@ export interface MarathonEvent {
 }
 
 export interface EventBus {
-  publish(eventType: string, fields: Record<string, unknown>): void
+  /** Sends the event to every listener, in publish order, and returns it as they saw it. */
+  publish(eventType: string, fields: Record<string, unknown>): MarathonEvent
   subscribe(listener: (e: MarathonEvent) => void): () => void
   /** Serves `GET /v2/events` as text/event-stream, honouring `?event_type=` filters. */
   serveSse(req: IncomingMessage, res: ServerResponse, url: URL): void
@@ -25,7 +26,7 @@ export function createEventBus(opts: { log: Logger; now: () => Date; maxQueuedBy
   const streams = new Set<ServerResponse>()
   const heartbeatMs = opts.heartbeatMs ?? 15_000
 
-  const publish = (eventType: string, fields: Record<string, unknown>): void => {
+  const publish = (eventType: string, fields: Record<string, unknown>): MarathonEvent => {
     const e: MarathonEvent = { ...fields, eventType, timestamp: opts.now().toISOString() }
     for (const l of [...listeners]) {
       try {
@@ -34,6 +35,7 @@ export function createEventBus(opts: { log: Logger; now: () => Date; maxQueuedBy
         opts.log.warn({ err }, 'event listener failed')
       }
     }
+    return e
   }
 
   return {

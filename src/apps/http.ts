@@ -10,6 +10,9 @@ import type { AppsFramework } from './framework.js'
 import { appToJson } from './app-json.js'
 import type { InstanceForStats } from './app-info.js'
 import { AppEmbed, GroupEmbed, resolveAppEmbeds, resolveGroupEmbeds, taskCounts, taskStatsByVersion } from './app-info.js'
+import { endpointsText, parseContainerNetworks, prefersText } from './endpoints-text.js'
+import type { CallbackDeliveryOptions } from './event-subscriptions.js'
+import { callbackUrlProblem, createEventSubscriptions } from './event-subscriptions.js'
 import { normalizeGroup } from './groups.js'
 import { parseAppId } from './ids.js'
 import { normalizeApp } from './normalize-app.js'
@@ -30,9 +33,12 @@ export interface AppsHttpOptions {
   readonly now: () => Date
   /** Serves the web UI's static files, when there is one. */
   readonly staticDir?: string
+  /** How events reach the /v2/eventSubscriptions callback URLs. */
+  readonly callbacks?: Omit<CallbackDeliveryOptions, 'log'>
 }
 
 const bool = (v: string | null): boolean => v === 'true' || v === '1' || v === ''
+
 
 export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   const { framework: fw, log } = opts
@@ -223,7 +229,8 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     }
     if (path.endsWith('/tasks')) {
       const appId = appIdFrom(ctx, '/tasks')
-      requireApp(appId)
+      const app = requireApp(appId)
+      if (m === 'GET' && prefersText(ctx.req.headers.accept)) return sendTasksText(ctx, [app])
       if (m === 'GET') return sendJson(ctx.res, 200, { tasks: liveInstances(appId).map(taskJson) })
       if (m === 'DELETE') {
         const host = ctx.url.searchParams.get('host')
@@ -393,12 +400,13 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       .filter((s) => s === 'running' || s === 'staging')
     const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : ['Provisioned', 'Staging', 'Starting'].includes(i.condition) ? 'staging' : i.condition.toLowerCase())
     const tasks = [...state.instances.values()].filter((i) => statuses.length === 0 || statuses.includes(stateOf(i)))
-    if (String(ctx.req.headers.accept ?? '').includes('text/plain')) {
-      const lines = [...state.apps.values()].map((a) => `${a.id.slice(1).replace(/\//g, '_')}\t${a.portDefinitions[0]?.port ?? ''}\t${liveInstances(a.id).map((i) => `${i.host}:${i.hostPorts[0] ?? ''}`).join('\t')}`)
-      return sendText(ctx.res, 200, lines.join('\n') + '\n')
-    }
+    if (prefersText(ctx.req.headers.accept)) return sendTasksText(ctx, [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id)))
     sendJson(ctx.res, 200, { tasks: tasks.map(taskJson) })
   })
+  function sendTasksText(ctx: RequestContext, apps: AppDefinition[]): void {
+    const containerNetwork = parseContainerNetworks(ctx.url.searchParams.get('containerNetworks'))
+    sendText(ctx.res, 200, endpointsText({ apps, instancesOf: (id) => state.instancesOf(id), containerNetwork }), { 'Content-Type': 'text/plain' })
+  }
   router.on('POST', '/v2/tasks/delete', async (ctx) => {
     const body = await jsonBody(ctx)
     const ids = (body as { ids?: unknown }).ids
@@ -471,9 +479,26 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
   )
   router.on('GET', '/v2/leader', (ctx) => sendJson(ctx.res, 200, { leader }))
   router.on('GET', '/v2/events', (ctx) => fw.events.serveSse(ctx.req, ctx.res, ctx.url))
+
+  // ---- event subscriptions (Marathon's http_callback subscriber) ----
+
+  const subscriptions = createEventSubscriptions({ state, events: fw.events, log: log.child({ component: 'event-callbacks' }), ...(opts.callbacks ? { delivery: opts.callbacks } : {}) })
+  const clientIp = (ctx: RequestContext): string => ctx.req.socket.remoteAddress ?? ''
+  router.on('GET', '/v2/eventSubscriptions', (ctx) => sendJson(ctx.res, 200, { callbackUrls: subscriptions.list() }))
+  router.on('POST', '/v2/eventSubscriptions', async (ctx) => {
+    const callbackUrl = ctx.url.searchParams.get('callbackUrl')
+    const problem = callbackUrlProblem(callbackUrl)
+    if (problem !== undefined) invalid([{ path: '/', errors: [problem] }])
+    sendJson(ctx.res, 200, await subscriptions.subscribe(clientIp(ctx), callbackUrl!))
+  })
+  router.on('DELETE', '/v2/eventSubscriptions', async (ctx) => {
+    sendJson(ctx.res, 200, await subscriptions.unsubscribe(clientIp(ctx), ctx.url.searchParams.get('callbackUrl')))
+  })
+
   router.on('GET', '/ping', (ctx) => sendText(ctx.res, 200, 'pong'))
   router.on('GET', '/metrics', (ctx) => {
     const instances = [...state.instances.values()]
+    const callbacks = subscriptions.stats()
     const gauges: Record<string, { value: number }> = {
       'marathon.apps.active.gauge': { value: state.apps.size },
       'marathon.deployments.active.gauge': { value: state.deployments.size },
@@ -482,11 +507,20 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
       'marathon.instances.launch-overdue.gauge': { value: fw.queue().reduce((n, q) => n + q.count, 0) },
       'marathon.http.event-streams.active.gauge': { value: fw.events.subscriberCount() },
       'marathon.mesos.connected.gauge': { value: fw.connected() ? 1 : 0 },
+      'marathon.http.event-callbacks.subscribers.gauge': { value: subscriptions.list().length },
+      'marathon.http.event-callbacks.queued.gauge': { value: callbacks.queued },
     }
-    sendJson(ctx.res, 200, { version: '4.0.0', gauges, counters: {}, histograms: {}, meters: {}, timers: {} })
+    const counters: Record<string, { count: number }> = {
+      'marathon.http.event-callbacks.delivered.counter': { count: callbacks.delivered },
+      'marathon.http.event-callbacks.failed.counter': { count: callbacks.failed },
+      'marathon.http.event-callbacks.dropped.counter': { count: callbacks.dropped },
+    }
+    sendJson(ctx.res, 200, { version: '4.0.0', gauges, counters, histograms: {}, meters: {}, timers: {} })
   })
 
-  return listen({ router, host: opts.host, port: opts.port, log })
+  const server = await listen({ router, host: opts.host, port: opts.port, log })
+  server.on('close', () => void subscriptions.close())
+  return server
 }
 
 interface LabelSelector {

@@ -1,5 +1,5 @@
 // The apps framework's state: apps (their current target and every version), instances,
-// deployments and launch delays. It changes only through `apply`, which also writes the
+// deployments, launch delays and the event subscribers' callback URLs. It changes only through `apply`, which also writes the
 // change to the store, in order; readers get the maps.
 import type { Logger } from 'pino'
 import { assertNever } from '../core/errors.js'
@@ -46,6 +46,8 @@ export type AppsCommand =
   | { type: 'task-failure'; failure: TaskFailure }
   | { type: 'group-put'; group: GroupSpec }
   | { type: 'group-removed'; groupId: string }
+  | { type: 'subscription-put'; callbackUrl: string }
+  | { type: 'subscription-removed'; callbackUrl: string }
 
 const enc = (id: string): string => encodeURIComponent(id)
 
@@ -58,6 +60,8 @@ export interface AppsState {
   readonly lastFailures: ReadonlyMap<string, TaskFailure>
   /** Groups created through /v2/groups, with the dependencies they declare for their apps. */
   readonly groups: ReadonlyMap<string, GroupSpec>
+  /** Callback URLs of /v2/eventSubscriptions, in the order they subscribed. */
+  readonly eventSubscriptions: ReadonlySet<string>
   apply(cmd: AppsCommand): Promise<void>
   load(): Promise<void>
   versions(appId: string): Promise<string[]>
@@ -76,6 +80,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const delays = new Map<string, LaunchDelay>()
   const lastFailures = new Map<string, TaskFailure>()
   const groups = new Map<string, GroupSpec>()
+  const eventSubscriptions = new Set<string>()
   // Writes reach the store in the order the commands were applied; apply answers once its own are done.
   const writes = createWriteQueue((e: unknown) => opts.log.error({ err: e }, 'apps store write failed'))
   const persist = (fn: () => Promise<void>): Promise<void> => writes.persist(fn)
@@ -87,6 +92,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
     delays,
     lastFailures,
     groups,
+    eventSubscriptions,
     async apply(cmd) {
       switch (cmd.type) {
         case 'framework-id':
@@ -165,6 +171,14 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
           const id = cmd.groupId
           return persist(() => store.delete(`apps/groups/${enc(id)}`))
         }
+        case 'subscription-put':
+        case 'subscription-removed': {
+          if (cmd.type === 'subscription-put') eventSubscriptions.add(cmd.callbackUrl)
+          else eventSubscriptions.delete(cmd.callbackUrl)
+          // One record holds the whole list, as Marathon keeps its EventSubscribers, in subscription order.
+          const urls = [...eventSubscriptions]
+          return persist(() => store.put('apps/event-subscriptions', urls))
+        }
         default:
           assertNever(cmd)
       }
@@ -179,9 +193,10 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       }
       for (const [, d] of await store.list<DeploymentRecord>('apps/deployments/')) deployments.set(d.id, d)
       for (const [, g] of await store.list<GroupSpec>('apps/groups/')) groups.set(g.id, g)
+      for (const url of (await store.get<string[]>('apps/event-subscriptions')) ?? []) eventSubscriptions.add(url)
       for (const [k, d] of await store.list<LaunchDelay>('apps/delay/')) delays.set(decodeURIComponent(k.slice('apps/delay/'.length)), d)
       for (const [, f] of await store.list<TaskFailure>('apps/failures/')) lastFailures.set(f.appId, f)
-      opts.log.info({ apps: apps.size, instances: instances.size, deployments: deployments.size }, 'loaded apps state')
+      opts.log.info({ apps: apps.size, instances: instances.size, deployments: deployments.size, eventSubscriptions: eventSubscriptions.size }, 'loaded apps state')
     },
     async versions(appId) {
       await writes.written()
