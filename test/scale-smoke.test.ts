@@ -55,7 +55,7 @@ describe('hollow agents at small scale', () => {
       cpus: 0.1,
       mem: 16,
       instances: INSTANCES,
-      healthChecks: [{ protocol: 'MESOS_HTTP', path: '/', portIndex: 0, gracePeriodSeconds: 30, intervalSeconds: 5, maxConsecutiveFailures: 3 }],
+      healthChecks: [{ protocol: 'MESOS_HTTP', path: '/', portIndex: 0, delaySeconds: 0, gracePeriodSeconds: 30, intervalSeconds: 5, maxConsecutiveFailures: 3 }],
     })
     expect(created.status).toBe(201)
     const app = await apps.waitDeployed('/smoke', 90_000)
