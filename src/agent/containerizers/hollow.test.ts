@@ -1,18 +1,16 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentStatusWire } from '../../api/internal.js'
-import { MasterInternalPath } from '../../api/internal.js'
 import type { TaskInfo } from '../../api/mesos.js'
 import { TaskInfoSchema } from '../../api/mesos.js'
 import { systemClock } from '../../core/clock.js'
 import { openSqliteStore } from '../../store/sqlite.js'
 import type { Agent } from '../agent.js'
 import { createAgent } from '../agent.js'
+import { masterStub } from '../state.testkit.js'
 import { createHollowContainerizer, parseDelayRange } from './hollow.js'
 import type { ContainerEvent, LaunchRequest } from './types.js'
 
@@ -77,22 +75,15 @@ describe('hollow containerizer', () => {
 /** A master that registers the agent and acknowledges each status update it receives. */
 function ackingMaster(agent: () => Agent | undefined) {
   const received: AgentStatusWire[] = []
-  const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      if (req.url === MasterInternalPath.register) {
-        res.writeHead(200, { 'Content-Type': 'application/json' })
-        res.end(JSON.stringify({ agent_id: 'a1', master_id: 'm1', ping_interval_ms: 60_000 }))
-        return
-      }
-      const update = JSON.parse(body) as AgentStatusWire
+  const stub = masterStub({
+    masterId: () => 'm1',
+    onStatus: (update) => {
       received.push(update)
-      res.writeHead(202).end()
-      void agent()?.acknowledge(update.framework_id, update.status.task_id.value, update.status.uuid!)
-    })
+      setImmediate(() => void agent()?.acknowledge(update.framework_id, update.status.task_id.value, update.status.uuid!))
+      return 202
+    },
   })
-  return { server, received, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  return { ...stub, received }
 }
 
 describe('a real agent with the hollow containerizer', () => {
