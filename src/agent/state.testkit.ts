@@ -1,7 +1,12 @@
 // Helpers for tests of the agent's state and of what drives it: a store whose writes land
 // out of order unless they are issued in order, a state that records the commands applied
-// to it, and a replay of recorded commands into a fresh state.
+// to it, a replay of recorded commands into a fresh state, and a master for an agent to talk to.
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pino from 'pino'
+import type { AgentStatusWire } from '../api/internal.js'
+import { MasterInternalPath } from '../api/internal.js'
 import type { Store } from '../store/store.js'
 import type { AgentState } from './state.js'
 import { createAgentState } from './state.js'
@@ -84,3 +89,23 @@ export const everything = (s: AgentState): unknown => ({
 })
 
 export const sortedEntries = (kv: ReadonlyMap<string, unknown>): Array<[string, unknown]> => [...kv].sort(([a], [b]) => (a < b ? -1 : 1))
+
+/**
+ * A master on 127.0.0.1 (once listening) that registers every agent as a1 of the master run
+ * `masterId()`, and hands each status update to onStatus, whose number is the answer's status.
+ */
+export function masterStub(o: { masterId: () => string; onStatus: (update: AgentStatusWire) => number }): { server: Server; url(): string } {
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      if (req.url === MasterInternalPath.register) {
+        res.writeHead(200, { 'Content-Type': 'application/json' })
+        res.end(JSON.stringify({ agent_id: 'a1', master_id: o.masterId(), ping_interval_ms: 60_000 }))
+        return
+      }
+      res.writeHead(o.onStatus(JSON.parse(body) as AgentStatusWire)).end()
+    })
+  })
+  return { server, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}

@@ -1,8 +1,6 @@
 // The shell drives the state only through apply: a run of the real task runner, registration
 // and status update sender, against a master on 127.0.0.1 and a containerizer that does what
 // the test says, records commands that replay into the same state and checkpoint.
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,7 +13,7 @@ import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
 import type { ContainerEvent, Containerizer } from './containerizers/types.js'
 import { createRegistration } from './registration.js'
 import { createAgentState } from './state.js'
-import { everything, recorded, replayed, sortedEntries } from './state.testkit.js'
+import { everything, masterStub, recorded, replayed, sortedEntries } from './state.testkit.js'
 import { createStatusUpdateSender } from './status-updates.js'
 import { createTaskRunner } from './tasks.js'
 import type { AgentOptions, PendingUpdate } from './types.js'
@@ -27,31 +25,22 @@ function fakeMaster() {
   const received: AgentStatusWire[] = []
   const dropped = new Set<string>()
   let masterId = 'm1'
-  const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      if (req.url === MasterInternalPath.register) {
-        res.writeHead(200, { 'Content-Type': 'application/json' })
-        res.end(JSON.stringify({ agent_id: 'a1', master_id: masterId, ping_interval_ms: 60_000 }))
-        return
-      }
-      const update = JSON.parse(body) as AgentStatusWire
+  const stub = masterStub({
+    masterId: () => masterId,
+    onStatus: (update) => {
       const taskId = update.status.task_id.value
       if (!dropped.has(taskId)) {
         dropped.add(taskId)
-        res.writeHead(503).end()
-        return
+        return 503
       }
       received.push(update)
-      res.writeHead(202).end()
-    })
+      return 202
+    },
   })
   return {
-    server,
+    ...stub,
     received,
     restartAs: (id: string) => (masterId = id),
-    url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
   }
 }
 

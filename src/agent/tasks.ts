@@ -106,7 +106,7 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
     const taskId = t.info.task_id.value
     const runInContainer = c?.runInContainer?.bind(c)
     const check = startHealthCheck({
-      check: mapHealthCheckPort(t, hc),
+      check: c?.probesInContainer ? asCommandCheck(hc) : mapHealthCheckPort(t, hc),
       host: '127.0.0.1',
       env: taskEnv({ frameworkId: t.frameworkId, task: t.info, agentId: state.agentId, hostname: opts.hostname, sandbox: t.sandbox, hostPorts: t.hostPorts, docker: false }),
       sandboxDir: t.sandbox,
@@ -235,4 +235,12 @@ function mapHealthCheckPort(t: AgentTask, hc: HealthCheck): HealthCheck {
   if (hc.http) return { ...hc, http: { ...hc.http, port: toHost(hc.http.port) } }
   if (hc.tcp) return { ...hc, tcp: { port: toHost(hc.tcp.port) } }
   return hc
+}
+
+/** A check as a COMMAND check, for a containerizer that runs every check itself (probesInContainer). */
+function asCommandCheck(hc: HealthCheck): HealthCheck {
+  if (hc.type === 'COMMAND' || (!hc.type && hc.command)) return hc
+  const kind = hc.http ? 'http' : 'tcp'
+  const port = hc.http?.port ?? hc.tcp?.port ?? 0
+  return { ...hc, type: 'COMMAND', command: { value: `${kind} ${port}`, shell: true, arguments: [], uris: [] } }
 }

@@ -28,6 +28,15 @@ export interface AgentFlags {
   statusUpdateRetry: number
   maxBodyBytes: number
   logLevel: string
+  /** Agents run by this process (hollow agents for scale benchmarks); 1 unless given. */
+  count?: number
+  /** With count: agent i is `<prefix><i>`. */
+  hostnamePrefix?: string
+  /** With count: agent i listens on portBase + i (else each on a free port, with --port 0). */
+  portBase?: number
+  /** The hollow containerizer's delays in ms ("5" or "0-10"). */
+  hollowStartMs?: string
+  hollowCheckMs?: string
 }
 
 export interface AppsFlags {

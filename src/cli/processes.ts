@@ -2,6 +2,7 @@
 // `dromos up` can run several of them in one process and stop them in order.
 import { mkdirSync, statfsSync } from 'node:fs'
 import type { Server } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
 import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
@@ -11,6 +12,7 @@ import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } f
 import { createAgent } from '../agent/agent.js'
 import { createDockerContainerizer } from '../agent/containerizers/docker.js'
 import { createProcessContainerizer } from '../agent/containerizers/process.js'
+import { createHollowContainerizer, parseDelayRange } from '../agent/containerizers/hollow.js'
 import type { Containerizer } from '../agent/containerizers/types.js'
 import { startAgentHttp } from '../agent/http.js'
 import { parseAttributeString } from '../api/mesos.js'
@@ -26,6 +28,7 @@ import { createLoadBalancer } from '../lb/lb.js'
 import { startMasterHttp } from '../master/http.js'
 import { createMaster } from '../master/master.js'
 import { openSqliteStore } from '../store/sqlite.js'
+import type { Store } from '../store/store.js'
 
 export interface Running {
   readonly url: string
@@ -116,35 +119,68 @@ export function detectResources(workDir: string): Resources {
   }
 }
 
-export async function startAgent(flags: AgentFlags, log: Logger): Promise<Running> {
-  const workDir = resolve(flags.workDir)
-  mkdirSync(workDir, { recursive: true })
-  const store = openSqliteStore(join(workDir, 'checkpoint.db'))
+/** A view of one store under a key prefix: many agents of one process share one SQLite file. */
+function scopedStore(store: Store, prefix: string): Store {
+  return {
+    get: (key) => store.get(prefix + key),
+    put: (key, value) => store.put(prefix + key, value),
+    delete: (key) => store.delete(prefix + key),
+    list: async <T>(p: string) => (await store.list<T>(prefix + p)).map(([k, v]): [string, T] => [k.slice(prefix.length), v]),
+    close: async () => {},
+  }
+}
+
+/** A port nobody listens on now, for an agent given --port 0 (it must advertise a real one). */
+function reservePort(ip: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createNetServer()
+    s.once('error', rej)
+    s.listen(0, ip, () => {
+      const addr = s.address()
+      s.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))))
+    })
+  })
+}
+
+function agentResources(flags: AgentFlags, workDir: string): Resources {
   const detected = detectResources(workDir)
   // Given resources replace the detected ones kind by kind, as --resources does in Mesos.
   const given = flags.resources ? parseResourceString(flags.resources) : undefined
-  const resources: Resources = given
+  return given
     ? add({ scalars: Object.fromEntries(Object.entries(detected.scalars).filter(([k]) => !(k in given.scalars))), ranges: Object.fromEntries(Object.entries(detected.ranges).filter(([k]) => !(k in given.ranges))) }, given)
     : detected
+}
+
+function agentContainerizers(flags: AgentFlags, workDir: string, log: Logger): Containerizer[] {
   const names = flags.containerizers.split(',').map((s) => s.trim()).filter(Boolean)
   const containerizers: Containerizer[] = []
   const fetcher = { cacheDir: join(workDir, 'fetcher-cache') }
   for (const name of names) {
     if (name === 'docker') containerizers.push(createDockerContainerizer({ log: log.child({ component: 'docker' }), fetcher }))
     else if (name === 'process' || name === 'mesos') containerizers.push(createProcessContainerizer({ log: log.child({ component: 'process' }), runDir: join(workDir, 'run', 'process'), fetcher }))
-    else throw new Error(`Unknown containerizer '${name}': expected docker or process`)
+    else if (name === 'hollow')
+      containerizers.push(
+        createHollowContainerizer({ log, startMs: parseDelayRange(flags.hollowStartMs ?? '0-10'), checkMs: parseDelayRange(flags.hollowCheckMs ?? '0') }),
+      )
+    else throw new Error(`Unknown containerizer '${name}': expected docker, process or hollow`)
   }
+  return containerizers
+}
+
+/** One agent of this process, on its own port, work dir and (view of the) store. */
+async function startOneAgent(o: { flags: AgentFlags; log: Logger; store: Store; workDir: string; port: number; hostname: string; resources: Resources }): Promise<Running> {
+  const { flags, log, workDir, port, hostname, resources } = o
   const masterUrl = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`
   const agent = createAgent({
     masterUrl,
     ip: flags.ip,
-    port: flags.port,
-    hostname: flags.hostname ?? osHostname(),
+    port,
+    hostname,
     workDir,
     resources,
     attributes: parseAttributeString(flags.attributes),
-    containerizers,
-    store,
+    containerizers: agentContainerizers(flags, workDir, log),
+    store: o.store,
     log: log.child({ component: 'agent' }),
     clock: systemClock,
     statusUpdateRetryMs: flags.statusUpdateRetry,
@@ -152,8 +188,8 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
     flags: {
       master: masterUrl,
       ip: flags.ip,
-      port: String(flags.port),
-      hostname: flags.hostname ?? osHostname(),
+      port: String(port),
+      hostname,
       work_dir: workDir,
       resources: formatResources(resources),
       attributes: flags.attributes,
@@ -164,17 +200,59 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
     },
   })
   // Serve first: the master pings the agent as soon as it registers.
-  const server = await startAgentHttp({ agent, log: log.child({ component: 'agent-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes })
+  const server = await startAgentHttp({ agent, log: log.child({ component: 'agent-http' }), host: flags.ip, port, maxBodyBytes: flags.maxBodyBytes })
   await agent.start()
-  log.info({ url: `http://${flags.ip}:${flags.port}`, agentId: agent.agentId() }, 'agent started')
+  log.info({ url: `http://${flags.ip}:${port}`, agentId: agent.agentId() }, 'agent started')
   return {
-    url: `http://${flags.ip}:${flags.port}`,
+    url: `http://${flags.ip}:${port}`,
     async stop(opts = {}) {
       await agent.stop(opts)
       await closeServer(server)
-      await store.close()
     },
   }
+}
+
+/**
+ * The agents of this process: one, or with --count many (hollow agents for scale benchmarks),
+ * each with its own id, hostname, port, HTTP listener and work dir under --work-dir, sharing
+ * one logger and one SQLite file in which each checkpoints under its own prefix.
+ */
+export async function startAgent(flags: AgentFlags, log: Logger): Promise<Running> {
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const store = openSqliteStore(join(workDir, 'checkpoint.db'))
+  const resources = agentResources(flags, workDir)
+  const count = flags.count ?? 1
+  if (count === 1 && flags.portBase === undefined && flags.hostnamePrefix === undefined) {
+    const one = await startOneAgent({ flags, log, store, workDir, port: flags.port || (await reservePort(flags.ip)), hostname: flags.hostname ?? osHostname(), resources })
+    return {
+      url: one.url,
+      async stop(opts) {
+        await one.stop(opts)
+        await store.close()
+      },
+    }
+  }
+  if (flags.portBase === undefined && flags.port !== 0) throw new Error('--count needs --port-base, or --port 0 for a free port each')
+  const prefix = flags.hostnamePrefix ?? `${flags.hostname ?? osHostname()}-`
+  const agents: Running[] = []
+  const stopAll = async (opts?: { destroyTasks?: boolean }): Promise<void> => {
+    for (const a of agents) await a.stop(opts)
+    await store.close()
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      const hostname = `${prefix}${i}`
+      const port = flags.portBase !== undefined ? flags.portBase + i : await reservePort(flags.ip)
+      const agentLog = log.child({ hostname })
+      agents.push(await startOneAgent({ flags, log: agentLog, store: scopedStore(store, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources }))
+    }
+  } catch (e) {
+    await stopAll()
+    throw e
+  }
+  log.info({ agents: count, first: agents[0]?.url }, 'agents started')
+  return { url: agents[0]?.url ?? '', stop: stopAll }
 }
 
 export async function startApps(flags: AppsFlags, log: Logger): Promise<Running> {

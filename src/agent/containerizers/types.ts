@@ -65,15 +65,20 @@ export interface Containerizer {
   /** Stops every container this agent runs (used by `dromos up` on exit unless --keep-tasks). */
   destroyAll(agentId: string): Promise<void>
   /**
-   * Runs a command inside the task's container, next to the task (COMMAND health checks of
-   * Docker tasks run there, as in Mesos). `env` adds to the container's environment. Resolves
-   * with the exit code and the tail of the output; rejects when the task has no container or
-   * the command did not end within timeoutMs (it is then killed where possible).
+   * True when the agent cannot reach the task's network (hollow tasks have none): every check
+   * the agent runs for the task, HTTP and TCP too, then goes to runInContainer.
    */
+  readonly probesInContainer?: boolean
   /**
    * What the task's container uses now (CPU times, memory), for `/monitor/statistics`.
    * Undefined when the task has no running container here.
    */
   usage?(taskId: string): Promise<ContainerUsage | undefined>
+  /**
+   * Runs a command inside the task's container, next to the task (COMMAND health checks of
+   * Docker tasks run there, as in Mesos). `env` adds to the container's environment. Resolves
+   * with the exit code and the tail of the output; rejects when the task has no container or
+   * the command did not end within timeoutMs (it is then killed where possible).
+   */
   runInContainer?(taskId: string, cmd: readonly string[], timeoutMs: number, env?: Readonly<Record<string, string>>): Promise<{ exitCode: number; output: string }>
 }
