@@ -142,3 +142,32 @@ export class ErrorBoundary extends Component<{ path: string; children: ReactNode
     )
   }
 }
+
+export interface Column {
+  label: string
+  /** Right-aligned, for quantities. */
+  num?: boolean
+}
+
+/** A table that scrolls sideways on a narrow screen, with a header row of `columns`. */
+export function DataTable({ columns, testId, children }: { columns: ReadonlyArray<string | Column>; testId?: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap">
+      <table data-testid={testId}>
+        <thead>
+          <tr>
+            {columns.map((c) => {
+              const col = typeof c === 'string' ? { label: c } : c
+              return (
+                <th key={col.label} scope="col" className={col.num ? 'num' : undefined}>
+                  {col.label}
+                </th>
+              )
+            })}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  )
+}

@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import type { App, QueueItem, Task } from '../api.ts'
 import { api, ApiError, appPath, request } from '../api.ts'
-import { appStatus, ConfirmDialog, ErrorBox, imageOrCmd, InstanceBar, since, StatusBadge } from '../components.tsx'
+import { appStatus, ConfirmDialog, DataTable, ErrorBox, imageOrCmd, InstanceBar, since, StatusBadge } from '../components.tsx'
 import type { LiveEvent } from '../live.ts'
 import { appsOf, useLive } from '../live.ts'
 import { editUrl, Link, navigate } from '../router.tsx'
@@ -210,38 +210,24 @@ export function AppPage({ id }: { id: string }) {
           {(a.tasks ?? []).length === 0 ? (
             <p className="empty">No tasks.</p>
           ) : (
-            <div className="table-wrap">
-              <table data-testid="tasks-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Task</th>
-                    <th scope="col">Address</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Health</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Version</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {(a.tasks ?? []).map((t) => (
-                    <tr key={t.id}>
-                      <td className="mono truncate" title={t.id}>
-                        {t.id}
-                      </td>
-                      <td>
-                        <TaskLinks task={t} />
-                      </td>
-                      <td>{t.state.replace(/^TASK_/, '').toLowerCase()}</td>
-                      <td>
-                        <Health task={t} checks={a.healthChecks?.length ?? 0} />
-                      </td>
-                      <td>{since(t.startedAt ?? t.stagedAt)}</td>
-                      <td>{t.version === a.version ? 'current' : since(t.version)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable columns={['Task', 'Address', 'State', 'Health', 'Started', 'Version']} testId="tasks-table">
+              {(a.tasks ?? []).map((t) => (
+                <tr key={t.id}>
+                  <td className="mono truncate" title={t.id}>
+                    {t.id}
+                  </td>
+                  <td>
+                    <TaskLinks task={t} />
+                  </td>
+                  <td>{t.state.replace(/^TASK_/, '').toLowerCase()}</td>
+                  <td>
+                    <Health task={t} checks={a.healthChecks?.length ?? 0} />
+                  </td>
+                  <td>{since(t.startedAt ?? t.stagedAt)}</td>
+                  <td>{t.version === a.version ? 'current' : since(t.version)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
           <div className="columns">
             <div>

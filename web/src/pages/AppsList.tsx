@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react'
 import type { App } from '../api.ts'
 import { api } from '../api.ts'
-import { appStatus, ErrorBox, imageOrCmd, InstanceBar, StatusBadge } from '../components.tsx'
+import { appStatus, DataTable, ErrorBox, imageOrCmd, InstanceBar, StatusBadge } from '../components.tsx'
 import { useLive } from '../live.ts'
 import { appUrl, Link } from '../router.tsx'
 
@@ -55,53 +55,34 @@ export function AppsList() {
         </p>
       )}
       {shown.length > 0 && (
-        <div className="table-wrap">
-          <table className="apps" data-testid="apps-table">
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">Status</th>
-                <th scope="col">Instances</th>
-                <th scope="col" className="num">
-                  CPUs
-                </th>
-                <th scope="col" className="num">
-                  Memory
-                </th>
-                <th scope="col">Image or command</th>
-                <th scope="col">Labels</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((app) => (
-                <tr key={app.id} data-app-id={app.id}>
-                  <td>
-                    <Link to={appUrl(app.id)}>{app.id}</Link>
-                  </td>
-                  <td>
-                    <StatusBadge status={appStatus(app, waiting.has(app.id))} />
-                    {app.deployments.length > 0 && <span className="muted"> {app.deployments.length} deployment{app.deployments.length > 1 ? 's' : ''}</span>}
-                  </td>
-                  <td>
-                    <InstanceBar app={app} />
-                  </td>
-                  <td className="num">{app.cpus}</td>
-                  <td className="num">{app.mem} MiB</td>
-                  <td className="mono truncate" title={imageOrCmd(app)}>
-                    {imageOrCmd(app)}
-                  </td>
-                  <td>
-                    {Object.entries(app.labels ?? {}).map(([k, v]) => (
-                      <span key={k} className="label">
-                        {k}={v}
-                      </span>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['ID', 'Status', 'Instances', { label: 'CPUs', num: true }, { label: 'Memory', num: true }, 'Image or command', 'Labels']} testId="apps-table">
+          {shown.map((app) => (
+            <tr key={app.id} data-app-id={app.id}>
+              <td>
+                <Link to={appUrl(app.id)}>{app.id}</Link>
+              </td>
+              <td>
+                <StatusBadge status={appStatus(app, waiting.has(app.id))} />
+                {app.deployments.length > 0 && <span className="muted"> {app.deployments.length} deployment{app.deployments.length > 1 ? 's' : ''}</span>}
+              </td>
+              <td>
+                <InstanceBar app={app} />
+              </td>
+              <td className="num">{app.cpus}</td>
+              <td className="num">{app.mem} MiB</td>
+              <td className="mono truncate" title={imageOrCmd(app)}>
+                {imageOrCmd(app)}
+              </td>
+              <td>
+                {Object.entries(app.labels ?? {}).map(([k, v]) => (
+                  <span key={k} className="label">
+                    {k}={v}
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {apps.data && apps.data.length > 0 && shown.length === 0 && <p className="empty">No application matches “{filter}”.</p>}
     </section>
