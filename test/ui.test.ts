@@ -124,6 +124,10 @@ describe('the apps UI', () => {
     await page.getByText('No application matches').waitFor()
     await filter.fill('team=web')
     await row().waitFor()
+    await filter.fill('nosuch')
+    await page.getByText('No application matches').waitFor()
+    await filter.fill('ui/we')
+    await row().waitFor()
     await filter.fill('')
   })
 
@@ -148,6 +152,28 @@ describe('the apps UI', () => {
     await page.screenshot({ path: join(shots, 'readme-app-page.png'), clip: { x: 0, y: 0, width: 1366, height: 430 } })
     await page.getByRole('link', { name: 'Applications' }).first().click()
     await row().getByTestId('instance-count').filter({ hasText: '2/2' }).waitFor()
+  })
+
+  it('edits the app in the JSON editor, and the list follows', async () => {
+    await page.goto(`${apps.url}/apps/ui/web`)
+    const before = (await apps.app(web.id)).version
+    await page.getByRole('link', { name: 'Edit' }).click()
+    await page.waitForURL(`${apps.url}/edit/ui/web`)
+    const editor = page.getByTestId('app-json')
+    await expect.poll(async () => (await editor.inputValue()).includes('"team": "web"')).toBe(true)
+    const config = JSON.parse(await editor.inputValue()) as Record<string, unknown>
+    expect(config).not.toHaveProperty('tasks')
+    expect(config).not.toHaveProperty('version')
+    await editor.fill((await editor.inputValue()).replace('"team": "web"', '"team": "frontend"'))
+    await page.getByRole('button', { name: 'Save changes' }).click()
+    await page.waitForURL(`${apps.url}/apps/ui/web`)
+    await expect.poll(async () => (await page.getByTestId('app-config').textContent()) ?? '').toContain('"team": "frontend"')
+    // dromos restarts the tasks on a label change for now (see plan.ts configDiffers).
+    const after = await apps.waitDeployed(web.id)
+    expect(after.version).not.toBe(before)
+    await page.getByRole('link', { name: 'Applications' }).first().click()
+    await row().getByText('team=frontend').waitFor()
+    await row().getByTestId('instance-count').filter({ hasText: '2/2' }).waitFor({ timeout: 30_000 })
   })
 
   it('shows a validation error at the field it concerns', async () => {

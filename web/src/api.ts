@@ -148,7 +148,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
 export const appPath = (id: string): string => `/v2/apps${id.split('/').map(encodeURIComponent).join('/')}`
 
 export const api = {
-  apps: () => request<{ apps: App[] }>('GET', '/v2/apps?embed=apps.tasks').then((r) => r.apps),
+  apps: () => request<{ apps: App[] }>('GET', '/v2/apps').then((r) => r.apps),
   app: (id: string) => request<{ app: App }>('GET', appPath(id)).then((r) => r.app),
   versions: (id: string) => request<{ versions: string[] }>('GET', `${appPath(id)}/versions`).then((r) => r.versions),
   deployments: () => request<Deployment[]>('GET', '/v2/deployments'),
