@@ -23,6 +23,11 @@ let page: Page
 let shots = ''
 let agentId = ''
 
+/** A property of the focused element (the test's tsconfig has no DOM types: an expression). */
+function focused(property: 'textContent' | 'dataset.testid'): Promise<string | undefined> {
+  return page.evaluate(`document.activeElement?.${property}`)
+}
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
 }
@@ -135,6 +140,7 @@ describe('the apps UI', () => {
     await row().getByRole('link', { name: web.id }).click()
     await page.getByRole('button', { name: 'Scale' }).click()
     const dialog = page.getByTestId('confirm-dialog')
+    expect(await focused('dataset.testid')).toBe('scale-instances')
     await dialog.getByTestId('scale-instances').fill('2')
     await dialog.getByRole('button', { name: 'Scale' }).click()
     await dialog.waitFor({ state: 'detached' })
@@ -240,6 +246,14 @@ describe('the apps UI', () => {
     await page.getByRole('button', { name: 'Restart' }).focus()
     await page.keyboard.press('Enter')
     await page.getByTestId('confirm-dialog').waitFor()
+    // The focus moves into the dialog, on its confirmation; a destroy starts on Cancel.
+    expect(await focused('textContent')).toBe('Restart')
+    await page.keyboard.press('Escape')
+    await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' })
+    await page.getByRole('button', { name: 'Destroy' }).focus()
+    await page.keyboard.press('Enter')
+    await page.getByTestId('confirm-dialog').waitFor()
+    expect(await focused('textContent')).toBe('Cancel')
     await page.keyboard.press('Escape')
     await page.getByTestId('confirm-dialog').waitFor({ state: 'detached' })
     await page.setViewportSize({ width: 1366, height: 860 })

@@ -76,7 +76,10 @@ export function ConfirmDialog(props: {
   const ref = useRef<HTMLDialogElement>(null)
   useEffect(() => {
     const d = ref.current
-    if (d && !d.open) d.showModal()
+    if (!d || d.open) return
+    d.showModal()
+    // The first [data-autofocus] inside: an input the action needs, else the safe button.
+    d.querySelector<HTMLElement>('[data-autofocus]')?.focus()
   }, [])
   return (
     <dialog ref={ref} className="dialog" aria-labelledby="dialog-title" onCancel={props.onCancel} data-testid="confirm-dialog">
@@ -95,10 +98,11 @@ export function ConfirmDialog(props: {
           </p>
         )}
         <div className="dialog-buttons">
-          <button type="button" onClick={props.onCancel}>
+          {/* Enter must not destroy by accident: a dangerous action starts on Cancel. */}
+          <button type="button" onClick={props.onCancel} {...(props.danger ? { 'data-autofocus': true } : {})}>
             Cancel
           </button>
-          <button type="submit" className={props.danger ? 'danger' : 'primary'} disabled={props.busy} autoFocus>
+          <button type="submit" className={props.danger ? 'danger' : 'primary'} disabled={props.busy} {...(props.danger ? {} : { 'data-autofocus': true })}>
             {props.confirmLabel}
           </button>
         </div>

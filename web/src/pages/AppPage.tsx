@@ -99,7 +99,7 @@ function Actions({ app, onDone }: { app: App; onDone: () => void }) {
           {action === 'scale' && (
             <label className="field">
               Instances
-              <input type="number" min={0} value={instances} onChange={(e) => setInstances(e.target.value)} data-testid="scale-instances" />
+              <input type="number" min={0} value={instances} onChange={(e) => setInstances(e.target.value)} data-testid="scale-instances" data-autofocus />
             </label>
           )}
           {error?.status === 409 && (
