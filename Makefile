@@ -12,9 +12,9 @@ help:
 	@echo "  make test    set up, type-check and build, lint, then run the tests (extra filters: make test ARGS='src/core')"
 	@echo "  make lint    run ESLint (promises, type imports, import cycles, process boundaries)"
 	@echo "  make setup   install missing system packages and npm dependencies, start dockerd"
-	@echo "  make build   compile TypeScript to dist/"
+	@echo "  make build   compile TypeScript to dist/ and build the web UI to web/dist/"
 	@echo "  make bench   set up, build, and run every benchmark in dist/bench/"
-	@echo "  make clean   remove dist/ (the cluster state in $(WORK_DIR)/ is kept: rm -rf it yourself)"
+	@echo "  make clean   remove dist/ and web/dist/ (the cluster state in $(WORK_DIR)/ is kept: rm -rf it yourself)"
 
 setup:
 	@scripts/setup.sh
@@ -25,9 +25,11 @@ build:
 up: setup build
 	exec bin/dromos up --work-dir $(WORK_DIR)
 
-# Cross-process tests spawn bin/dromos, which runs dist/src/cli/main.js: build before testing.
+# Cross-process tests spawn bin/dromos, which runs dist/src/cli/main.js and serves web/dist:
+# build both before testing.
 test: setup
 	npx tsc -p tsconfig.json
+	npm run build:web
 	npx eslint .
 	node scripts/run-tests.mjs $(ARGS)
 
@@ -43,4 +45,4 @@ bench: setup build
 	if [ "$$found" = 0 ]; then echo "bench: no benchmarks in dist/bench/"; fi
 
 clean:
-	rm -rf dist
+	rm -rf dist web/dist

@@ -6,7 +6,7 @@
 #
 # Environment:
 #   DROMOS_SETUP_DRY_RUN=1   print what would be done (apt, npm, dockerd) without doing it
-#   DROMOS_WITH_UI=1         also install chromium (for the UI tests)
+#   DROMOS_WITH_UI=0         do not install chromium (the UI tests need it; installed by default)
 #   DOCKER_HOST              unix:///path/to.sock is honoured; tcp://... is only pinged
 #   DROMOS_DOCKERD_ARGS      extra dockerd arguments (word-split), e.g. to test the start
 #                            path beside a running daemon: --pidfile, --data-root, --exec-root
@@ -54,9 +54,9 @@ if [ ! -x /bin/busybox ] || ! pkg_installed busybox-static; then need busybox-st
 command -v g++ >/dev/null 2>&1 || need g++
 command -v make >/dev/null 2>&1 || need make
 command -v python3 >/dev/null 2>&1 || need python3
-# UI tests (not needed yet): DROMOS_WITH_UI=1 installs chromium for playwright-core,
-# which is driven with executablePath: '/usr/bin/chromium'.
-if [ "${DROMOS_WITH_UI:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then need chromium; fi
+# The UI tests (test/ui.test.ts) drive Debian's chromium, headless, through playwright-core
+# (executablePath: '/usr/bin/chromium'); no browser is ever downloaded.
+if [ "${DROMOS_WITH_UI:-1}" != "0" ] && [ ! -x /usr/bin/chromium ]; then need chromium; fi
 
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   log "missing system packages: ${missing_pkgs[*]}"

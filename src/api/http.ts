@@ -144,6 +144,8 @@ export interface Router {
   on(method: string, path: string, handler: Handler): Router
   /** Matches every path under `prefix`, after the exact routes found nothing. */
   onPrefix(method: string, prefix: string, handler: Handler): Router
+  /** Answers, in any method, the requests whose path no route knows (instead of a 404). */
+  fallback(handler: Handler): Router
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>
 }
 
@@ -169,6 +171,7 @@ export function requestUrl(target: string): URL | undefined {
 export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx: RequestContext) => void }): Router {
   const routes: Route[] = []
   const prefixRoutes: Array<{ method: string; prefix: string; handler: Handler }> = []
+  let fallback: Handler | undefined
   const run = async (handler: Handler, ctx: RequestContext): Promise<void> => {
     try {
       await handler(ctx)
@@ -187,6 +190,10 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
   const router: Router = {
     onPrefix(method, prefix, handler) {
       prefixRoutes.push({ method, prefix, handler })
+      return router
+    },
+    fallback(handler) {
+      fallback = handler
       return router
     },
     on(method, path, handler) {
@@ -235,6 +242,7 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
         return
       }
       if (pathMatched) sendText(res, 405, `Expecting one of the supported methods for '${url.pathname}'`)
+      else if (fallback) await run(fallback, { req, res, url, params: {} })
       else sendText(res, 404, `No endpoint at '${url.pathname}'`)
     },
   }

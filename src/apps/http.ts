@@ -4,6 +4,7 @@ import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, DEFAULT_MAX_BODY_BYTES, listen, readBody, sendJson, sendText } from '../api/http.js'
+import { relayGet, serveWebUi } from '../api/web-ui.js'
 import { NotFoundError } from '../core/errors.js'
 import { AppValidationError, MarathonError, parseJsonBody } from './errors.js'
 import type { AppsFramework } from './framework.js'
@@ -517,6 +518,10 @@ export async function startAppsHttp(opts: AppsHttpOptions): Promise<Server> {
     }
     sendJson(ctx.res, 200, { version: '4.0.0', gauges, counters, histograms: {}, meters: {}, timers: {} })
   })
+
+  // ---- web UI: its cluster page reads the master's state through here ----
+  for (const what of ['state', 'roles']) router.on('GET', `/dromos/master/${what}`, (ctx) => relayGet(ctx, `${opts.master}/master/${what}`))
+  serveWebUi(router, opts.staticDir)
 
   const server = await listen({ router, host: opts.host, port: opts.port, log })
   server.on('close', () => void subscriptions.close())

@@ -16,6 +16,7 @@ import { createHollowContainerizer, parseDelayRange } from '../agent/containeriz
 import type { Containerizer } from '../agent/containerizers/types.js'
 import { startAgentHttp } from '../agent/http.js'
 import { parseAttributeString } from '../api/mesos.js'
+import { findWebUiDir } from '../api/web-ui.js'
 import { systemClock } from '../core/clock.js'
 import type { Resources } from '../core/resources.js'
 import { add, formatResources, parseResourceString } from '../core/resources.js'
@@ -29,6 +30,10 @@ import { startMasterHttp } from '../master/http.js'
 import { createMaster } from '../master/master.js'
 import { openSqliteStore } from '../store/sqlite.js'
 import type { Store } from '../store/store.js'
+
+/** The web UI that the master and apps serve: web/dist of this checkout, when it is built. */
+const webUiDir = findWebUiDir(import.meta.dirname)
+const webUi = webUiDir ? { staticDir: webUiDir } : {}
 
 export interface Running {
   readonly url: string
@@ -87,7 +92,7 @@ export async function startMaster(flags: MasterFlags, log: Logger): Promise<Runn
     },
   })
   await master.start()
-  const server = await startMasterHttp({ master, log: log.child({ component: 'master-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes })
+  const server = await startMasterHttp({ master, log: log.child({ component: 'master-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes, ...webUi })
   log.info({ url: `http://${flags.ip}:${flags.port}` }, 'master started')
   return {
     url: `http://${flags.ip}:${flags.port}`,
@@ -284,6 +289,7 @@ export async function startApps(flags: AppsFlags, log: Logger): Promise<Running>
     hostname,
     maxBodyBytes: flags.maxBodyBytes,
     now: () => new Date(systemClock.now()),
+    ...webUi,
   })
   log.info({ url: `http://${flags.ip}:${flags.port}` }, 'apps framework started')
   return {
@@ -464,6 +470,7 @@ export async function runUp(flags: UpFlags): Promise<void> {
     log,
   )
   say(`  apps     ${apps.url}   (Marathon v2 API: ${apps.url}/v2/apps, events: ${apps.url}/v2/events)`)
+  say(webUiDir ? `  web UI   ${apps.url}/   (and the master's: ${master.url}/)` : '  web UI   not built: run make build')
   // The cluster is useful without a balancer: a busy port 80 only costs the balancer.
   const lb = flags.lb
     ? await startLb(

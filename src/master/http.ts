@@ -17,6 +17,7 @@ import { isTerminal } from '../core/task-state.js'
 import { ended } from './offers.js'
 import { renderPrometheus } from './prometheus.js'
 import { registerOperatorEndpoints } from './operator-endpoints.js'
+import { serveWebUi } from '../api/web-ui.js'
 
 export interface MasterHttpOptions {
   readonly master: Master
@@ -24,6 +25,8 @@ export interface MasterHttpOptions {
   readonly host: string
   readonly port: number
   readonly maxBodyBytes: number
+  /** The web UI's static files (web/dist), served at / beside the JSON endpoints. */
+  readonly staticDir?: string
 }
 
 function v0Attributes(list: readonly z.infer<typeof AttributeSchema>[]): Record<string, string | number> {
@@ -175,6 +178,8 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
     ctx.res.writeHead(202, { 'Content-Length': 0 })
     ctx.res.end()
   })
+
+  serveWebUi(router, opts.staticDir)
 
   return listen({ router, host: opts.host, port: opts.port, log })
 }
