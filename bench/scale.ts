@@ -26,7 +26,7 @@
 // status_update_events. A chart of running tasks over time (the master's count and the events
 // the bench saw) goes to --svg as a hand-built SVG (no charting library is needed for two lines).
 //
-// --cpu-prof master,apps runs those processes with `node --cpu-prof` (through NODE_OPTIONS); the
+// --cpu-prof master,apps profiles those processes as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
 // per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything
 // started is stopped at the end, also on failure or Ctrl-C. Exit status 0 whatever the numbers;
@@ -35,6 +35,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
@@ -227,13 +228,18 @@ async function postApp(appsUrl: string, app: { id: string }): Promise<void> {
 
 /** Starts a process, with `node --cpu-prof` into dir when asked for. */
 function start(name: string, args: string[], dir: string): Proc {
-  const saved = process.env.NODE_OPTIONS
-  if (PROFILED.has(name)) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${join(dir, `${name}-profile`)}`.trim()
+  if (!PROFILED.has(name)) return new Proc(args, join(dir, `${name}.log`))
+  // Proc passes this process's environment on, read when it spawns.
+  const saved = { options: process.env.NODE_OPTIONS, dir: process.env.DROMOS_CPU_PROF_DIR }
+  process.env.NODE_OPTIONS = `${saved.options ?? ''} --import ${pathToFileURL(join(import.meta.dirname, 'profile', 'cpu-profile.js')).href}`.trim()
+  process.env.DROMOS_CPU_PROF_DIR = join(dir, `${name}-profile`)
   try {
     return new Proc(args, join(dir, `${name}.log`))
   } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS
-    else process.env.NODE_OPTIONS = saved
+    for (const [k, v] of [['NODE_OPTIONS', saved.options], ['DROMOS_CPU_PROF_DIR', saved.dir]] as const) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
   }
 }
 
