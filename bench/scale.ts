@@ -5,6 +5,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
 //       [--hollow-start-ms 0-10] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps]
+//       [--timeout SECONDS]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
 // tasks) and 10k (10,000 agents, 100,000 tasks), the last two only when asked for. Each agent
@@ -25,14 +26,16 @@
 // status_update_events. A chart of running tasks over time (the master's count and the events
 // the bench saw) goes to --svg as a hand-built SVG (no charting library is needed for two lines).
 //
-// --cpu-prof master,apps runs those processes with `node --cpu-prof` (through NODE_OPTIONS); the
-// .cpuprofile files land in the run's directory, which is then kept. Everything started is
-// stopped at the end, also on failure or Ctrl-C. Exit status 0 whatever the numbers; 1 if the
-// bench broke, 130 on Ctrl-C. DROMOS_KEEP_TEST_DIRS=1 keeps the run directory (logs, state).
+// --cpu-prof master,apps profiles those processes as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
+// .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
+// per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything
+// started is stopped at the end, also on failure or Ctrl-C. Exit status 0 whatever the numbers;
+// 1 if the bench broke, 130 on Ctrl-C. DROMOS_KEEP_TEST_DIRS=1 keeps the run directory.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
@@ -44,7 +47,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps] [--timeout SECONDS]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -58,6 +61,7 @@ const { values: argv } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     svg: { type: 'string' },
     'cpu-prof': { type: 'string', default: '' },
+    timeout: { type: 'string' },
   },
 })
 const SIZE = argv.size as keyof typeof SIZES
@@ -78,7 +82,7 @@ if (![AGENTS, TASKS, PER_APP, PER_PROCESS].every((n) => Number.isInteger(n) && n
 }
 const AGENT_RESOURCES = 'cpus:8;mem:8192;disk:10000;ports:[31000-31999]'
 /** Generous: the point is to measure how long it takes, not to give up early. */
-const STORM_TIMEOUT_MS = Math.max(180_000, TASKS * 30)
+const STORM_TIMEOUT_MS = Number(argv.timeout ?? Math.max(180, TASKS * 0.03)) * 1000
 
 // ---- /proc ----
 
@@ -205,15 +209,37 @@ const timed = async (url: string): Promise<number> => {
   return now() - t0
 }
 
+/**
+ * POST /v2/apps, once more if the connection broke: a busy apps framework may drop it after
+ * taking the app, and the second answer is then a 409.
+ */
+async function postApp(appsUrl: string, app: { id: string }): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await fetch(`${appsUrl}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(app) }).catch((e: unknown) => {
+      if (attempt >= 3) throw e
+      return undefined
+    })
+    if (!r) continue
+    const text = await r.text()
+    if (r.status === 201 || (r.status === 409 && attempt > 1)) return
+    throw new Error(`POST /v2/apps ${app.id} answered ${r.status}: ${text}`)
+  }
+}
+
 /** Starts a process, with `node --cpu-prof` into dir when asked for. */
 function start(name: string, args: string[], dir: string): Proc {
-  const saved = process.env.NODE_OPTIONS
-  if (PROFILED.has(name)) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${join(dir, `${name}-profile`)}`.trim()
+  if (!PROFILED.has(name)) return new Proc(args, join(dir, `${name}.log`))
+  // Proc passes this process's environment on, read when it spawns.
+  const saved = { options: process.env.NODE_OPTIONS, dir: process.env.DROMOS_CPU_PROF_DIR }
+  process.env.NODE_OPTIONS = `${saved.options ?? ''} --import ${pathToFileURL(join(import.meta.dirname, 'profile', 'cpu-profile.js')).href}`.trim()
+  process.env.DROMOS_CPU_PROF_DIR = join(dir, `${name}-profile`)
   try {
     return new Proc(args, join(dir, `${name}.log`))
   } finally {
-    if (saved === undefined) delete process.env.NODE_OPTIONS
-    else process.env.NODE_OPTIONS = saved
+    for (const [k, v] of [['NODE_OPTIONS', saved.options], ['DROMOS_CPU_PROF_DIR', saved.dir]] as const) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
   }
 }
 
@@ -311,16 +337,25 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (let app = queue.shift(); app; app = queue.shift()) {
-          const r = await fetch(`${appsUrl}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(app) })
-          if (r.status !== 201) throw new Error(`POST /v2/apps ${app.id} answered ${r.status}: ${await r.text()}`)
-          await r.arrayBuffer()
+          await postApp(appsUrl, app)
         }
       }),
     )
     const postedSecs = (now() - t0) / 1000
-    await waitUntil(`${TASKS} tasks to run`, async () => !Number.isNaN(allRunningAt) || (interrupts.check(), false), STORM_TIMEOUT_MS, 250)
-    await waitUntil('the deployments to finish', async () => (await json<unknown[]>(`${appsUrl}/v2/deployments`)).length === 0 || (interrupts.check(), false), STORM_TIMEOUT_MS, 500)
+    // Past the deadline the numbers so far are reported, marked as such.
+    const deadline = t0 + STORM_TIMEOUT_MS
+    while (Number.isNaN(allRunningAt) && now() < deadline) {
+      interrupts.check()
+      await sleep(250)
+    }
+    for (;;) {
+      interrupts.check()
+      const left = await json<unknown[]>(`${appsUrl}/v2/deployments`).then((d) => d.length, () => -1)
+      if (left === 0 || now() >= deadline) break
+      await sleep(500)
+    }
     const deployedAt = now()
+    const timedOut = deployedAt >= deadline
     storming = false
     await Promise.all([sampler, prober])
     const after = await metrics()
@@ -328,7 +363,9 @@ async function main(): Promise<void> {
     const agentUsage = agentProcs.map((p) => procUsage(p.child.pid))
 
     // -- the numbers --
-    const runningSecs = (allRunningAt - t0) / 1000
+    const lastRunning = samples.at(-1)?.running ?? 0
+    const runningSecs = ((Number.isNaN(allRunningAt) ? deployedAt : allRunningAt) - t0) / 1000
+    if (timedOut) process.stdout.write(`\nTIMED OUT after ${STORM_TIMEOUT_MS / 1000} s: ${lastRunning} of ${TASKS} running; the times below are up to the deadline\n`)
     const offers = (after['master/offers_sent'] ?? 0) - (before['master/offers_sent'] ?? 0)
     const storm = events.events.filter((e) => e.at >= t0 && e.at <= deployedAt)
     const lags = storm.map((e) => e.at - Date.parse(String(e.e.timestamp)))
@@ -337,7 +374,7 @@ async function main(): Promise<void> {
       ['POSTs sent in', `${fmt(postedSecs)} s`],
       [`all ${TASKS} running after`, `${fmt(runningSecs)} s`],
       ['all deployments done after', `${fmt((deployedAt - t0) / 1000)} s`],
-      ['tasks/s (to all running)', fmt(TASKS / runningSecs, 0)],
+      ['tasks/s (to all running)', fmt((Number.isNaN(allRunningAt) ? lastRunning : TASKS) / runningSecs, 0)],
       ['offers/s (same span)', fmt(offers / runningSecs, 0)],
       ['master CPU during storm', `${fmt(usageAfter.master.cpuSecs - usageBefore.master.cpuSecs)} s`],
       ['apps CPU during storm', `${fmt(usageAfter.apps.cpuSecs - usageBefore.apps.cpuSecs)} s`],
