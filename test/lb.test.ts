@@ -2,7 +2,11 @@
 // with real Docker tasks behind it. Requests go only to 127.0.0.1.
 import { execFile } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
+import { createConnection } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { connect as tlsConnect } from 'node:tls'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -224,6 +228,206 @@ describe('routes HAProxy would refuse', () => {
       await waitUntil('the new instance to be served too', async () => (await seen(10301, 12)).size === 2)
     } finally {
       for (const id of ['/bad/good', '/bad/plain', '/bad/thief', '/bad/balance']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+    }
+  })
+})
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port })
+    sock.once('connect', () => {
+      sock.destroy()
+      resolve(true)
+    })
+    sock.once('error', () => resolve(false))
+  })
+}
+
+/** Listening TCP sockets of this machine, as address:port, from /proc/net/tcp. */
+function listening(): string[] {
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[3] === '0A')
+    .map((f) => {
+      const [ip, port] = f[1]!.split(':')
+      const bytes = ip!.match(/../g)!.map((b) => parseInt(b, 16)).reverse()
+      return `${bytes.join('.')}:${parseInt(port!, 16)}`
+    })
+}
+
+/** HAProxy's own view of one backend's servers: name -> [status, check status], from the stats CSV. */
+async function serverChecks(lbl: LbProcess, backend: string): Promise<Map<string, [string, string]>> {
+  const csv = await (await fetch(`http://127.0.0.1:${lbl.statsPort}/haproxy?stats;csv`)).text()
+  const [head, ...rows] = csv.split('\n')
+  const cols = head!.replace(/^# /, '').split(',')
+  const at = (name: string): number => cols.indexOf(name)
+  const out = new Map<string, [string, string]>()
+  for (const r of rows.map((l) => l.split(','))) {
+    if (r[at('pxname')] === backend && /^srv\d+$/.test(r[at('svname')] ?? '')) out.set(r[at('svname')]!, [r[at('status')]!, r[at('check_status')]!])
+  }
+  return out
+}
+
+describe('marathon-lb labels', () => {
+  it('leaves out a port with HAPROXY_{n}_ENABLED false, binds where _BIND_ADDR says with _BIND_OPTIONS, and routes a path without a host by _BACKEND_WEIGHT', async () => {
+    const ids = ['/lbl/off', '/lbl/on', '/lbl/lo2', '/lbl/far', '/lbl/badopts', '/lbl/path-a', '/lbl/path-b']
+    try {
+      const idle = (id: string, port: number, labels: Record<string, string>): Record<string, unknown> => webApp(id, port, { instances: 0, labels })
+      await apps.req('POST', '/v2/apps', idle('/lbl/off', 10401, { HAPROXY_0_ENABLED: 'false' }))
+      await apps.req('POST', '/v2/apps', idle('/lbl/on', 10402, { HAPROXY_0_ENABLED: 'true' }))
+      await apps.req('POST', '/v2/apps', idle('/lbl/lo2', 10403, { HAPROXY_0_BIND_ADDR: '127.0.0.2', HAPROXY_0_BIND_OPTIONS: 'backlog 64' }))
+      await apps.req('POST', '/v2/apps', idle('/lbl/far', 10404, { HAPROXY_0_BIND_ADDR: '192.0.2.7' }))
+      await apps.req('POST', '/v2/apps', idle('/lbl/badopts', 10405, { HAPROXY_0_BIND_OPTIONS: 'no-such-option 1' }))
+      await apps.req('POST', '/v2/apps', webApp('/lbl/path-a', 10406, { instances: 1, labels: { HAPROXY_0_PATH: '/id' } }))
+      await apps.req('POST', '/v2/apps', webApp('/lbl/path-b', 10407, { instances: 1, labels: { HAPROXY_0_PATH: '/id', HAPROXY_0_BACKEND_WEIGHT: '5' } }))
+      for (const id of ids) await apps.waitDeployed(id)
+      const b = (await apps.app('/lbl/path-b')).tasks[0].id
+      const state = await waitUntil('the lb to serve and leave out the labelled apps', async () => {
+        const st = await lb.state()
+        const served = (st.backends as Array<{ appId: string }>).map((x) => x.appId)
+        return served.includes('/lbl/path-b') && served.includes('/lbl/lo2') ? st : undefined
+      })
+      const served = (state.backends as Array<{ appId: string }>).map((x) => x.appId)
+      expect(served).toContain('/lbl/on')
+      expect(served).not.toContain('/lbl/off')
+      const rejected = (state.rejected as Array<{ appId: string; reason: string }>).filter((r) => r.appId.startsWith('/lbl/'))
+      expect(rejected.map((r) => r.appId).sort()).toEqual(['/lbl/badopts', '/lbl/far'])
+      expect(rejected.find((r) => r.appId === '/lbl/far')!.reason).toBe("bind address '192.0.2.7' is not an address of this machine")
+      // The reason is HAProxy's own.
+      expect(rejected.find((r) => r.appId === '/lbl/badopts')!.reason).toBe("HAProxy refuses 'no-such-option 1': unknown keyword 'no-such-option'.")
+      // Disabled: nothing listens on its service port; enabled with no instance: HAProxy does.
+      expect(await accepts(10401)).toBe(false)
+      expect(await accepts(10402)).toBe(true)
+      // Bound to 127.0.0.2 only, with the bind options in the configuration HAProxy runs.
+      expect(listening()).toContain('127.0.0.2:10403')
+      expect(await accepts(10403)).toBe(false)
+      const config = await (await fetch(`http://127.0.0.1:${lb.statsPort}/_lb/config`)).text()
+      expect(config).toContain('  bind 127.0.0.2:10403 backlog 64\n')
+      // A path without a host routes on the HTTP port, whatever the host; the heavier backend's
+      // rule comes first.
+      await waitUntil('the path to route', async () => (await hit(lb.httpPort, { host: 'any.example.test', path: '/id' })).body === b)
+      expect(await seen(lb.httpPort, 6)).toEqual(new Set([b]))
+      expect((await hit(lb.httpPort, { path: '/health' })).body).toBe('HTTP 503')
+    } finally {
+      for (const id of ids) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+    }
+  })
+
+  it('keeps a client on its instance by cookie with HAPROXY_{n}_STICKY, and HAProxy checks the instances as the app does', async () => {
+    try {
+      await apps.req('POST', '/v2/apps', webApp('/lbl/sticky', 10411, { instances: 2, labels: { HAPROXY_0_STICKY: 'true' } }))
+      await apps.waitDeployed('/lbl/sticky')
+      await waitUntil('both instances serving', async () => (await seen(10411, 8)).size === 2)
+      const first = await hit(10411)
+      const cookie = String(first.headers['set-cookie']?.[0] ?? '').split(';')[0]!
+      expect(cookie).toMatch(/^mesosphere_server_id=srv\d+$/)
+      for (let i = 0; i < 8; i++) expect((await hit(10411, { headers: { Cookie: cookie } })).body).toBe(first.body)
+      // HAProxy runs the app's HTTP health check itself, on the servers it has.
+      const config = await (await fetch(`http://127.0.0.1:${lb.statsPort}/_lb/config`)).text()
+      const backend = config.slice(config.indexOf('backend lbl_sticky_10411'))
+      expect(backend).toContain('  option httpchk GET /health\n')
+      expect(backend).toMatch(/server srv\d+ \S+ cookie srv\d+ check inter 1s fall 4\n/)
+      await waitUntil('HAProxy to see both instances pass its check', async () => {
+        const used = [...(await serverChecks(lb, 'lbl_sticky_10411')).values()].filter(([status]) => status !== 'MAINT')
+        return used.length === 2 && used.every(([status, check]) => status === 'UP' && check === 'L7OK')
+      })
+      // Servers that HAProxy checks still change through the runtime API: a new instance serves
+      // without a reload.
+      const reloads = await lb.metric('dromos_lb_reloads_total')
+      await apps.req('PUT', '/v2/apps/lbl/sticky', { instances: 3 })
+      await apps.waitDeployed('/lbl/sticky')
+      await waitUntil('three instances serving', async () => (await seen(10411, 12)).size === 3)
+      expect(await lb.metric('dromos_lb_reloads_total')).toBe(reloads)
+    } finally {
+      await apps.req('DELETE', '/v2/apps/lbl/sticky?force=true')
+    }
+  })
+})
+
+describe('TLS and the app id port', () => {
+  let tlsLb: LbProcess
+  let certDir: string
+  const openssl = async (cn: string): Promise<string> => {
+    const key = join(certDir, `${cn}.key`)
+    const crt = join(certDir, `${cn}.crt`)
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-days', '2', '-keyout', key, '-out', crt])
+    const pem = join(certDir, `${cn}.pem`)
+    writeFileSync(pem, readFileSync(crt, 'utf8') + readFileSync(key, 'utf8'))
+    return pem
+  }
+  /** The certificate's CN and the answer to GET /id, over TLS to 127.0.0.1 with this SNI name. */
+  const overTls = (port: number, servername: string): Promise<{ cn: string; status: number; body: string; hsts?: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port, path: '/id', servername, headers: { Host: servername }, rejectUnauthorized: false, agent: false, timeout: 5000 },
+        (res) => {
+          const cn = String((res.socket as TLSSocket).getPeerCertificate().subject.CN)
+          let body = ''
+          res.on('data', (c: Buffer) => (body += c.toString()))
+          res.on('end', () => resolve({ cn, status: res.statusCode ?? 0, body: body.trim(), ...(res.headers['strict-transport-security'] ? { hsts: String(res.headers['strict-transport-security']) } : {}) }))
+        },
+      )
+      req.on('timeout', () => req.destroy(new Error('timeout')))
+      req.on('error', reject)
+      req.end()
+    })
+  /** The certificate a TLS port presents for this SNI name. */
+  const certificateCn = (port: number, servername: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+        resolve(String(sock.getPeerCertificate().subject.CN))
+        sock.destroy()
+      })
+      sock.on('error', reject)
+    })
+
+  beforeAll(async () => {
+    certDir = join(cluster.dir, 'certs')
+    mkdirSync(certDir, { recursive: true })
+    const fallback = await openssl('default.example.test')
+    tlsLb = await LbProcess.start(apps, ['--group', 'tls', '--ssl-certs', fallback])
+  })
+  afterAll(async () => {
+    await tlsLb?.proc.stop()
+  })
+
+  it('serves HAPROXY_{n}_SSL_CERT by SNI on the HTTPS port and on the service port, redirects HTTP with 301, adds HSTS, and routes X-Marathon-App-Id', async () => {
+    const ids = ['/tls/web', '/tls/badcert']
+    try {
+      const cert = await openssl('web.example.test')
+      const labels = { HAPROXY_GROUP: 'tls', HAPROXY_0_VHOST: 'web.example.test', HAPROXY_0_SSL_CERT: cert, HAPROXY_0_REDIRECT_TO_HTTPS: 'true', HAPROXY_0_USE_HSTS: 'true' }
+      await apps.req('POST', '/v2/apps', webApp('/tls/web', 10421, { instances: 1, labels }))
+      await apps.req('POST', '/v2/apps', webApp('/tls/badcert', 10422, { instances: 0, labels: { HAPROXY_GROUP: 'tls', HAPROXY_0_SSL_CERT: join(certDir, 'missing.pem') } }))
+      const task = (await apps.waitDeployed('/tls/web')).tasks[0].id
+      await apps.waitDeployed('/tls/badcert')
+      const https = await waitUntil('HTTPS to route by SNI', async () => {
+        const r = await overTls(tlsLb.httpsPort, 'web.example.test').catch(() => undefined)
+        return r?.body === task ? r : undefined
+      })
+      expect(https.cn).toBe('web.example.test')
+      expect(https.hsts).toBe('max-age=15768000')
+      // Another name gets the lb's default certificate, and no app.
+      const other = await overTls(tlsLb.httpsPort, 'other.example.test')
+      expect(other.cn).toBe('default.example.test')
+      expect(other.status).toBe(503)
+      // The service port itself speaks TLS with the app's certificate.
+      expect(await certificateCn(10421, 'web.example.test')).toBe('web.example.test')
+      // Plain HTTP to the virtual host is sent to HTTPS, on the HTTPS port.
+      const plain = await hit(tlsLb.httpPort, { host: 'web.example.test', path: '/id?x=1' })
+      expect(plain.body).toBe('HTTP 301')
+      expect(plain.headers.location).toBe(`https://web.example.test:${tlsLb.httpsPort}/id?x=1`)
+      // X-Marathon-App-Id picks the app's first http port, whatever the host.
+      expect((await hit(tlsLb.appIdPort, { headers: { 'X-Marathon-App-Id': '/tls/web' } })).body).toBe(task)
+      expect((await hit(tlsLb.appIdPort, { headers: { 'X-Marathon-App-Id': '/tls/none' } })).body).toBe('HTTP 503')
+      // A certificate HAProxy cannot load leaves that route out, with HAProxy's reason.
+      const rejected = (await tlsLb.state()).rejected as Array<{ appId: string; reason: string }>
+      expect(rejected.map((r) => r.appId)).toEqual(['/tls/badcert'])
+      expect(rejected[0]!.reason).toMatch(/^HAProxy refuses 'ssl crt .*missing\.pem': unable to stat SSL certificate from file '.*missing\.pem' : No such file or directory\.$/)
+    } finally {
+      for (const id of ids) await apps.req('DELETE', `/v2/apps${id}?force=true`)
     }
   })
 })

@@ -64,15 +64,21 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
     const path = join(opts.dir, `bind-check-${process.pid}-${probes++}.cfg`)
     writeFileSync(path, ['defaults', '  mode http', '  timeout connect 5s', '  timeout client 5s', '  timeout server 5s', 'frontend bind_check', `  bind 127.0.0.1:1 ${args}`, ''].join('\n'))
     try {
-      await run(binary, ['-c', '-q', '-f', path])
+      // Not -q: HAProxy then keeps its reasons to itself.
+      await run(binary, ['-c', '-f', path])
       return undefined
     } catch (e) {
       const err = e as { stderr?: string; message: string }
       const alerts = (err.stderr ?? err.message)
         .split('\n')
-        .filter((l) => l.includes('[ALERT]') && !/fatal errors|Error\(s\) found/.test(l))
+        .filter((l) => l.includes('[ALERT]') && !/Fatal errors found|Error\(s\) found/i.test(l))
         // HAProxy names the probe file and line; what matters is what follows.
-        .map((l) => l.replace(/^.*?\[ALERT\][^:]*:\s*/, '').replace(/^.*?parsing \[[^\]]*\] : /, '').trim())
+        .map((l) =>
+          l
+            .replace(/^.*?parsing \[[^\]]*\] : /, '')
+            .replace(/^'bind [^']*' in section 'frontend'\s*:\s*/, '')
+            .trim(),
+        )
       return alerts.join('; ') || 'refused'
     } finally {
       rmSync(path, { force: true })
@@ -81,10 +87,11 @@ export function createHaproxy(opts: { dir: string; binary?: string; log: Logger 
 
   async function validate(path: string): Promise<void> {
     try {
-      await run(binary, ['-c', '-q', '-f', path])
+      await run(binary, ['-c', '-f', path])
     } catch (e) {
       const err = e as { stderr?: string; message: string }
-      throw new HaproxyError(`HAProxy refused the configuration: ${(err.stderr ?? err.message).trim()}`)
+      const alerts = (err.stderr ?? '').split('\n').filter((l) => l.includes('[ALERT]'))
+      throw new HaproxyError(`HAProxy refused the configuration: ${alerts.join('; ') || err.message.trim()}`)
     }
   }
 

@@ -121,18 +121,26 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     })
   }
 
-  /** HAProxy's verdicts on bind-line arguments the labels ask for, each asked once. */
-  const bindVerdicts = new Map<string, string | undefined>()
+  /**
+   * HAProxy's verdicts on bind-line arguments the labels ask for. A refusal is asked again after
+   * a while: the certificate file it missed may be there now.
+   */
+  const bindVerdicts = new Map<string, { problem: string | undefined; at: number }>()
+  const BIND_RECHECK_MS = 30_000
 
   async function applyRoutes(since?: number): Promise<void> {
     const apps = [...follower.apps.values()] as unknown as LbApp[]
-    for (const args of bindArgsWanted(apps)) if (!bindVerdicts.has(args)) bindVerdicts.set(args, await haproxy.checkBind(args))
+    for (const args of bindArgsWanted(apps)) {
+      const known = bindVerdicts.get(args)
+      if (known && (known.problem === undefined || clock.now() - known.at < BIND_RECHECK_MS)) continue
+      bindVerdicts.set(args, { problem: await haproxy.checkBind(args), at: clock.now() })
+    }
     const wanted = routes(apps, {
       group: opts.group,
       reservedPorts: [opts.httpPort, opts.httpsPort, opts.appIdPort, opts.statsPort, apiPort],
       ...(opts.strict ? { strict: true } : {}),
       localAddresses: localAddresses(),
-      bindProblem: (args) => bindVerdicts.get(args),
+      bindProblem: (args) => bindVerdicts.get(args)?.problem,
     })
     const rejected = wanted.rejected ?? []
     const known = new Set(lastRejected.map((r) => `${r.appId}:${r.portIndex}:${r.reason}`))

@@ -1,5 +1,6 @@
 // Runs a real `bin/dromos lb` (which owns a real HAProxy) against an AppsProcess.
 import { readdirSync, readFileSync } from 'node:fs'
+import type { IncomingHttpHeaders } from 'node:http'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type { AppsProcess } from './apps.js'
@@ -11,12 +12,16 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 })
 export class LbProcess {
   proc!: Proc
   httpPort = 0
+  httpsPort = 0
+  appIdPort = 0
   statsPort = 0
   constructor(readonly apps: AppsProcess) {}
 
   static async start(apps: AppsProcess, extraArgs: string[] = []): Promise<LbProcess> {
     const lb = new LbProcess(apps)
     lb.httpPort = await freePort()
+    lb.httpsPort = await freePort()
+    lb.appIdPort = await freePort()
     lb.statsPort = await freePort()
     lb.proc = new Proc(
       [
@@ -24,6 +29,8 @@ export class LbProcess {
         '--apps', apps.url,
         '--bind-address', '127.0.0.1',
         '--http-port', String(lb.httpPort),
+        '--https-port', String(lb.httpsPort),
+        '--app-id-port', String(lb.appIdPort),
         '--stats-port', String(lb.statsPort),
         '--work-dir', join(apps.cluster.dir, `lb-${lb.statsPort}`),
         '--log-level', 'debug',
@@ -72,20 +79,24 @@ export function killHaproxiesUnder(dir: string): number {
 }
 
 /** One GET through the balancer; the body is the serving task's id, or an error marker. */
-export function hit(port: number, opts: { host?: string; path?: string } = {}): Promise<{ ok: boolean; body: string }> {
+export function hit(
+  port: number,
+  opts: { host?: string; path?: string; headers?: Record<string, string> } = {},
+): Promise<{ ok: boolean; body: string; headers: IncomingHttpHeaders }> {
   // node:http rather than fetch, which does not let a request choose its Host header.
   return new Promise((resolve) => {
+    const headers = { ...(opts.host ? { Host: opts.host } : {}), ...opts.headers }
     const req = request(
-      { host: '127.0.0.1', port, path: opts.path ?? '/id', headers: opts.host ? { Host: opts.host } : {}, agent: keepAlive, timeout: 5000 },
+      { host: '127.0.0.1', port, path: opts.path ?? '/id', headers, agent: keepAlive, timeout: 5000 },
       (res) => {
         let body = ''
         res.on('data', (c: Buffer) => (body += c.toString()))
-        res.on('end', () => resolve({ ok: res.statusCode === 200, body: res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}` }))
-        res.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}` }))
+        res.on('end', () => resolve({ ok: res.statusCode === 200, body: res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}`, headers: res.headers }))
+        res.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}`, headers: {} }))
       },
     )
     req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}` }))
+    req.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}`, headers: {} }))
     req.end()
   })
 }
