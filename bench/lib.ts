@@ -111,7 +111,7 @@ export const CONTAINER_SANDBOX = '/mnt/mesos/sandbox'
 
 /**
  * The resource and sandbox flags of a `docker run` that asks the Engine for what a dromos agent
- * asks for (src/agent/containerizers/docker.ts containerSpec): memory without swap, CPU shares
+ * asks for (src/agent/containerizers/docker-spec.ts containerSpec): memory without swap, CPU shares
  * and a CFS quota, the sandbox bind mount and MESOS_SANDBOX.
  */
 export function matchedDockerRunFlags(opts: { cpus: number; memMb: number; sandbox: string }): string[] {

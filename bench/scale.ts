@@ -4,7 +4,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
-//       [--hollow-start-ms 0-10] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps]
+//       [--hollow-start-ms 0-10] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents]
 //       [--timeout SECONDS]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
@@ -18,7 +18,9 @@
 //
 // Reported: the time from the first POST until the master counts T tasks running and until the
 // last deployment is done; tasks/s over the first; offers/s (master/offers_sent of
-// /metrics/snapshot over the same span); CPU seconds (/proc/<pid>/stat) and peak RSS
+// /metrics/snapshot over the same span); the master's allocation passes during the storm (how
+// many, their mean, and p50/p99/max of its allocator/mesos/allocation_run_ms timer over the latest
+// 1,000 passes); CPU seconds (/proc/<pid>/stat) and peak RSS
 // (VmHWM of /proc/<pid>/status) of the master, of apps and of the agent processes together;
 // p50/p99 of GET /v2/apps, GET /master/state and a scheduler call (an implicit RECONCILE from
 // a framework of the bench's own that suppresses its offers) sent one at a time during the storm;
@@ -26,7 +28,7 @@
 // status_update_events. A chart of running tasks over time (the master's count and the events
 // the bench saw) goes to --svg as a hand-built SVG (no charting library is needed for two lines).
 //
-// --cpu-prof master,apps profiles those processes as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
+// --cpu-prof master,apps,agents profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
 // per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything
 // started is stopped at the end, also on failure or Ctrl-C. Exit status 0 whatever the numbers;
@@ -47,7 +49,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps] [--timeout SECONDS]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -76,7 +78,7 @@ const PER_PROCESS = Number(argv['agents-per-process'])
 const HEALTH = !argv['no-health']
 const PROFILED = new Set(argv['cpu-prof'].split(',').map((s) => s.trim()).filter(Boolean))
 const SVG = argv.svg ?? join(tmpdir(), `dromos-scale-${SIZE}.svg`)
-if (![AGENTS, TASKS, PER_APP, PER_PROCESS].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => p !== 'master' && p !== 'apps')) {
+if (![AGENTS, TASKS, PER_APP, PER_PROCESS].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => p !== 'master' && p !== 'apps' && p !== 'agents')) {
   process.stderr.write(USAGE)
   process.exit(2)
 }
@@ -228,7 +230,7 @@ async function postApp(appsUrl: string, app: { id: string }): Promise<void> {
 
 /** Starts a process, with `node --cpu-prof` into dir when asked for. */
 function start(name: string, args: string[], dir: string): Proc {
-  if (!PROFILED.has(name)) return new Proc(args, join(dir, `${name}.log`))
+  if (!PROFILED.has(name.startsWith('agents-') ? 'agents' : name)) return new Proc(args, join(dir, `${name}.log`))
   // Proc passes this process's environment on, read when it spawns.
   const saved = { options: process.env.NODE_OPTIONS, dir: process.env.DROMOS_CPU_PROF_DIR }
   process.env.NODE_OPTIONS = `${saved.options ?? ''} --import ${pathToFileURL(join(import.meta.dirname, 'profile', 'cpu-profile.js')).href}`.trim()
@@ -367,6 +369,10 @@ async function main(): Promise<void> {
     const runningSecs = ((Number.isNaN(allRunningAt) ? deployedAt : allRunningAt) - t0) / 1000
     if (timedOut) process.stdout.write(`\nTIMED OUT after ${STORM_TIMEOUT_MS / 1000} s: ${lastRunning} of ${TASKS} running; the times below are up to the deadline\n`)
     const offers = (after['master/offers_sent'] ?? 0) - (before['master/offers_sent'] ?? 0)
+    // The master's allocation passes: a mean over the storm, and its timer over the latest passes.
+    const RUN = 'allocator/mesos/allocation_run_ms'
+    const passes = (after['allocator/mesos/allocation_runs'] ?? 0) - (before['allocator/mesos/allocation_runs'] ?? 0)
+    const passMs = (after[`${RUN}/sum`] ?? 0) - (before[`${RUN}/sum`] ?? 0)
     const storm = events.events.filter((e) => e.at >= t0 && e.at <= deployedAt)
     const lags = storm.map((e) => e.at - Date.parse(String(e.e.timestamp)))
     const rows: Array<[string, string]> = [
@@ -376,6 +382,8 @@ async function main(): Promise<void> {
       ['all deployments done after', `${fmt((deployedAt - t0) / 1000)} s`],
       ['tasks/s (to all running)', fmt((Number.isNaN(allRunningAt) ? lastRunning : TASKS) / runningSecs, 0)],
       ['offers/s (same span)', fmt(offers / runningSecs, 0)],
+      [`allocation passes during storm (n=${passes})`, `mean ${fmt(passMs / Math.max(1, passes))} ms`],
+      [`allocation pass p50 / p99 / max (latest ${after[`${RUN}/count`] ?? 0})`, `${fmt(after[`${RUN}/p50`] ?? NaN)} / ${fmt(after[`${RUN}/p99`] ?? NaN)} / ${fmt(after[`${RUN}/max`] ?? NaN)} ms`],
       ['master CPU during storm', `${fmt(usageAfter.master.cpuSecs - usageBefore.master.cpuSecs)} s`],
       ['apps CPU during storm', `${fmt(usageAfter.apps.cpuSecs - usageBefore.apps.cpuSecs)} s`],
       ['agent processes CPU (total, all run)', `${fmt(agentUsage.reduce((n, u) => n + u.cpuSecs, 0))} s`],

@@ -366,14 +366,18 @@ describe('fetcher and sandbox files', () => {
 
     // read: the agent, and the master proxying to the agent that holds the sandbox.
     for (const base of [agent.url, cluster.masterUrl]) {
-      const read = await getJson(`${base}/files/read?${q(`${sandbox}/stdout`)}`)
+      const read = await getJson(`${base}/files/read?${q(`${sandbox}/stdout`, '&offset=0')}`)
       expect(read.status, read.text).toBe(200)
       expect(read.json).toEqual({ data: expected, offset: 0 })
-      const size = await getJson(`${base}/files/read?${q(`${sandbox}/stdout`, '&offset=-1')}`)
-      expect(size.json).toEqual({ data: '', offset: Buffer.byteLength(expected) })
+      // As Mesos: -1, or no offset at all, answers the size; so does a read at or past the end.
+      const bytes = Buffer.byteLength(expected)
+      for (const extra of ['&offset=-1', '', `&offset=${bytes}`, `&offset=${bytes + 100}&length=10`]) {
+        const size = await getJson(`${base}/files/read?${q(`${sandbox}/stdout`, extra)}`)
+        expect({ extra, json: size.json }).toEqual({ extra, json: { data: '', offset: bytes } })
+      }
       const part = await getJson(`${base}/files/read?${q(`${sandbox}/stdout`, '&offset=8&length=6')}`)
       expect(part.json).toEqual({ data: expected.slice(8, 14), offset: 8 })
-      const err = await getJson(`${base}/files/read?${q(`${sandbox}/stderr`)}`)
+      const err = await getJson(`${base}/files/read?${q(`${sandbox}/stderr`, '&offset=0')}`)
       expect(err.json.data).toContain('to stderr')
     }
 
@@ -433,7 +437,7 @@ describe('fetcher and sandbox files', () => {
     // sandboxes until they are garbage-collected.
     await f.acknowledge(finished.update.status)
     await new Promise((r) => setTimeout(r, 200))
-    expect((await getJson(`${cluster.masterUrl}/files/read?${q(`${sandbox}/stdout`)}`)).json).toEqual({ data: expected, offset: 0 })
+    expect((await getJson(`${cluster.masterUrl}/files/read?${q(`${sandbox}/stdout`, '&offset=0')}`)).json).toEqual({ data: expected, offset: 0 })
     await teardown(f)
   })
 

@@ -88,6 +88,14 @@ describe('validation over HTTP', () => {
     expect(wrong).toEqual([])
     // Nothing was created by any of them.
     expect((await apps.req('GET', '/v2/apps')).body.apps.filter((a: { id: string }) => a.id.startsWith('/v/'))).toEqual([])
+    // An array of apps (PUT /v2/apps) is checked whole: the errors of every app come back at
+    // once, each at its index, and none of the apps is deployed, not even the valid one.
+    const many = await apps.req('PUT', '/v2/apps', [{ ...base, id: '/v/ok' }, { ...base, id: '/v/bad1', cpus: -1 }, { ...base, id: '/v/bad2', mem: -5 }])
+    expect(many.status).toBe(422)
+    const manyPaths: string[] = many.body.details.map((d: { path: string }) => d.path)
+    expect(manyPaths).toEqual(expect.arrayContaining(['(1)/cpus', '(2)/mem']))
+    expect(manyPaths.some((p) => p.startsWith('(0)'))).toBe(false)
+    expect((await apps.req('GET', '/v2/apps')).body.apps.filter((a: { id: string }) => a.id.startsWith('/v/'))).toEqual([])
     // The same rules hold for PUT: a bad field in a partial update is refused and changes nothing.
     const put = await apps.req('PUT', '/v2/apps/v/other', { ...base, id: '/v/other', instances: -3 })
     expect(put.status).toBe(422)
@@ -210,6 +218,11 @@ describe('/v2/apps', () => {
     expect(v3.labels).toEqual({ other: 'label' })
     expect(v3.instances).toBe(3)
     expect(v3.env).toEqual({ FOO: 'bar' })
+    // Labels change in place (dromos restarts nothing for them, where Marathon would): the same
+    // tasks run on, and the config did not change.
+    expect(v3.version).not.toBe(v2.version)
+    expect(v3.versionInfo.lastConfigChangeAt).toBe(v2.versionInfo.lastConfigChangeAt)
+    expect(v3.tasks.map((t: TaskJson) => t.id).sort()).toEqual(v2.tasks.map((t: TaskJson) => t.id).sort())
 
     const replaced = await apps.req('PUT', '/v2/apps/u/app?partialUpdate=false', { cmd: 'sleep 700', cpus: 0.05, mem: 16, portDefinitions: [] })
     expect(replaced.status).toBe(200)
@@ -560,6 +573,25 @@ describe('small endpoints and errors', () => {
     // An app that waits for nothing is not in the launch queue.
     await expect404('DELETE', '/v2/queue/k/scale/delay', 'Application /k/scale not found in tasks queue.')
   })
+
+  it('/v2/pods says in Marathon terms that there are no pods: HEAD 404, empty lists, a 404 per pod, a 422 for a definition', async () => {
+    // Marathon answers HEAD /v2/pods with 200 when it supports pods; clients probe it first.
+    expect((await fetch(`${apps.url}/v2/pods`, { method: 'HEAD' })).status).toBe(404)
+    expect(await apps.req('GET', '/v2/pods')).toEqual({ status: 200, body: [] })
+    expect(await apps.req('GET', '/v2/pods/::status')).toEqual({ status: 200, body: [] })
+    expect(await apps.req('GET', '/v2/pods/web/db::status')).toEqual({ status: 404, body: { message: "Pod '/web/db' does not exist" } })
+    expect(await apps.req('GET', '/v2/pods/web')).toEqual({ status: 404, body: { message: "Pod '/web' does not exist" } })
+    expect(await apps.req('DELETE', '/v2/pods/web')).toEqual({ status: 404, body: { message: "Pod '/web' does not exist" } })
+    const pod = { id: '/web', containers: [{ name: 'c', resources: { cpus: 0.1, mem: 32 }, exec: { command: { shell: 'sleep 600' } } }] }
+    for (const [method, path] of [['POST', '/v2/pods'], ['PUT', '/v2/pods/web']] as const) {
+      const r = await apps.req(method, path, pod)
+      expect(r.status).toBe(422)
+      expect(r.body.message).toBe('Object is not valid')
+      expect(r.body.details[0].errors[0]).toMatch(/^Pods are not supported/)
+    }
+    // Nothing was created on the way.
+    expect((await apps.req('GET', '/v2/apps/web')).status).toBe(404)
+  })
 })
 
 describe('events', () => {
@@ -593,7 +625,8 @@ describe('events', () => {
 
     const groupChange = mine('group_change_success')
     expect(groupChange.length).toBeGreaterThanOrEqual(3)
-    expect(groupChange[0]!.groupId).toBe('/')
+    // Marathon names the group the change was made in: the app's parent.
+    expect(groupChange[0]!.groupId).toBe('/ev')
     expect(groupChange.some((e) => e.version === created.body.version)).toBe(true)
 
     const status = mine('status_update_event', (e) => e.appId === '/ev/app')
@@ -622,7 +655,8 @@ describe('events', () => {
       const step = mine('deployment_step_success', (e) => e.plan?.id === id)
       expect(step.length).toBeGreaterThanOrEqual(1)
       for (const e of [...info, ...step]) {
-        for (const k of ['id', 'version', 'original', 'target', 'steps']) expect(e.plan).toHaveProperty(k)
+        // The light plan, the only one since Marathon 1.8.
+        expect(Object.keys(e.plan).sort()).toEqual(['id', 'steps', 'version'])
         // currentStep is the step itself, as Marathon's raml.DeploymentStep.
         expect(Array.isArray(e.currentStep.actions)).toBe(true)
         expect(e.currentStep.actions[0].app).toBe('/ev/app')
@@ -635,10 +669,8 @@ describe('events', () => {
     expect(actionOf(d1)).toBe('StartApplication')
     expect(actionOf(scale.body.deploymentId)).toBe('ScaleApplication')
     expect(actionOf(del.body.deploymentId)).toBe('StopApplication')
-    // The plan carries the apps before and after.
     const delInfo = mine('deployment_info', (e) => e.plan?.id === del.body.deploymentId)[0]!
-    expect(delInfo.plan.original.apps.map((a: { id: string }) => a.id)).toContain('/ev/app')
-    expect(delInfo.plan.target.apps.map((a: { id: string }) => a.id)).not.toContain('/ev/app')
+    expect(delInfo.plan.steps).toEqual([{ actions: [{ action: 'StopApplication', app: '/ev/app' }] }])
 
     const terminated = mine('app_terminated_event', (e) => e.appId === '/ev/app')
     expect(terminated).toHaveLength(1)

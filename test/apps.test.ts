@@ -312,8 +312,10 @@ describe('the API', () => {
     const slow = await fetch(`${apps.url}/v2/events`)
     const reader = slow.body!.getReader()
     await reader.read()
+    // Each api_post_event carries its app (the plans of the deployment events do not): about
+    // 12 MB in all, well past the 4 MiB bound and what the sockets buffer.
     for (let i = 0; i < 30; i++) {
-      await apps.req('POST', '/v2/apps', { id: `/noise/n${i}`, cmd: 'sleep 1', cpus: 0.01, mem: 8, instances: 0, labels: { pad: 'x'.repeat(100_000) } })
+      await apps.req('POST', '/v2/apps', { id: `/noise/n${i}`, cmd: 'sleep 1', cpus: 0.01, mem: 8, instances: 0, labels: { pad: 'x'.repeat(400_000) } })
     }
     await fast.waitFor((e) => e.eventType === 'api_post_event' && e.appDefinition?.id === '/noise/n29', 'the last api_post_event')
     // The reader that never read was disconnected; the fast one is still attached.

@@ -107,6 +107,25 @@ describe('etcd leader election', () => {
     await leaderB.resign()
   })
 
+  it('keeps a leader that waited longer than its TTL to be elected (its lease was kept alive all along)', async () => {
+    const { electionKey, dataPrefix } = freshElection()
+    const a = contender(electionKey, dataPrefix)
+    const b = contender(electionKey, dataPrefix)
+    const leaderA = await a.election.campaign({ id: 'a', address: 'a:1' })
+    const bCampaign = b.election.campaign({ id: 'b', address: 'b:1' })
+    await new Promise((r) => setTimeout(r, TTL_SECONDS * 1000 * 2))
+    await leaderA.resign()
+    const leaderB = await bCampaign
+    const reasons: LostReason[] = []
+    leaderB.onLost((r) => reasons.push(r))
+    // Past the watchdog's first ticks and another TTL: still the leader, and its writes apply.
+    await new Promise((r) => setTimeout(r, TTL_SECONDS * 1000 * 1.5))
+    expect(reasons).toEqual([])
+    expect(leaderB.isLeader()).toBe(true)
+    expect(await accepted(() => leaderB.store.put('k', 'b'))).toBe(true)
+    await leaderB.resign()
+  })
+
   it('refuses every write of a leader whose lease was revoked, and tells it at once', async () => {
     const { electionKey, dataPrefix } = freshElection()
     const a = contender(electionKey, dataPrefix)
@@ -249,6 +268,37 @@ describe('etcd down', () => {
   })
 })
 
+describe('an observer while etcd is frozen', () => {
+  it('stops vouching for the leader it saw within the bound, and vouches for the next one once etcd answers', async () => {
+    const { electionKey, dataPrefix } = freshElection()
+    const a = contender(electionKey, dataPrefix)
+    const b = contender(electionKey, dataPrefix)
+    const boundMs = TTL_SECONDS * 1000
+    const leaderA = await a.election.campaign({ id: 'a', address: 'a:1' })
+    const observer = await b.election.observe(() => undefined)
+    expect(observer.confirmed(boundMs)?.id).toBe('a')
+    const t0 = Date.now()
+    etcd.signal('SIGSTOP')
+    let unconfirmedMs: number
+    try {
+      await waitUntil('the observer to stop vouching for a', async () => observer.confirmed(boundMs) === undefined, 3 * boundMs, 20)
+      unconfirmedMs = since(t0)
+      // The watch said nothing: the leader seen last is still a, but no longer confirmed.
+      expect(observer.current()?.id).toBe('a')
+      expect(unconfirmedMs).toBeGreaterThanOrEqual(boundMs - (boundMs / 4) - 50)
+    } finally {
+      etcd.signal('SIGCONT')
+    }
+    // a's watchdog saw no keep-alive for a TTL: it stepped down. b, campaigning now, leads.
+    await waitUntil('a to step down', async () => !leaderA.isLeader(), 20_000, 20)
+    const leaderB = await b.election.campaign({ id: 'b', address: 'b:1' })
+    await waitUntil('the observer to vouch for b', async () => observer.confirmed(boundMs)?.id === 'b', 10_000, 20)
+    console.log(`etcd frozen: observer stopped naming the leader after ${unconfirmedMs} ms (bound ${boundMs} ms)`)
+    await observer.close()
+    await leaderB.resign()
+  })
+})
+
 describe('a three-member etcd cluster', () => {
   it('keeps the store and the leader when one member dies', async () => {
     const members = await EtcdProcess.startCluster(3)
@@ -261,7 +311,8 @@ describe('a three-member etcd cluster', () => {
     }
     try {
       const store = openOnCluster()
-      // Failing over a keep-alive stream from a dead member takes a few seconds.
+      // The member killed may be etcd's raft leader: the others answer nothing until they
+      // have elected one (1-3 s), longer than a 2 s lease can go unconfirmed.
       const ttlSeconds = 5
       const election = createElection({ store, electionKey: '/test/cluster-elections/', ttlSeconds, log })
       const leadership = await election.campaign({ id: 'a', address: 'a:1' })
@@ -292,6 +343,51 @@ describe('a three-member etcd cluster', () => {
       await leadership.resign()
     } finally {
       for (const s of clusterStores) await s.close()
+      for (const m of members) await m.stop()
+    }
+  })
+
+  it('keeps a leader whose lease is shorter than a dead connection takes to notice, while one member is frozen', async () => {
+    // A frozen member keeps its connections open and answers nothing, as a host cut off by
+    // the network does: nothing tells the client, and HTTP/2 pings (at most every 5 s) find
+    // out long after a 2 s lease has run out. Keep-alives go to every member, so the lease
+    // holds on the answers of the others.
+    const members = await EtcdProcess.startCluster(3)
+    const endpoints = members.map((m) => m.clientUrl)
+    const store = openEtcdStore({ endpoints, prefix: '/test/frozen/', log, requestTimeoutMs: 1_000 })
+    let frozen: EtcdProcess | undefined
+    try {
+      // Freeze a follower: the leader's loss would stall the whole cluster for an election.
+      const statuses = await Promise.all(store.members().map((c) => c.maintenance.status()))
+      const follower = statuses.findIndex((st) => st.header.member_id !== st.leader)
+      expect(follower).toBeGreaterThanOrEqual(0)
+      const election = createElection({ store, electionKey: '/test/frozen-elections/', ttlSeconds: TTL_SECONDS, log })
+      const leadership = await election.campaign({ id: 'a', address: 'a:1' })
+      let lostReason: LostReason | undefined
+      leadership.onLost((r) => (lostReason = r))
+
+      frozen = members[follower]!
+      frozen.signal('SIGSTOP')
+      const ttlMs = TTL_SECONDS * 1000
+      for (let waited = 0; waited < 4 * ttlMs; waited += 250) {
+        await new Promise((r) => setTimeout(r, 250))
+        expect(lostReason).toBeUndefined()
+      }
+      expect(leadership.isLeader()).toBe(true)
+      await waitUntil('a fenced write with one member frozen', async () => {
+        await leadership.store.put('k', 'after')
+        return true
+      }, 10_000, 100)
+      // etcd itself still holds the lease.
+      const ttl = await store.client.leaseClient.leaseTimeToLive({ ID: leadership.leaseId })
+      expect(Number(ttl.TTL)).toBeGreaterThan(0)
+      console.log(`3-member cluster, one member frozen for ${4 * TTL_SECONDS} s: the ${TTL_SECONDS} s lease held`)
+      frozen.signal('SIGCONT')
+      frozen = undefined
+      await leadership.resign()
+    } finally {
+      frozen?.signal('SIGCONT')
+      await store.close()
       for (const m of members) await m.stop()
     }
   })

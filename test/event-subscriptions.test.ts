@@ -3,55 +3,15 @@
 // registration and validation, an app's events POSTed in bus order, retries after refused
 // POSTs, unsubscribing, a subscription that survives a restart of dromos apps, and the
 // tab-separated task list of running tasks.
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMarathonClient } from '../src/api/marathon-client.js'
-import { AppsProcess, EventStream } from './lib/apps.js'
-import type { MarathonEventRecord } from './lib/apps.js'
+import { AppsProcess, EventStream, startCallbackSubscriber } from './lib/apps.js'
+import type { CallbackSubscriber, MarathonEventRecord } from './lib/apps.js'
 import { TestCluster, waitUntil } from './lib/cluster.js'
+import { processesWhere } from './lib/proc.js'
 
-interface Subscriber {
-  readonly url: string
-  readonly received: MarathonEventRecord[]
-  /** POSTs still to refuse with a 500. */
-  refuse: number
-  refused: number
-  close(): Promise<void>
-}
-
-async function startSubscriber(path: string): Promise<Subscriber> {
-  const server = http.createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== path || req.headers['content-type'] !== 'application/json') {
-        res.statusCode = 400
-        return res.end()
-      }
-      if (sub.refuse > 0) {
-        sub.refuse--
-        sub.refused++
-        res.statusCode = 500
-        return res.end()
-      }
-      sub.received.push(JSON.parse(body) as MarathonEventRecord)
-      res.end()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const sub: Subscriber = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
-    received: [],
-    refuse: 0,
-    refused: 0,
-    close: () => {
-      server.closeAllConnections()
-      return new Promise<void>((resolve) => server.close(() => resolve()))
-    },
-  }
-  return sub
-}
+type Subscriber = CallbackSubscriber
+const startSubscriber = startCallbackSubscriber
 
 let cluster: TestCluster
 let apps: AppsProcess
@@ -129,10 +89,28 @@ describe('/v2/eventSubscriptions', () => {
     expect(sub.received[running]).toMatchObject({ appId: '/cb/web', host: '127.0.0.1', slaveId: expect.any(String) })
   })
 
-  it('keeps a subscription through a restart of dromos apps', async () => {
+  it('keeps a subscription through a restart of dromos apps, and posts the events of its start', async () => {
     const sub = subscribers[0]!
-    await apps.restart()
+    // A task that ends while dromos apps is down: its update waits at the master and comes with
+    // the re-subscription, while dromos apps starts and before its HTTP API answers.
+    const [task] = (await apps.app('/cb/web')).tasks as Array<{ id: string }>
+    const agentState = (await (await fetch(`${cluster.agents[0]!.url}/state`)).json()) as { frameworks: Array<{ executors: Array<{ id: string; directory: string }> }> }
+    const sandbox = agentState.frameworks.flatMap((f) => f.executors).find((e) => e.id === task!.id)!.directory
+    await apps.proc.stop()
+    const startedAt = sub.received.length
+    for (const pid of processesWhere((p) => p.cwd() === sandbox)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+    apps.proc.restart()
+    await apps.waitReady()
+    await waitUntil('the update of the task that ended to reach the callback', async () =>
+      sub.received.slice(startedAt).some((e) => e.eventType === 'status_update_event' && e.taskId === task!.id && e.taskStatus !== 'TASK_RUNNING'), 30_000, 100)
     expect((await apps.req('GET', '/v2/eventSubscriptions')).body).toEqual({ callbackUrls: [sub.url] })
+    await apps.waitDeployed('/cb/web')
     const before = sub.received.length
     expect((await apps.req('PUT', '/v2/apps/cb/web', { instances: 2 })).status).toBe(200)
     await apps.waitDeployed('/cb/web')

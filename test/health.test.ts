@@ -116,4 +116,25 @@ describe('health checks', () => {
     expect(app.tasksUnhealthy).toBe(1)
     await apps.req('DELETE', '/v2/apps/health/never-kill?force=true')
   })
+
+  it("changes the framework's own checks of running instances in place: no restart, and the new check is what runs", async () => {
+    const check = { protocol: 'HTTP', path: '/health', portIndex: 0, maxConsecutiveFailures: 0, ...timing }
+    const created = await apps.req('POST', '/v2/apps', { id: '/health/in-place', cmd: httpd, cpus: 0.05, mem: 16, portDefinitions: [{ port: 0, name: 'http' }], healthChecks: [check] })
+    expect(created.status).toBe(201)
+    const before = await apps.waitDeployed('/health/in-place', 60_000)
+    const [task] = (await tasksOf('/health/in-place'))
+    expect(task!.healthCheckResults[0]!.alive).toBe(true)
+    // A path the task does not serve: the check now fails, on the task that was healthy.
+    expect((await apps.req('PUT', '/v2/apps/health/in-place', { healthChecks: [{ ...check, path: '/missing' }] })).status).toBe(200)
+    const after = await apps.waitDeployed('/health/in-place', 30_000)
+    expect(after.versionInfo.lastConfigChangeAt).toBe(before.versionInfo.lastConfigChangeAt)
+    expect(after.healthChecks[0].path).toBe('/missing')
+    const failing = await waitUntil('the new check to fail on the same task', async () => {
+      const [t] = await tasksOf('/health/in-place')
+      return t && t.healthCheckResults[0]?.lastFailureCause?.includes('404') ? t : undefined
+    }, 30_000)
+    expect(failing.id).toBe(task!.id)
+    expect(failing.state).toBe('TASK_RUNNING')
+    await apps.req('DELETE', '/v2/apps/health/in-place?force=true')
+  })
 })

@@ -1,8 +1,8 @@
 // dromos lb end to end: real HAProxy driven by the event stream of a real `dromos apps`,
 // with real Docker tasks behind it. Requests go only to 127.0.0.1.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { Resolver } from 'node:dns/promises'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { createConnection } from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -12,9 +12,10 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppsProcess, EventStream } from './lib/apps.js'
 import type { TaskJson } from './lib/apps.js'
-import { freePort, Proc, TestCluster, waitUntil } from './lib/cluster.js'
+import { BIN, freePort, Proc, TestCluster, waitUntil } from './lib/cluster.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
 import { hit, killHaproxiesUnder, LbProcess, RequestLoop } from './lib/lb.js'
+import { processesWhere } from './lib/proc.js'
 
 const run = promisify(execFile)
 let cluster: TestCluster
@@ -432,21 +433,205 @@ describe('TLS and the app id port', () => {
   })
 })
 
+describe('blue/green deployments (dromos lb zdd)', () => {
+  /** Runs `dromos lb zdd` on a definition to its end; its exit status. */
+  /** Starts `dromos lb zdd` on a definition. */
+  const zddProc = (definition: Record<string, unknown>, name: string, extra: string[] = []): Proc => {
+    const file = join(cluster.dir, `${name}.json`)
+    writeFileSync(file, JSON.stringify(definition))
+    const args = ['lb', 'zdd', file, '--apps', apps.url, '--lb', `http://127.0.0.1:${lb.statsPort}`, '--step-delay', '200ms', ...extra]
+    return new Proc(args, join(cluster.dir, `${name}.log`))
+  }
+  const zdd = (definition: Record<string, unknown>, name: string, extra: string[] = []): Promise<number | null> => zddProc(definition, name, extra).exited
+  const logOf = (name: string): string => readFileSync(join(cluster.dir, `${name}.log`), 'utf8')
+  const labels = { HAPROXY_DEPLOYMENT_GROUP: 'zdd-web', HAPROXY_DEPLOYMENT_ALT_PORT: '10502' }
+  const colourOf = (body: string): string | undefined => /-(blue|green)\./.exec(body)?.[1]
+  /** Stops a request loop once only `colour` answers, both colours having answered along the way and no request failed. */
+  const endsOn = async (loop: RequestLoop, colour: string): Promise<void> => {
+    await waitUntil(`only ${colour} to answer`, async () => loop.results.slice(-6).every((r) => colourOf(r.body) === colour), 20_000)
+    await new Promise((r) => setTimeout(r, 500))
+    await loop.stop()
+    expect(new Set(loop.results.map((r) => colourOf(r.body)))).toEqual(new Set(['blue', 'green']))
+    expect(loop.failures()).toEqual([])
+  }
+
+  it('moves traffic to the new colour step by step, removes the old, and goes back when the new one never gets healthy, failing no request', { timeout: 240_000 }, async () => {
+    try {
+      expect(await zdd(webApp('/zdd/web', 10501, { instances: 2, labels }), 'zdd-blue')).toBe(0)
+      await apps.waitDeployed('/zdd/web-blue')
+      await waitUntil('blue to serve on the group\'s port', async () => (await seen(10501, 8)).size === 2)
+
+      const loop = new RequestLoop(10501, { maxMs: 200_000 })
+      expect(await zdd(webApp('/zdd/web', 10501, { instances: 2, labels, env: { COLOUR: 'green' } }), 'zdd-green')).toBe(0)
+      expect(await apps.app('/zdd/web-blue')).toBeFalsy()
+      const green = await apps.waitDeployed('/zdd/web-green')
+      expect(green.instances).toBe(2)
+      expect(green.labels).toMatchObject({ HAPROXY_DEPLOYMENT_COLOUR: 'green', HAPROXY_0_PORT: '10501' })
+      await waitUntil('only green to answer', async () => loop.results.slice(-6).every((r) => colourOf(r.body) === 'green'), 20_000)
+      // Both colours answered on the one port along the way.
+      expect(new Set(loop.results.map((r) => colourOf(r.body)))).toEqual(new Set(['blue', 'green']))
+      // Each old instance went once, drained: one for the first green one, then the other after the scale-up.
+      const steps = readFileSync(join(cluster.dir, 'zdd-green.log'), 'utf8').split('\n')
+      expect(steps.filter((l) => l.includes('killing')).map((l) => l.replace(/^.*: /, ''))).toEqual(['killing 1 drained instance(s) of /zdd/web-blue', 'killing 1 drained instance(s) of /zdd/web-blue'])
+      expect(steps.findIndex((l) => l.includes('scaling to 2 of 2'))).toBeLessThan(steps.findLastIndex((l) => l.includes('killing')))
+
+      // A new colour that never passes its health check: reverted, green serves on.
+      const sick = webApp('/zdd/web', 10501, { instances: 2, labels, cmd: 'echo $MESOS_TASK_ID > /www/id && exec httpd -f -p 8080 -h /www' })
+      expect(await zdd(sick, 'zdd-sick', ['--max-wait', '15s'])).toBe(1)
+      expect(readFileSync(join(cluster.dir, 'zdd-sick.log'), 'utf8')).toContain('/zdd/web-blue: the new colour did not take over within 15 s; going back to /zdd/web-green')
+      expect(await apps.app('/zdd/web-blue')).toBeFalsy()
+      await apps.waitDeployed('/zdd/web-green')
+      await new Promise((r) => setTimeout(r, 500))
+      await loop.stop()
+      expect(loop.results.length).toBeGreaterThan(100)
+      expect(loop.failures()).toEqual([])
+      expect(loop.results.slice(-6).every((r) => colourOf(r.body) === 'green')).toBe(true)
+    } finally {
+      for (const id of ['/zdd/web-blue', '/zdd/web-green']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+    }
+  })
+
+  it('a zdd killed mid-way is refused until picked up, and --resume finishes it, failing no request', { timeout: 240_000 }, async () => {
+    const group = { HAPROXY_DEPLOYMENT_GROUP: 'zdd-resume', HAPROXY_DEPLOYMENT_ALT_PORT: '10512' }
+    try {
+      expect(await zdd(webApp('/zdd/resume', 10511, { instances: 2, labels: group }), 'resume-blue')).toBe(0)
+      await apps.waitDeployed('/zdd/resume-blue')
+      await waitUntil('blue to serve', async () => (await seen(10511, 8)).size === 2)
+      const green = webApp('/zdd/resume', 10511, { instances: 2, labels: group, env: { COLOUR: 'green' } })
+      // A dry run, with zdd.py's names for the endpoints, prints the definition and deploys nothing.
+      const dry = new Proc(['lb', 'zdd', '-j', join(cluster.dir, 'resume-blue.json'), '-m', apps.url, '-l', `http://127.0.0.1:${lb.statsPort}`, '-d'], join(cluster.dir, 'resume-dry.log'))
+      expect(await dry.exited).toBe(0)
+      expect(logOf('resume-dry')).toContain('"id": "/zdd/resume-green"')
+      expect(await apps.app('/zdd/resume-green')).toBeFalsy()
+
+      // On a terminal and without --force it asks first, as zdd.py; a no deploys nothing.
+      const asked = await new Promise<{ status: number | null; out: string }>((resolve) => {
+        const command = [process.execPath, BIN, 'lb', 'zdd', join(cluster.dir, 'resume-blue.json'), '--apps', apps.url, '--lb', `http://127.0.0.1:${lb.statsPort}`]
+        const child = spawn('script', ['-qec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] })
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => {
+          if (!out.includes('[Y/n]') && (out += String(d)).includes('[Y/n]')) child.stdin.write('n\n')
+        })
+        child.on('exit', (status) => {
+          clearTimeout(timer)
+          resolve({ status, out })
+        })
+      })
+      expect(asked.out).toContain('Continue with deployment? [Y/n]')
+      expect(asked.status).toBe(1)
+      expect(await apps.app('/zdd/resume-green')).toBeFalsy()
+
+      const loop = new RequestLoop(10511, { maxMs: 200_000 })
+      const first = zddProc(green, 'resume-green')
+      await waitUntil('the first old instance to go', async () => logOf('resume-green').includes('killing 1 drained'), 90_000)
+      await first.stop('SIGKILL')
+      expect(await apps.app('/zdd/resume-blue')).toBeTruthy()
+      expect(await apps.app('/zdd/resume-green')).toBeTruthy()
+
+      expect(await zdd(green, 'resume-refused')).toBe(2)
+      expect(logOf('resume-refused')).toContain('a deployment of /zdd-resume is in progress: /zdd/resume-blue and /zdd/resume-green both run; pick it up with --resume (-r)')
+      expect(await zdd(green, 'resume-again', ['-r'])).toBe(0)
+      expect(logOf('resume-again')).toContain('/zdd-resume: resuming the deployment from /zdd/resume-blue to /zdd/resume-green, to 2 instance(s)')
+      expect(await apps.app('/zdd/resume-blue')).toBeFalsy()
+      expect((await apps.waitDeployed('/zdd/resume-green')).instances).toBe(2)
+      await endsOn(loop, 'green')
+    } finally {
+      for (const id of ['/zdd/resume-blue', '/zdd/resume-green']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+    }
+  })
+
+  it('a failing pre-kill hook stops the deployment with both colours running; --complete-prev goes back, its hook seeing what is killed', { timeout: 240_000 }, async () => {
+    const group = { HAPROXY_DEPLOYMENT_GROUP: 'zdd-hook', HAPROXY_DEPLOYMENT_ALT_PORT: '10522' }
+    const hook = (name: string, status: number): string => {
+      const path = join(cluster.dir, `${name}.sh`)
+      writeFileSync(path, `#!/bin/sh\nprintf '%s' "$1" > ${path}.old\nprintf '%s' "$2" > ${path}.ids\nprintf '%s' "$3" > ${path}.new\nexit ${status}\n`)
+      chmodSync(path, 0o755)
+      return path
+    }
+    const argsOf = (path: string): { old: { id: string }; ids: string[]; new: { id: string } } => ({
+      old: JSON.parse(readFileSync(`${path}.old`, 'utf8')),
+      ids: JSON.parse(readFileSync(`${path}.ids`, 'utf8')),
+      new: JSON.parse(readFileSync(`${path}.new`, 'utf8')),
+    })
+    try {
+      expect(await zdd(webApp('/zdd/hook', 10521, { instances: 2, labels: group }), 'hook-blue')).toBe(0)
+      const blue = await apps.waitDeployed('/zdd/hook-blue')
+      await waitUntil('blue to serve', async () => (await seen(10521, 8)).size === 2)
+      const loop = new RequestLoop(10521, { maxMs: 200_000 })
+      const green = webApp('/zdd/hook', 10521, { instances: 2, labels: group, env: { COLOUR: 'green' } })
+
+      const failing = hook('hook-fails', 1)
+      expect(await zdd(green, 'hook-green', ['--pre-kill-hook', failing])).toBe(2)
+      expect(logOf('hook-green')).toMatch(/the pre-kill hook .*hook-fails\.sh failed \(exit status 1\) before killing .* of \/zdd\/hook-blue; both colours run on/)
+      const stopped = argsOf(failing)
+      expect(stopped.old.id).toBe('/zdd/hook-blue')
+      expect(stopped.new.id).toBe('/zdd/hook-green')
+      expect(stopped.ids).toHaveLength(1)
+      expect(blue.tasks.map((t: TaskJson) => t.id)).toContain(stopped.ids[0])
+      // Nothing was killed: blue keeps its two instances beside the first green one.
+      expect((await apps.app('/zdd/hook-blue')).instances).toBe(2)
+      const greenTasks = (await apps.waitDeployed('/zdd/hook-green')).tasks.map((t: TaskJson) => t.id)
+
+      const passing = hook('hook-passes', 0)
+      expect(await zdd(green, 'hook-back', ['--complete-prev', '--pre-kill-hook', passing])).toBe(0)
+      expect(logOf('hook-back')).toContain('/zdd-hook: going back from /zdd/hook-green to /zdd/hook-blue, to 2 instance(s)')
+      const back = argsOf(passing)
+      expect(back.old.id).toBe('/zdd/hook-green')
+      expect(back.new.id).toBe('/zdd/hook-blue')
+      expect(back.ids.sort()).toEqual(greenTasks.sort())
+      expect(await apps.app('/zdd/hook-green')).toBeFalsy()
+      expect((await apps.waitDeployed('/zdd/hook-blue')).instances).toBe(2)
+      await endsOn(loop, 'blue')
+    } finally {
+      for (const id of ['/zdd/hook-blue', '/zdd/hook-green']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+    }
+  })
+
+  it('a hybrid deployment (-n) ends with both colours serving, the new one at its share; --complete-cur later makes the group green, failing no request', { timeout: 240_000 }, async () => {
+    const group = { HAPROXY_DEPLOYMENT_GROUP: 'zdd-hybrid', HAPROXY_DEPLOYMENT_ALT_PORT: '10532' }
+    try {
+      expect(await zdd(webApp('/zdd/hybrid', 10531, { instances: 3, labels: group }), 'hybrid-blue')).toBe(0)
+      await apps.waitDeployed('/zdd/hybrid-blue')
+      await waitUntil('blue to serve', async () => (await seen(10531, 12)).size === 3)
+
+      const loop = new RequestLoop(10531, { maxMs: 200_000, maxRequests: 100_000 })
+      const green = webApp('/zdd/hybrid', 10531, { instances: 3, labels: group, env: { COLOUR: 'green' } })
+      expect(await zdd(green, 'hybrid-green', ['-n', '2'])).toBe(0)
+      expect(logOf('hybrid-green')).toContain('/zdd/hybrid-green: 2 instance(s) serve beside 1 of /zdd/hybrid-blue, as a hybrid deployment; /zdd/hybrid-blue stays')
+      // Blue went from 3 to 1, one drained instance at a time; green came up to its share of 2.
+      const hybridGreen = await apps.waitDeployed('/zdd/hybrid-green')
+      expect(hybridGreen.instances).toBe(2)
+      expect(hybridGreen.labels).toMatchObject({ HAPROXY_DEPLOYMENT_NEW_INSTANCES: '2', HAPROXY_DEPLOYMENT_TARGET_INSTANCES: '3' })
+      expect((await apps.waitDeployed('/zdd/hybrid-blue')).instances).toBe(1)
+      expect(logOf('hybrid-green').split('\n').filter((l) => l.includes('killing'))).toHaveLength(2)
+      // Both colours keep serving on the one port, every instance of each.
+      const both = await seen(10531, 30)
+      expect(new Set([...both].map(colourOf))).toEqual(new Set(['blue', 'green']))
+      expect(both.size).toBe(3)
+      const hybridFailures = loop.failures()
+      expect(hybridFailures).toEqual([])
+
+      // A plain zdd is refused while the group is hybrid; --complete-cur makes it all green.
+      expect(await zdd(green, 'hybrid-refused')).toBe(2)
+      expect(logOf('hybrid-refused')).toContain('/zdd-hybrid runs a hybrid deployment: /zdd/hybrid-blue and /zdd/hybrid-green both serve')
+      expect(await zdd(green, 'hybrid-complete', ['--complete-cur'])).toBe(0)
+      expect(await apps.app('/zdd/hybrid-blue')).toBeFalsy()
+      expect((await apps.waitDeployed('/zdd/hybrid-green')).instances).toBe(3)
+      await endsOn(loop, 'green')
+    } finally {
+      for (const id of ['/zdd/hybrid-blue', '/zdd/hybrid-green']) await apps.req('DELETE', `/v2/apps${id}?force=true`)
+      // The next tests count HAProxy processes: leave with the group's frontend gone.
+      await waitUntil('the lb to stop serving the group', async () => !((await lb.state()).backends ?? []).some((b: { appId: string }) => b.appId === '/zdd-hybrid'), 30_000)
+    }
+  })
+})
+
 describe('resynchronisation', () => {
   it('an lb killed with SIGKILL leaves HAProxy serving, and the restarted lb takes that HAProxy over', async () => {
     await apps.waitDeployed('/lb/scale')
     const workDir = join(apps.cluster.dir, `lb-${lb.statsPort}`)
-    const haproxies = (): number[] =>
-      readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .filter((d) => {
-          try {
-            return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(join(workDir, 'haproxy.cfg'))
-          } catch {
-            return false
-          }
-        })
-        .map(Number)
+    const haproxies = (): number[] => processesWhere((p) => p.argv().includes(join(workDir, 'haproxy.cfg')))
     await waitUntil('old HAProxy processes to finish', async () => haproxies().length === 1)
     const [orphan] = haproxies()
     const healthy = async (): Promise<string[]> =>

@@ -568,13 +568,29 @@ describe('master restart with the default ping interval', () => {
     await f.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'ghost' }, agent_id: { value: agentId } }] } })
     expect((await f.waitUpdate('ghost', () => true, { from })).update.status.state).toBe('TASK_GONE')
 
-    // One that stays away past --agent-reregister-timeout leaves the registry.
+    // One that stays away past --agent-reregister-timeout is marked unreachable, as Mesos does:
+    // a task on it is unreachable since then, and a later master knows it from the registry.
     await agent.proc.stop()
     await cluster.restartMaster()
     expect((await cluster.state()).recovered_slaves.map((a: { id: string }) => a.id)).toEqual([agentId])
-    await waitUntil('the recovered agent to expire', async () => (await cluster.state()).recovered_slaves.length === 0, 10_000)
+    const unreachable = async (): Promise<number> => ((await (await fetch(`${cluster.masterUrl}/metrics/snapshot`)).json()) as Record<string, number>)['master/slaves_unreachable']!
+    expect(await unreachable()).toBe(0)
+    const expiredFrom = Date.now()
+    await waitUntil('the recovered agent to be marked unreachable', async () => (await cluster.state()).recovered_slaves.length === 0, 10_000)
+    expect(await unreachable()).toBe(1)
+    const g = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'reconcile-unreachable', capabilities: ['PARTITION_AWARE'] })
+    cleanup.frameworks.push(g)
+    await g.mustCall({ type: 'RECONCILE', reconcile: { tasks: [{ task_id: { value: 'ghost' }, agent_id: { value: agentId } }] } })
+    const answer = (await g.waitUpdate('ghost', () => true)).update.status
+    expect(answer).toMatchObject({ state: 'TASK_UNREACHABLE', reason: 'REASON_RECONCILIATION', agent_id: { value: agentId } })
+    expect(answer.unreachable_time.nanoseconds / 1e6).toBeGreaterThanOrEqual(expiredFrom - 1000)
+    // The next master takes it for unreachable at once: it does not wait for it again.
+    await cluster.restartMaster()
+    expect((await cluster.state()).recovered_slaves).toEqual([])
+    expect(await unreachable()).toBe(1)
     agent.proc.restart()
     await waitUntil('the agent to register again', async () => slaveIds(await cluster.state()).includes(agentId), 10_000)
+    expect(await unreachable()).toBe(0)
   })
 })
 

@@ -1,9 +1,12 @@
 // The web UI, in headless Chromium (Debian's, driven by playwright-core) against a real
 // master, agent and `dromos apps`: create an app in the JSON editor, watch it become healthy
 // through the event stream, scale it, see a validation error at its field, see why an app
-// waits and roll its deployment back, and see the agent on the master's own UI.
+// waits and roll its deployment back, compare two versions of an app, read and follow a task's
+// stdout and stderr, see roles' shares and outstanding offers, and see the agent on the
+// master's own UI.
 // Screenshots go to the test's temp dir and to test-artifacts/ui/.
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { chromium } from 'playwright-core'
@@ -11,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AppsProcess } from './lib/apps.js'
 import { TestCluster } from './lib/cluster.js'
 import { readResponse } from './lib/http.js'
+import { TestFramework } from './lib/scheduler.js'
 
 const REPO = join(import.meta.dirname, '..')
 const ARTIFACTS = join(REPO, 'test-artifacts', 'ui')
@@ -28,6 +32,33 @@ function focused(property: 'textContent' | 'dataset.testid'): Promise<string | u
   return page.evaluate(`document.activeElement?.${property}`)
 }
 
+/**
+ * The lowest WCAG contrast ratio of the text of the elements `selector` matches against the
+ * first opaque background behind each (computed in the page; the test has no DOM types).
+ */
+function lowestContrast(selector: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number)
+    const lum = ([r, g, b]) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4) }
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b)
+    }
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor)
+        if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c
+      }
+      return [255, 255, 255]
+    }
+    const els = [...document.querySelectorAll(${JSON.stringify(selector)})]
+    if (els.length === 0) return 0
+    return Math.min(...els.map((el) => {
+      const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el))
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+    }))
+  })()`)
+}
+
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
 }
@@ -36,6 +67,7 @@ beforeAll(async () => {
   if (!existsSync(join(REPO, 'web', 'dist', 'index.html'))) throw new Error('web/dist is not built: run npm run build:web (make test does)')
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (make test does), or apt-get install chromium`)
   cluster = await TestCluster.start({
+    masterArgs: ['--weights', 'batch=2'],
     // The agent is named by its address, so that the UI's host:port links lead to the tasks.
     agents: [{ hostname: '127.0.0.1', attributes: 'rack:r1;zone:a', resources: 'cpus:2;mem:1024;disk:1000;ports:[31700-31799]' }],
   })
@@ -182,6 +214,150 @@ describe('the apps UI', () => {
     await row().getByTestId('instance-count').filter({ hasText: '2/2' }).waitFor({ timeout: 30_000 })
   })
 
+  it('shows what changed between two versions of the app as a diff', async () => {
+    await page.goto(`${apps.url}/apps/ui/web`)
+    const versions = (await apps.req('GET', '/v2/apps/ui/web/versions')).body.versions as string[]
+    // Created, scaled to 2, relabelled.
+    expect(versions.length).toBeGreaterThanOrEqual(3)
+    const diff = page.getByTestId('version-diff')
+    const removed = diff.locator('tr[data-kind="removed"]')
+    const added = diff.locator('tr[data-kind="added"]')
+    // At first the latest change: the label, and nothing else.
+    await removed.filter({ hasText: '"team": "web"' }).waitFor()
+    expect((await removed.locator('.code').allTextContents()).map((t) => t.trim())).toEqual(['"team": "web"'])
+    expect((await added.locator('.code').allTextContents()).map((t) => t.trim())).toEqual(['"team": "frontend"'])
+    expect(await page.getByTestId('diff-summary').textContent()).toBe('1 line removed, 1 added')
+    // Not by colour alone: each changed line carries its sign, and says what it is.
+    expect(await removed.locator('.sign').first().textContent()).toBe('−removed')
+    expect(await added.locator('.sign').first().textContent()).toBe('+added')
+    // From the first version: the scale shows too.
+    const sorted = [...versions].sort()
+    await page.getByTestId('diff-from').selectOption(sorted[0]!)
+    await removed.filter({ hasText: '"instances": 1' }).waitFor()
+    await added.filter({ hasText: '"instances": 2' }).waitFor()
+    expect(await removed.filter({ hasText: '"team": "web"' }).count()).toBe(1)
+    // The same version on both sides: no change.
+    await page.getByTestId('diff-to').selectOption(sorted[0]!)
+    await page.getByTestId('diff-summary').filter({ hasText: 'No change to the definition.' }).waitFor()
+    expect(await removed.count()).toBe(0)
+    await page.getByTestId('diff-to').selectOption(sorted.at(-1)!)
+    // Readable: AA contrast (4.5:1) for every part of a diff line.
+    for (const part of ['.ln', '.sign', '.code', '.diff-folded td']) {
+      expect(await lowestContrast(`[data-testid="version-diff"] ${part}`), part).toBeGreaterThanOrEqual(4.5)
+    }
+    await page.getByTestId('version-diff').scrollIntoViewIfNeeded()
+    await shot('09-version-diff')
+    // The diff alone, for the README (docs/ui-diff.png is a copy of it).
+    await page.getByTestId('version-compare').screenshot({ path: join(shots, 'readme-version-diff.png') })
+  })
+
+  it('reads a task’s stdout and stderr, follows it while the view is open, and asks nothing once it is closed', async () => {
+    const marker = `marker-${randomUUID()}`
+    const go = join(cluster.dir, `go-${marker}`)
+    const logs = {
+      id: '/ui/logs',
+      // The second line waits for the test, so it can only arrive by following.
+      // 100 kB before the marker: the view opens on the last 64 KiB. The € is 3 bytes of UTF-8:
+      // the view must count bytes, not characters, to read on exactly where it stopped.
+      cmd: `yes filler | head -n 14286; echo "€ ${marker} first"; echo "${marker} on stderr" >&2; while [ ! -e ${go} ]; do sleep 0.2; done; echo "€ ${marker} second"; exec sleep 600`,
+      cpus: 0.1,
+      mem: 16,
+      instances: 1,
+    }
+    expect((await apps.req('POST', '/v2/apps', logs)).status).toBe(201)
+    await apps.waitDeployed(logs.id)
+    await page.goto(`${apps.url}/apps/ui/logs`)
+    const logButton = page.getByTestId('tasks-table').getByRole('button', { name: /^Logs of / })
+    await logButton.waitFor()
+    // From the keyboard: the view opens and takes the focus.
+    await logButton.focus()
+    await page.keyboard.press('Enter')
+    const view = page.getByTestId('task-log')
+    await view.waitFor()
+    expect(await logButton.getAttribute('aria-expanded')).toBe('true')
+    await expect.poll(() => focused('textContent')).toMatch(/^Logs of ui_logs\./)
+    const text = view.getByTestId('log-text')
+    await text.filter({ hasText: `${marker} first` }).waitFor({ timeout: 15_000 })
+    expect(await text.textContent()).not.toContain('on stderr')
+    expect(await text.textContent()).not.toContain(`${marker} second`)
+
+    // Followed: more output appears without a reload, and the view asks about once a second.
+    const reads: string[] = []
+    const onRequest = (r: { url(): string }): void => {
+      if (r.url().includes('/files/read')) reads.push(r.url())
+    }
+    page.on('request', onRequest)
+    writeFileSync(go, '')
+    await text.filter({ hasText: `${marker} second` }).waitFor({ timeout: 10_000 })
+    // Each byte once: nothing read twice, nothing skipped.
+    expect(await text.textContent()).toMatch(new RegExp(`\\nfiller\\n€ ${marker} first\\n€ ${marker} second\\n$`))
+    // The start of the file is left out, and said so.
+    expect(await view.getByText(/^The first \d+ KiB are not shown\.$/).count()).toBe(1)
+    expect((await text.textContent())!.length).toBeLessThan(70_000)
+    await page.waitForTimeout(3000)
+    expect(reads.length).toBeGreaterThanOrEqual(2)
+    expect(reads.length).toBeLessThanOrEqual(8)
+    // Each read asks only for what lies past the last one.
+    const offsets = reads.map((u) => Number(new URL(u).searchParams.get('offset')))
+    expect(offsets.every((o, i) => i === 0 || o >= offsets[i - 1]!)).toBe(true)
+    expect(offsets.at(-1)).toBeGreaterThan(0)
+    await shot('10-task-log')
+    for (const part of ['pre.log', '.switch label', 'h3']) {
+      expect(await lowestContrast(`[data-testid="task-log"] ${part}`), part).toBeGreaterThanOrEqual(4.5)
+    }
+
+    // stderr, by the switch (a radio group: arrow keys move it).
+    await view.getByRole('radio', { name: 'stdout' }).focus()
+    await page.keyboard.press('ArrowRight')
+    expect(await view.getByRole('radio', { name: 'stderr' }).isChecked()).toBe(true)
+    await text.filter({ hasText: `${marker} on stderr` }).waitFor()
+    expect(await text.getAttribute('data-stream')).toBe('stderr')
+    expect(await text.textContent()).not.toContain(`${marker} first`)
+
+    // Downloaded whole, through the same relay, as the agent's files/download sends it.
+    const href = await view.getByTestId('log-download').getAttribute('href')
+    const download = await fetch(new URL(href!, apps.url))
+    expect(download.status).toBe(200)
+    expect(download.headers.get('content-disposition')).toBe('attachment; filename=stderr')
+    expect(await download.text()).toBe(`${marker} on stderr\n`)
+    // A log truncated under the view (as a rotation leaves it) is read afresh, and the view says so.
+    const stderrPath = new URL(href!, apps.url).searchParams.get('path')!
+    writeFileSync(stderrPath, 'rotated\n')
+    await text.filter({ hasText: 'rotated' }).waitFor({ timeout: 10_000 })
+    expect(await text.textContent()).toBe('rotated\n')
+    expect(await view.getByTestId('log-truncated').textContent()).toMatch(/^The file was truncated or replaced at /)
+
+    // Paused, then closed: no more reads.
+    await view.getByTestId('log-follow').uncheck()
+    await page.waitForTimeout(500)
+    reads.length = 0
+    await page.waitForTimeout(2500)
+    expect(reads).toEqual([])
+    await view.getByTestId('log-follow').check()
+    await expect.poll(() => reads.length, { timeout: 5000 }).toBeGreaterThan(0)
+    await view.getByRole('button', { name: 'Close logs' }).focus()
+    await page.keyboard.press('Enter')
+    await view.waitFor({ state: 'detached' })
+    // The focus returns to the button that opened the view.
+    await expect.poll(() => focused('textContent')).toBe('Logs')
+    expect(await logButton.getAttribute('aria-expanded')).toBe('false')
+    await page.waitForTimeout(500)
+    reads.length = 0
+    await page.waitForTimeout(2500)
+    page.off('request', onRequest)
+    expect(reads).toEqual([])
+
+    // The relay is read-only and reaches only sandboxes.
+    const agentState = (await readResponse(await fetch(`${apps.url}/dromos/agent/${agentId}/state`))).json
+    expect(agentState.id).toBe(agentId)
+    expect((await fetch(`${apps.url}/dromos/agent/${agentId}/files/read?path=/etc/passwd&offset=0`)).status).toBe(404)
+    expect((await fetch(`${apps.url}/dromos/agent/no-such-agent/state`)).status).toBe(404)
+    expect((await fetch(`${apps.url}/dromos/agent/${agentId}/state`, { method: 'POST' })).status).toBe(405)
+
+    expect((await apps.req('DELETE', '/v2/apps/ui/logs')).status).toBe(200)
+    await expect.poll(async () => (await apps.req('GET', '/v2/tasks')).body.tasks.filter((t: { appId: string }) => t.appId === logs.id).length, { timeout: 30_000 }).toBe(0)
+  })
+
   it('shows a validation error at the field it concerns', async () => {
     await page.goto(`${apps.url}/new`)
     const text = JSON.stringify({ id: '/ui/bad', cmd: 'sleep 100', cpus: -1, mem: 16 }, null, 2)
@@ -231,7 +407,43 @@ describe('the apps UI', () => {
     // Two instances of 0.1 CPUs run on it.
     await agent.getByRole('meter').first().filter({ hasText: '0.20 / 2' }).waitFor()
     expect(await page.getByTestId('frameworks-table').textContent()).toContain('marathon')
-    await shot('06-cluster')
+
+    // A framework of role batch (weight 2) that holds what it is offered.
+    const holder = await TestFramework.subscribe({ master: cluster.masterUrl, name: 'ui-holder', roles: ['batch'] })
+    try {
+      const offer = (await holder.waitOffers({ timeoutMs: 40_000 })).offers.offers[0]
+      const offerRow = page.locator(`tr[data-offer-id="${offer.id.value as string}"]`)
+      await offerRow.waitFor({ timeout: 15_000 })
+      expect(await offerRow.textContent()).toContain('ui-holder')
+      expect(await offerRow.textContent()).toContain('127.0.0.1')
+      const batch = page.locator('tr[data-role="batch"]')
+      // Its share is what the master's allocator reports, and halved by its weight.
+      const metrics = (await readResponse(await fetch(`${cluster.masterUrl}/metrics/snapshot`))).json as Record<string, number>
+      const share = metrics['allocator/mesos/roles/batch/shares/dominant']!
+      expect(share).toBeGreaterThan(0)
+      await batch.getByTestId('role-share').filter({ hasText: `${(share * 100).toFixed(1)} %` }).waitFor()
+      const cells = await batch.locator('td').allTextContents()
+      expect(cells[1]).toBe('2')
+      expect(cells[6]).toBe(`${((share / 2) * 100).toFixed(1)} %`)
+      await shot('06-cluster')
+    } finally {
+      await holder.mustCall({ type: 'TEARDOWN' })
+      holder.close()
+    }
+    // The offer goes with its framework; the page follows within its refresh.
+    await page.getByTestId('no-offers').waitFor({ timeout: 15_000 })
+
+    // The live event feed: what happens while the page is open, newest first.
+    expect((await apps.req('POST', '/v2/apps', { id: '/ui/feed', cmd: 'sleep 1', cpus: 0.01, mem: 8, instances: 0 })).status).toBe(201)
+    const feed = page.getByTestId('event-feed')
+    await feed.locator('tr[data-event-type="api_post_event"]').filter({ hasText: '/v2/apps' }).waitFor({ timeout: 15_000 })
+    await feed.locator('tr[data-event-type="deployment_success"]').first().waitFor({ timeout: 15_000 })
+    const types = await feed.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')))
+    expect(types.indexOf('deployment_success')).toBeGreaterThanOrEqual(0)
+    expect(types.indexOf('deployment_success')).toBeLessThan(types.indexOf('deployment_info'))
+    expect(await feed.locator('tr[data-event-type="deployment_info"]').first().textContent()).toContain('/ui/feed')
+    await shot('06b-cluster-events')
+    expect((await apps.req('DELETE', '/v2/apps/ui/feed?force=true')).status).toBe(200)
   })
 
   it('fits a laptop screen', async () => {
@@ -266,6 +478,8 @@ describe('the master UI', () => {
     // The master's event stream keeps it live: a third instance shows in the agent's usage.
     await apps.req('PUT', '/v2/apps/ui/web', { instances: 3 })
     await agent.getByRole('meter').first().filter({ hasText: '0.30 / 2' }).waitFor({ timeout: 30_000 })
+    // The master's own metrics give the roles' shares here.
+    await page.locator('tr[data-role="*"]').getByTestId('role-share').filter({ hasText: /^[1-9]\d*\.\d %$/ }).waitFor({ timeout: 15_000 })
     await shot('08-master')
   })
 })

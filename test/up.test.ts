@@ -1,10 +1,11 @@
 // `dromos up`: one command gives a working cluster; Ctrl-C stops it and its containers.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, describe, expect, it } from 'vitest'
-import { freePort, Proc, waitUntil } from './lib/cluster.js'
+import { freePort, freePortRun, killTasksUnder, Proc, waitUntil } from './lib/cluster.js'
+import { processesWhere } from './lib/proc.js'
 import { BUSYBOX_TAG, ensureBusyboxImage } from './lib/images.js'
 import { offeredPorts, ports, scalar, TestFramework } from './lib/scheduler.js'
 
@@ -92,4 +93,108 @@ describe('dromos up', () => {
     expect((await fetch(`http://127.0.0.1:${hostPort}/`)).ok).toBe(true)
     await docker.getContainer(left[0]!.Id).remove({ force: true })
   })
+})
+
+describe('dromos up --ha', () => {
+  it('runs 3 etcd members, 3 masters and 2 dromos apps as processes; a killed leader is replaced and started again, and no task is lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dromos-up-ha-'))
+    dirs.push(dir)
+    // Each base is followed by the ports up --ha adds to it (masters +2, +4; apps +1; etcd +1…+5).
+    // One run of free ports for all of them: masters at +0, +2, +4, apps at +6, +7, etcd at +8…+13, the agent at +14.
+    const base = await freePortRun(15)
+    const [masterPort, appsPort, etcdPort, agentPort] = [base, base + 6, base + 8, base + 14]
+    const state = join(dir, 'state')
+    const proc = new Proc(
+      ['up', '--ha', '--no-lb', '--work-dir', state, '--master-port', String(masterPort), '--apps-port', String(appsPort), '--etcd-port', String(etcdPort), '--agent-port', String(agentPort), '--resources', 'cpus:1;mem:512;ports:[31220-31230]'],
+      join(dir, 'up.out'),
+    )
+    try {
+      const masters = [masterPort, masterPort + 2, masterPort + 4]
+      const apps = [appsPort, appsPort + 1]
+      const elected = async (port: number): Promise<boolean> =>
+        ((await (await fetch(`http://127.0.0.1:${port}/metrics/snapshot`, { signal: AbortSignal.timeout(1000) })).json()) as Record<string, number>)['master/elected'] === 1
+      const leadingMaster = async (): Promise<number | undefined> => {
+        for (const p of masters) if (await elected(p).catch(() => false)) return p
+        return undefined
+      }
+      const pidOf = (name: string): number => Number(readFileSync(join(state, 'pids', `${name}.pid`), 'utf8'))
+      const tasksVia = async (port: number): Promise<string[]> =>
+        (((await (await fetch(`http://127.0.0.1:${port}/v2/apps/ha-up/tasks`)).json()) as { tasks: Array<{ id: string; state: string }> }).tasks)
+          .filter((t) => t.state === 'TASK_RUNNING')
+          .map((t) => t.id)
+          .sort()
+
+      await waitUntil('the agent to register with the leading master', async () => {
+        const leader = await leadingMaster()
+        if (!leader) return false
+        const s = (await (await fetch(`http://127.0.0.1:${leader}/master/state`)).json()) as { slaves: unknown[]; frameworks: unknown[] }
+        return s.slaves.length === 1 && s.frameworks.length === 1
+      }, 60_000)
+      // Both apps instances answer once one leads and has recovered, and the other knows it
+      // (a 503 "Could not determine the current leader" until then).
+      for (const port of apps) await waitUntil(`dromos apps on :${port} to answer`, async () => (await fetch(`http://127.0.0.1:${port}/v2/apps`)).status === 200, 30_000)
+      const created = await fetch(`http://127.0.0.1:${apps[1]}/v2/apps`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: '/ha-up', cmd: 'sleep 3600', instances: 2, cpus: 0.05, mem: 16 }) })
+      expect(created.status).toBe(201)
+      const before = await waitUntil('two running tasks', async () => {
+        const t = await tasksVia(apps[0]!)
+        return t.length === 2 ? t : undefined
+      })
+
+      // Kill the leading master: another leads, and the killed one comes back as a standby.
+      const leader = (await leadingMaster())!
+      const name = `master-${masters.indexOf(leader) + 1}`
+      const killedPid = pidOf(name)
+      process.kill(killedPid, 'SIGKILL')
+      await waitUntil('another master to lead', async () => {
+        const now = await leadingMaster()
+        return now !== undefined && now !== leader
+      })
+      await waitUntil(`${name} to be started again`, async () => pidOf(name) !== killedPid && (await fetch(`http://127.0.0.1:${leader}/health`)).ok)
+      expect(readFileSync(join(dir, 'up.out'), 'utf8')).toContain(`${name} exited (SIGKILL); starting it again`)
+
+      // Kill the leading dromos apps: the other serves the same tasks.
+      const appsLeader = ((await (await fetch(`http://127.0.0.1:${apps[0]}/v2/leader`)).json()) as { leader: string }).leader
+      const appsName = `apps-${apps.findIndex((p) => appsLeader.endsWith(`:${p}`)) + 1}`
+      process.kill(pidOf(appsName), 'SIGKILL')
+      const other = apps.find((p) => !appsLeader.endsWith(`:${p}`))!
+      await waitUntil('the other dromos apps to lead', async () => {
+        const r = await fetch(`http://127.0.0.1:${other}/v2/leader`)
+        return r.ok && ((await r.json()) as { leader: string }).leader === `127.0.0.1:${other}`
+      })
+      expect(await waitUntil('the tasks through the new leader', async () => ((await tasksVia(other)).length === 2 ? tasksVia(other) : undefined))).toEqual(before)
+
+      const pids = ['etcd-1', 'etcd-2', 'etcd-3', 'master-1', 'master-2', 'master-3', 'apps-1', 'apps-2'].map(pidOf)
+      proc.child.kill('SIGINT')
+      expect(await proc.exited).toBe(0)
+      // Nothing it started is left running.
+      const running = pids.filter((pid) => {
+        try {
+          process.kill(pid, 0)
+          return true
+        } catch {
+          return false
+        }
+      })
+      expect(running).toEqual([])
+    } catch (err) {
+      // What each process said last, for whoever reads the failure.
+      const logs = join(state, 'logs')
+      const files = [join(dir, 'up.out'), ...(existsSync(logs) ? readdirSync(logs).map((f) => join(logs, f)) : [])]
+      for (const f of files) console.log(`--- ${f}\n${readFileSync(f, 'utf8').split('\n').slice(-15).join('\n')}`)
+      throw err
+    } finally {
+      await proc.stop('SIGINT')
+      // A failed test must not leave its cluster running: whatever up --ha did not stop in
+      // time (each process names a directory below its work dir) is ended here, and the
+      // tasks, which outlive their agent on purpose, with their process groups.
+      killTasksUnder(state)
+      for (const pid of processesWhere((p) => p.argv().some((a) => a.startsWith(`${state}/`)))) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // ended already
+        }
+      }
+    }
+  }, 180_000)
 })

@@ -3,7 +3,7 @@
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
 
-const apps = process.env.DROMOS_APPS_URL ?? 'http://127.0.0.1:8080'
+const apps = process.env.DROMOS_APPS ?? process.env.DROMOS_APPS_URL ?? 'http://127.0.0.1:8080'
 
 export default defineConfig({
   root: import.meta.dirname,

@@ -132,7 +132,7 @@ export function agentStateJson(agent: Agent): Json {
     unreserved_resources_allocated: v0Resources(allocated),
     resource_providers: [],
     attributes: Object.fromEntries(agent.opts.attributes.map((a) => [a.name, a.type === 'SCALAR' ? (a.scalar?.value ?? 0) : (a.text?.value ?? '')])),
-    master_hostname: new URL(agent.opts.masterUrl).hostname,
+    master_hostname: new URL(agent.master()).hostname,
     flags: agentFlags(agent),
     frameworks: [...live.keys()].map(frameworkJson),
     completed_frameworks: [...agent.completed.keys()].filter((id) => !live.has(id)).reverse().map(frameworkJson),

@@ -7,9 +7,11 @@ import { basename, join, resolve, sep } from 'node:path'
 import type { Logger } from 'pino'
 import type { Agent } from './agent.js'
 import { registerAgentEndpoints } from './endpoints.js'
+import { wholeUtf8Length } from './sandbox.js'
 import type { RequestContext } from '../api/http.js'
 import { createRouter, listen, parseBody, sendJson, sendText } from '../api/http.js'
-import { AcknowledgeSchema, AgentInternalPath, FrameworkMessageSchema, KillTaskSchema, LaunchTaskSchema, ShutdownFrameworkSchema } from '../api/internal.js'
+import type { TaskResultsWire } from '../api/internal.js'
+import { AcknowledgementsSchema, AgentInternalPath, FrameworkMessageSchema, KillTaskSchema, LaunchTasksSchema, parseLaunchedTasks, ShutdownFrameworkSchema } from '../api/internal.js'
 import { BadRequestError, NotFoundError } from '../core/errors.js'
 
 const accepted = (ctx: RequestContext): void => {
@@ -17,18 +19,26 @@ const accepted = (ctx: RequestContext): void => {
   ctx.res.end()
 }
 
+/** What one files/read answers at most: 16 pages, as Mesos. */
+const MAX_READ_BYTES = 16 * 4096
+
 export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: string; port: number; maxBodyBytes: number }): Promise<Server> {
   const { agent, log, maxBodyBytes } = opts
   const router = createRouter({ log })
 
   router.on('GET', AgentInternalPath.ping, (ctx) => {
-    const ok = agent.ping(ctx.url.searchParams.get('agent_id'), ctx.url.searchParams.get('master_id'))
+    const ok = agent.ping(ctx.url.searchParams.get('agent_id'), ctx.url.searchParams.get('master_id'), ctx.url.searchParams.get('master'))
     sendJson(ctx.res, ok ? 200 : 409, { agent_id: agent.agentId() ?? null })
   })
   router.on('POST', AgentInternalPath.launch, async (ctx) => {
-    const body = await parseBody(ctx, LaunchTaskSchema, maxBodyBytes)
-    accepted(ctx)
-    agent.launch(body.framework_id, body.framework_info, body.task_info).catch((e: unknown) => log.error({ err: e }, 'launch failed'))
+    const body = await parseBody(ctx, LaunchTasksSchema, maxBodyBytes)
+    const launches = parseLaunchedTasks(body.task_infos)
+    // Answered before the launches start, as each was when it came alone: what goes wrong
+    // later is the task's status update.
+    sendJson(ctx.res, 200, { results: launches.map((l) => ('task' in l ? { task_id: l.task.task_id.value } : { task_id: l.taskId, error: l.error })) } satisfies TaskResultsWire)
+    for (const l of launches) {
+      if ('task' in l) agent.launch(body.framework_id, body.framework_info, l.task).catch((e: unknown) => log.error({ err: e }, 'launch failed'))
+    }
   })
   router.on('POST', AgentInternalPath.kill, async (ctx) => {
     const body = await parseBody(ctx, KillTaskSchema, maxBodyBytes)
@@ -36,8 +46,9 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
     agent.kill(body.framework_id, body.task_id, body.grace_period_ms).catch((e: unknown) => log.error({ err: e }, 'kill failed'))
   })
   router.on('POST', AgentInternalPath.ack, async (ctx) => {
-    const body = await parseBody(ctx, AcknowledgeSchema, maxBodyBytes)
-    await agent.acknowledge(body.framework_id, body.task_id, body.uuid)
+    const body = await parseBody(ctx, AcknowledgementsSchema, maxBodyBytes)
+    // Applied in the order given; the answer waits for all of them to be checkpointed.
+    await Promise.all(body.acks.map((a) => agent.acknowledge(a.framework_id, a.task_id, a.uuid)))
     accepted(ctx)
   })
   router.on('POST', AgentInternalPath.shutdownFramework, async (ctx) => {
@@ -95,22 +106,25 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
     if (st.isDirectory()) throw new BadRequestError(`'${file}' is a directory`)
     const offsetParam = ctx.url.searchParams.get('offset')
     const lengthParam = ctx.url.searchParams.get('length')
-    const offset = offsetParam === null ? 0 : Number(offsetParam)
+    // As Mesos' files/read: no offset (or -1) is the end of the file, and a read at or past
+    // the end answers the file's size as its offset, so that a reader sees a file that shrank.
+    const offset = offsetParam === null ? -1 : Number(offsetParam)
     if (!Number.isInteger(offset) || offset < -1) throw new BadRequestError("'offset' must be an integer >= -1")
-    // offset -1 asks only for the size, as Mesos' log tailers do.
-    if (offset === -1) return sendJson(ctx.res, 200, { data: '', offset: st.size })
-    const maxLength = 16 * 1024 * 1024
-    const length = lengthParam === null ? Math.min(maxLength, Math.max(0, st.size - offset)) : Number(lengthParam)
+    const start = offset === -1 ? st.size : offset
+    if (start >= st.size) return sendJson(ctx.res, 200, { data: '', offset: st.size })
+    const length = lengthParam === null ? st.size - start : Number(lengthParam)
     if (!Number.isInteger(length) || length < 0) throw new BadRequestError("'length' must be a non-negative integer")
-    const n = Math.min(length, maxLength, Math.max(0, st.size - offset))
+    // Mesos reads at most 16 pages at a time.
+    const n = Math.min(length, MAX_READ_BYTES, st.size - start)
     const buf = Buffer.alloc(n)
     const fh = await open(file, 'r')
     try {
-      await fh.read(buf, 0, n, offset)
+      await fh.read(buf, 0, n, start)
     } finally {
       await fh.close()
     }
-    sendJson(ctx.res, 200, { data: buf.toString('utf8'), offset })
+    // Mesos sends the bytes as they are; a JSON string holds text, so a character cut at the end waits for the next read.
+    sendJson(ctx.res, 200, { data: buf.subarray(0, wholeUtf8Length(buf)).toString('utf8'), offset: start })
   })
 
   router.on('GET', '/files/download', async (ctx) => {

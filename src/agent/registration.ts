@@ -3,7 +3,10 @@
 import type { Logger } from 'pino'
 import type { AgentRegisteredWire, AgentRegistrationWire } from '../api/internal.js'
 import { MasterInternalPath } from '../api/internal.js'
+import type { Masters } from '../api/masters.js'
+import { fetchLeader, parseMasterList } from '../api/masters.js'
 import { resourcesToWire } from '../api/mesos.js'
+import { newUuid } from '../core/ids.js'
 import { isTerminal } from '../core/task-state.js'
 import type { AgentState } from './state.js'
 import type { StatusUpdateSender } from './status-updates.js'
@@ -15,18 +18,30 @@ export interface Registration {
   register(): Promise<void>
   registering(): boolean
   /** A ping from the master. One from a master other than the one the agent registered with makes it re-register. */
-  ping(agentId: string | null, masterId?: string | null): boolean
+  ping(agentId: string | null, masterId?: string | null, masterAddress?: string | null): boolean
   /** Starts the watchdog that re-registers when the master stops pinging. */
   watch(): void
   stop(): void
 }
 
-export function createRegistration(o: { opts: AgentOptions; state: AgentState; sender: StatusUpdateSender; log: Logger }): Registration {
-  const { opts, state, sender, log } = o
+function masterUrlOf(address: string): string | undefined {
+  try {
+    return parseMasterList(address)[0]
+  } catch {
+    return undefined
+  }
+}
+
+export function createRegistration(o: { opts: AgentOptions; masters: Masters; state: AgentState; sender: StatusUpdateSender; log: Logger }): Registration {
+  const { opts, masters, state, sender, log } = o
   const { clock } = opts
   let inFlight: Promise<void> | undefined
   let watchdog: NodeJS.Timeout | undefined
   let stopped = false
+  // Every attempt is numbered, per run of this process: the master refuses one older than an
+  // attempt it took (a request delivered late, after a partition, must not undo a newer one).
+  const run = newUuid()
+  let attempts = 0
 
   function registration(): AgentRegistrationWire {
     const report = [...state.tasks.values()]
@@ -41,21 +56,21 @@ export function createRegistration(o: { opts: AgentOptions; state: AgentState; s
       attributes: opts.attributes,
       version: AGENT_VERSION,
       tasks: report,
+      attempt: { run, seq: attempts++ },
     }
   }
 
   async function attempt(): Promise<void> {
-    const r = await fetch(`${opts.masterUrl}${MasterInternalPath.register}`, {
+    const r = await fetchLeader(masters, MasterInternalPath.register, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(registration()),
-      signal: AbortSignal.timeout(10_000),
     })
     if (!r.ok) throw new Error(`master answered ${r.status}: ${await r.text()}`)
     const body = (await r.json()) as AgentRegisteredWire
     state.apply({ type: 'registered', agentId: body.agent_id, masterId: body.master_id, pingIntervalMs: body.ping_interval_ms }, clock.now())
     await state.written()
-    log.info({ agentId: state.agentId, master: opts.masterUrl }, 'registered with master')
+    log.info({ agentId: state.agentId, master: masters.current() }, 'registered with master')
     sender.flush()
   }
 
@@ -82,11 +97,15 @@ export function createRegistration(o: { opts: AgentOptions; state: AgentState; s
   return {
     register,
     registering: () => inFlight !== undefined,
-    ping(id, fromMaster) {
+    ping(id, fromMaster, address) {
       if (id && state.agentId && id !== state.agentId) return false
       state.apply({ type: 'master-pinged' }, clock.now())
       if (fromMaster && state.masterId && fromMaster !== state.masterId && !inFlight) {
-        log.info({ masterId: fromMaster, previous: state.masterId }, 'pinged by a new master: re-registering')
+        log.info({ masterId: fromMaster, previous: state.masterId, master: address }, 'pinged by a new master: re-registering')
+        // It is most likely the new leader: try it first (it redirects, if not). Only a master
+        // of --master is taken at its word.
+        const url = address ? masterUrlOf(address) : undefined
+        if (url && masters.order().includes(url)) masters.answered(url)
         void register()
       }
       return true

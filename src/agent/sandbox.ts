@@ -70,3 +70,20 @@ export function gracePeriodOf(task: Readonly<TaskInfo>): number {
   const ns = task.kill_policy?.grace_period?.nanoseconds
   return ns !== undefined ? Math.floor(ns / 1e6) : 3000
 }
+
+/**
+ * How much of `buf` to send as text: all of it, less a UTF-8 sequence cut off at its end, so
+ * that a reader who advances its offset by the bytes of the text it got lands on a character.
+ * A buffer that is only such a fragment is sent whole (it is no text to keep whole).
+ */
+export function wholeUtf8Length(buf: Uint8Array): number {
+  // A sequence is at most 4 bytes: look back at most 3 bytes for its lead byte.
+  for (let back = 1; back <= Math.min(3, buf.length); back++) {
+    const b = buf[buf.length - back]!
+    if ((b & 0xc0) === 0x80) continue
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1
+    const cut = need > back ? buf.length - back : buf.length
+    return cut === 0 ? buf.length : cut
+  }
+  return buf.length
+}

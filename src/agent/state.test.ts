@@ -107,9 +107,31 @@ describe('agent state', () => {
     expect([...s.removedFrameworks]).toEqual(['f2'])
     // t1's queue was emptied by its acknowledgements; f2's were dropped; t4's two updates await theirs.
     expect([...s.updates.keys()]).toEqual(['f1/t4'])
-    expect(s.updates.get('f1/t4')).toMatchObject({ attempt: 1, updates: [{ status: { uuid: 'u12' } }, { status: { uuid: 'u13' } }] })
+    expect(s.updates.get('f1/t4')).toMatchObject({ attempt: 1, updates: [{ status: { uuid: 'u12' }, seq: 1 }, { status: { uuid: 'u13' }, seq: 2 }] })
     expect(s.frameworks.get('f1')?.name).toBe('one, again')
     expect(sortedEntries(store.kv).map(([k]) => k)).toEqual(['agent', 'completed/f1', 'completed/f2', 'frameworks/f1', 'frameworks/f2', 'tasks/f1/t4', 'tasks/f2/t3', 'updates/f1/t4'])
+  })
+
+  it('numbers each task\'s updates from 1, in the order they are made, whether queued or not', async () => {
+    const r = recorded()
+    const seqs: Array<[string, number]> = []
+    for (const [cmd, at] of script) {
+      r.state.apply(cmd, at)
+      if (cmd.type !== 'task-status') continue
+      const tail = r.state.pending(cmd.frameworkId, cmd.status.task_id.value).at(-1)
+      if (tail?.status === cmd.status) seqs.push([cmd.status.uuid ?? '', tail.seq])
+    }
+    // t1: u1 u2, then u6 u7 u8 (u9 came after its end); t2, t3 of the removed f2 queue nothing; t4: u12 u13.
+    expect(seqs).toEqual([['u1', 1], ['u2', 2], ['u3', 1], ['u4', 1], ['u5', 2], ['u6', 3], ['u7', 4], ['u8', 5], ['u12', 1], ['u13', 2]])
+    // f2's updates after its removal went nowhere, and were counted all the same.
+    expect(r.state.task('f2', 't3')?.updateSeq).toBe(2)
+    expect(r.state.task('f1', 't4')?.updateSeq).toBe(2)
+    await r.state.written()
+    const loaded = await loadedFrom(r.store)
+    expect(loaded.task('f2', 't3')?.updateSeq).toBe(2)
+    // Counting goes on after a restart.
+    loaded.apply(status('f2', 't3', 'TASK_KILLED', 'u14'), 3000)
+    expect(loaded.task('f2', 't3')?.updateSeq).toBe(3)
   })
 
   it('replaying the recorded commands gives the same state and the same checkpoint', async () => {
@@ -167,6 +189,7 @@ describe('agent state', () => {
       containerizer: 'docker',
       hostPorts: [80],
       state: 'TASK_RUNNING',
+      updateSeq: 0,
       killRequested: false,
       latest: old('TASK_RUNNING', 'x2'),
       containerId: 'c1',
@@ -174,7 +197,7 @@ describe('agent state', () => {
     // Frameworks in the order their lists last changed.
     expect([...s.completed.keys()]).toEqual(['f1', 'f0'])
     expect(s.completedSeq).toBe(7)
-    expect(s.pending('f1', 't1').map((u) => u.status.uuid)).toEqual(['x2'])
+    expect(s.pending('f1', 't1').map((u) => [u.status.uuid, u.seq])).toEqual([['x2', 0]])
     // And it writes them back the same way.
     s.apply(ack('f1', 't1', 'x2'), 1)
     s.apply(status('f1', 't1', 'TASK_FINISHED', 'x3'), 2)

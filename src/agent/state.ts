@@ -8,9 +8,9 @@ import type { Logger } from 'pino'
 import type { FrameworkInfo } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
-import type { Store } from '../store/store.js'
+import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
-import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, TaskCheckpoint, UpdateQueue } from './types.js'
+import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, PendingUpdateCheckpoint, TaskCheckpoint, UpdateQueue } from './types.js'
 import { MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK, MAX_COMPLETED_FRAMEWORKS, taskKey } from './types.js'
 
 export interface AgentState {
@@ -54,6 +54,7 @@ const toCheckpoint = (t: AgentTask): TaskCheckpoint => ({
   hostPorts: [...t.hostPorts],
   state: t.state,
   ...(t.latest ? { latest: t.latest } : {}),
+  ...(t.updateSeq > 0 ? { updateSeq: t.updateSeq } : {}),
   ...(t.containerId ? { containerId: t.containerId } : {}),
 })
 
@@ -65,6 +66,7 @@ const fromCheckpoint = (cp: TaskCheckpoint): AgentTask => ({
   containerizer: cp.containerizer,
   hostPorts: cp.hostPorts,
   state: cp.state,
+  updateSeq: cp.updateSeq ?? 0,
   killRequested: false,
   ...(cp.latest ? { latest: cp.latest } : {}),
   ...(cp.containerId ? { containerId: cp.containerId } : {}),
@@ -88,17 +90,38 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
   const terminalCounts = new Map<string, number>()
   const updates = new Map<string, Mutable<UpdateQueue>>()
 
-  // Writes reach the store in the order the commands were applied.
+  // Writes reach the store in the order the commands were applied, those of one turn of the
+  // event loop together: in one SQLite transaction where the store has batches, rather than a
+  // commit for each task's each change (a launch of ten tasks changes them thirty times).
   const writes = createWriteQueue((e: unknown) => log.error({ err: e }, 'agent checkpoint write failed'))
-  const persist = (fn: () => Promise<void>): void => void writes.persist(fn)
+  const canBatch = (s: Store): s is BatchStore => typeof (s as Partial<BatchStore>).batch === 'function'
+  let turn: StoreWrite[] | undefined
+  const record = (w: StoreWrite): void => {
+    if (turn) {
+      turn.push(w)
+      return
+    }
+    const mine = (turn = [w])
+    void writes
+      .persist(async () => {
+        await new Promise<void>((resolve) => setImmediate(resolve))
+        if (turn === mine) turn = undefined
+        if (mine.length > 1 && canBatch(store)) return store.batch(mine)
+        for (const x of mine) await (x.op === 'put' ? store.put(x.key, x.value) : store.delete(x.key))
+      })
+      .catch(() => undefined)
+  }
+  const put = (key: string, value: unknown): void => record({ op: 'put', key, value })
+  const del = (key: string): void => record({ op: 'delete', key })
   const putTask = (t: AgentTask): void => {
     const k = taskKey(t.frameworkId, t.info.task_id.value)
     const cp = toCheckpoint(t)
-    persist(() => store.put(`tasks/${k}`, cp))
+    put(`tasks/${k}`, cp)
   }
   const putQueue = (k: string, q: UpdateQueue): void => {
     const list = [...q.updates]
-    persist(() => (list.length === 0 ? store.delete(`updates/${k}`) : store.put(`updates/${k}`, list)))
+    if (list.length === 0) del(`updates/${k}`)
+    else put(`updates/${k}`, list)
   }
 
   /** Stops tracking a task that ended, keeping it among its framework's completed tasks. */
@@ -113,14 +136,14 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
     // Checkpointed too, so that /state shows them after a restart, as a Mesos agent recovers its completed executors.
     const cp: CompletedCheckpoint = { seq: ++completedSeq, tasks: list }
     completedSeqs.set(fid, cp.seq)
-    persist(() => store.put(`completed/${fid}`, cp))
+    put(`completed/${fid}`, cp)
     if (completed.size > MAX_COMPLETED_FRAMEWORKS) {
       const oldest = completed.keys().next().value!
       completed.delete(oldest)
       completedSeqs.delete(oldest)
-      persist(() => store.delete(`completed/${oldest}`))
+      del(`completed/${oldest}`)
     }
-    persist(() => store.delete(`tasks/${k}`))
+    del(`tasks/${k}`)
   }
 
   function apply(cmd: AgentCommand, at: number): void {
@@ -139,7 +162,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
           completedSeq = Math.max(completedSeq, list.seq)
         }
         for (const t of cp.tasks) tasks.set(taskKey(t.frameworkId, t.info.task_id.value), fromCheckpoint(t))
-        for (const [k, list] of cp.updates) updates.set(k, { updates: [...list], attempt: 0 })
+        for (const [k, list] of cp.updates) updates.set(k, { updates: list.map((u) => ({ ...u, seq: u.seq ?? 0 })), attempt: 0 })
         return
       }
       case 'registered': {
@@ -149,7 +172,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         if (agentId === cmd.agentId) return
         agentId = cmd.agentId
         const saved = { agentId }
-        persist(() => store.put('agent', saved))
+        put('agent', saved)
         return
       }
       case 'master-pinged':
@@ -158,7 +181,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
       case 'framework-info': {
         frameworks.set(cmd.frameworkId, cmd.info)
         const { frameworkId, info } = cmd
-        persist(() => store.put(`frameworks/${frameworkId}`, info))
+        put(`frameworks/${frameworkId}`, info)
         return
       }
       case 'framework-removed': {
@@ -166,12 +189,12 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         for (const k of [...updates.keys()]) {
           if (!k.startsWith(`${cmd.frameworkId}/`)) continue
           updates.delete(k)
-          persist(() => store.delete(`updates/${k}`))
+          del(`updates/${k}`)
         }
         return
       }
       case 'task-launched': {
-        const t: AgentTask = { ...cmd.task, state: TaskState.STAGING, killRequested: false }
+        const t: AgentTask = { ...cmd.task, state: TaskState.STAGING, updateSeq: 0, killRequested: false }
         tasks.set(taskKey(t.frameworkId, t.info.task_id.value), t)
         putTask(t)
         return
@@ -194,6 +217,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         const terminal = isTerminal(status.state)
         t.state = status.state
         t.latest = status
+        t.updateSeq += 1
         if (terminal) terminalCounts.set(status.state, (terminalCounts.get(status.state) ?? 0) + 1)
         if (removedFrameworks.has(t.frameworkId)) {
           // Nobody will acknowledge updates of a removed framework: forget the task once it ends.
@@ -203,7 +227,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         }
         putTask(t)
         const q = updates.get(k) ?? { updates: [], attempt: 0 }
-        q.updates = [...q.updates, { frameworkId: t.frameworkId, status }]
+        q.updates = [...q.updates, { frameworkId: t.frameworkId, status, seq: t.updateSeq }]
         updates.set(k, q)
         putQueue(k, q)
         return
@@ -279,7 +303,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         frameworks: (await store.list<FrameworkInfo>('frameworks/')).map(([k, info]) => [k.slice('frameworks/'.length), info] as const),
         tasks: (await store.list<TaskCheckpoint>('tasks/')).map(([, t]) => t),
         completed: (await store.list<CompletedCheckpoint>('completed/')).map(([, c]) => c),
-        updates: (await store.list<PendingUpdate[]>('updates/')).map(([k, list]) => [k.slice('updates/'.length), list] as const),
+        updates: (await store.list<PendingUpdateCheckpoint[]>('updates/')).map(([k, list]) => [k.slice('updates/'.length), list] as const),
       }
       apply({ type: 'checkpoint-loaded', checkpoint }, at)
     },

@@ -17,6 +17,7 @@ import { everything, masterStub, recorded, replayed, sortedEntries } from './sta
 import { createStatusUpdateSender } from './status-updates.js'
 import { createTaskRunner } from './tasks.js'
 import type { AgentOptions, PendingUpdate } from './types.js'
+import { createMasters } from '../api/masters.js'
 
 const log = pino({ level: 'silent' })
 
@@ -96,7 +97,7 @@ describe('the agent shell', () => {
     const clock = { now: () => now++ }
     const containerizer = scriptedContainerizer()
     const opts: AgentOptions = {
-      masterUrl: master.url(),
+      masters: [master.url()],
       ip: '127.0.0.1',
       port: 5051,
       hostname: 'localhost',
@@ -117,7 +118,7 @@ describe('the agent shell', () => {
       return r.ok
     }
     const sender = createStatusUpdateSender({ state, log, clock, retryMs: 10, maxRetryMs: 40, send })
-    const registration = createRegistration({ opts, state, sender, log })
+    const registration = createRegistration({ opts, masters: createMasters(opts.masters), state, sender, log })
     const runner = createTaskRunner({ opts, state, sender, log, clock })
     // Updates are sent at least once: a retry may cross its acknowledgement.
     const statesOf = (taskId: string): string[] => [...new Map(master.received.filter((u) => u.status.task_id.value === taskId).map((u) => [u.status.uuid, u.status.state])).values()]

@@ -54,7 +54,12 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
     if (status.healthy === undefined && t.latest?.healthy !== undefined && !isTerminal(next)) status.healthy = t.latest.healthy
     state.apply({ type: 'task-status', frameworkId: t.frameworkId, status }, clock.now())
     if (isTerminal(next)) stopHealth(t)
-    const first = state.pending(t.frameworkId, taskId)[0]?.status === status
+    const queue = state.pending(t.frameworkId, taskId)
+    const queued = queue.at(-1)?.status === status ? queue.at(-1) : undefined
+    // As a Mesos agent logs each update it handles; with its seq, the log is the task's whole
+    // stream of updates in order, which a framework's record can be checked against.
+    if (queued) log.debug({ frameworkId: t.frameworkId, taskId, state: next, uuid: status.uuid, seq: queued.seq, healthy: status.healthy, queued: queue.length }, 'status update')
+    const first = queue[0]?.status === status
     // Checkpointed before it is sent.
     await state.written()
     if (first) sender.sendNow(t.frameworkId, taskId)
@@ -146,7 +151,8 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
       return
     }
     const at = clock.now()
-    if (framework) state.apply({ type: 'framework-info', frameworkId, info: framework }, at)
+    // The tasks of one launch request share their FrameworkInfo: it is checkpointed once.
+    if (framework && state.frameworks.get(frameworkId) !== framework) state.apply({ type: 'framework-info', frameworkId, info: framework }, at)
     const containerizer = opts.containerizers.find((c) => c.supports(info))
     const sandbox = createSandbox({ workDir: opts.workDir, agentId: state.agentId, frameworkId, taskId: tid, log })
     const hostPorts = portsOf(info)
@@ -208,6 +214,7 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
     async acknowledge(fid, tid, uuid) {
       const head = state.pending(fid, tid)[0]
       state.apply({ type: 'update-acknowledged', frameworkId: fid, taskId: tid, uuid }, clock.now())
+      if (head && state.pending(fid, tid)[0] !== head) log.debug({ frameworkId: fid, taskId: tid, uuid, seq: head.seq }, 'status update acknowledged')
       try {
         await state.written()
       } finally {

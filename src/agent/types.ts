@@ -10,7 +10,8 @@ import type { Containerizer } from './containerizers/types.js'
 export const AGENT_VERSION = '1.11.0'
 
 export interface AgentOptions {
-  readonly masterUrl: string
+  /** The masters' base URLs (`--master h1:5050,h2:5050`); the agent finds the leader among them. */
+  readonly masters: readonly string[]
   /** Address the master uses to reach this agent. */
   readonly ip: string
   readonly port: number
@@ -37,6 +38,11 @@ export interface AgentTask {
   readonly hostPorts: readonly number[]
   readonly state: string
   readonly latest?: Readonly<TaskStatusWire>
+  /**
+   * How many status updates the agent has made for this task: the last one's `seq`. Agent-internal
+   * (Mesos' TaskStatus has no such field), checkpointed so that it goes on counting after a restart.
+   */
+  readonly updateSeq: number
   readonly containerId?: string
   /** The container's addresses, as it reported them when it started (not checkpointed). */
   readonly ipAddresses?: readonly string[]
@@ -56,6 +62,12 @@ export interface CompletedTask {
 export interface PendingUpdate {
   readonly frameworkId: string
   readonly status: Readonly<TaskStatusWire>
+  /**
+   * The update's place among its task's updates, 1 for the first. Never sent (the wire has only
+   * the uuid); logged with the uuid, so that a test can tell whether a framework missed one.
+   * 0 for an update queued before updates were numbered.
+   */
+  readonly seq: number
 }
 
 /** A task's unacknowledged status updates, oldest first: only the head is in flight. */
@@ -82,8 +94,13 @@ export interface TaskCheckpoint {
   readonly hostPorts: readonly number[]
   readonly state: string
   readonly latest?: TaskStatusWire
+  /** Missing in a checkpoint written before updates were numbered: counting starts over. */
+  readonly updateSeq?: number
   readonly containerId?: string
 }
+
+/** A queued update as checkpointed: one written before updates were numbered has no seq. */
+export type PendingUpdateCheckpoint = Omit<PendingUpdate, 'seq'> & { readonly seq?: number }
 
 export interface CompletedCheckpoint {
   /** Orders the frameworks' lists by when they last changed. */
@@ -97,7 +114,7 @@ export interface AgentCheckpoint {
   readonly frameworks: ReadonlyArray<readonly [string, FrameworkInfo]>
   readonly tasks: readonly TaskCheckpoint[]
   readonly completed: readonly CompletedCheckpoint[]
-  readonly updates: ReadonlyArray<readonly [string, readonly PendingUpdate[]]>
+  readonly updates: ReadonlyArray<readonly [string, readonly PendingUpdateCheckpoint[]]>
 }
 
 export type AgentCommand =
@@ -110,7 +127,7 @@ export type AgentCommand =
   | { readonly type: 'framework-info'; readonly frameworkId: string; readonly info: FrameworkInfo }
   /** The master removed the framework: its updates are dropped, as nobody will acknowledge them. */
   | { readonly type: 'framework-removed'; readonly frameworkId: string }
-  | { readonly type: 'task-launched'; readonly task: Omit<AgentTask, 'killRequested' | 'state' | 'latest' | 'containerId' | 'ipAddresses'> }
+  | { readonly type: 'task-launched'; readonly task: Omit<AgentTask, 'killRequested' | 'state' | 'latest' | 'updateSeq' | 'containerId' | 'ipAddresses'> }
   | { readonly type: 'container-started'; readonly frameworkId: string; readonly taskId: string; readonly containerId: string; readonly ipAddresses: readonly string[] }
   /** A container found again after a restart. */
   | { readonly type: 'container-recovered'; readonly frameworkId: string; readonly taskId: string; readonly containerId: string }

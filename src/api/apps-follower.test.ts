@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { AppsFollower } from './apps-follower.js'
+import type { AppsFollower, ChangeInfo } from './apps-follower.js'
 import { appsOfEvent, createAppsFollower } from './apps-follower.js'
 
 /** A scripted apps API: each read of an app answers the app's version at that moment, after a chosen delay. */
@@ -12,6 +12,7 @@ async function scriptedApps() {
   const delays: number[] = []
   let streams: ServerResponse[] = []
   let reads = 0
+  let answered = 0
   let fullReads = 0
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
@@ -31,6 +32,7 @@ async function scriptedApps() {
     const version = versions.get(id)
     reads++
     setTimeout(() => {
+      answered++
       if (version === undefined) {
         res.writeHead(404).end(JSON.stringify({ message: `App '${id}' does not exist` }))
         return
@@ -45,6 +47,8 @@ async function scriptedApps() {
     versions,
     delays,
     reads: () => reads,
+    /** Reads of one app answered so far. */
+    answered: () => answered,
     fullReads: () => fullReads,
     streams: () => streams.length,
     send(event: Record<string, unknown>) {
@@ -93,7 +97,10 @@ describe('apps follower', () => {
   it('names the apps of events, deployments included', () => {
     expect(appsOfEvent({ eventType: 'status_update_event', appId: '/a' })).toEqual(['/a'])
     expect(appsOfEvent({ eventType: 'instance_changed_event', runSpecId: '/b' })).toEqual(['/b'])
-    expect(appsOfEvent({ eventType: 'deployment_info', plan: { original: { apps: [{ id: '/a' }] }, target: { apps: [{ id: '/a' }, { id: '/c' }] } } })).toEqual(['/a', '/a', '/c'])
+    const steps = [{ actions: [{ action: 'StopApplication', app: '/a' }] }, { actions: [{ action: 'ScaleApplication', app: '/c' }, { action: 'ScalePod', pod: '/p' }] }]
+    expect(appsOfEvent({ eventType: 'deployment_info', plan: { id: 'd', steps, version: 'v' } })).toEqual(['/a', '/c'])
+    // Marathon 1.7 without ?plan-format=light also sent the groups before and after.
+    expect(appsOfEvent({ eventType: 'deployment_info', plan: { steps: [], original: { apps: [{ id: '/a' }] }, target: { apps: [{ id: '/a' }, { id: '/c' }] } } })).toEqual(['/a', '/c'])
     expect(appsOfEvent({ eventType: 'event_stream_attached' })).toEqual([])
   })
 
@@ -135,6 +142,50 @@ describe('apps follower', () => {
     api.send({ eventType: 'app_terminated_event', appId: '/a' })
     await until(() => !follower!.apps.has('/a'))
     expect(seen.at(-1)).toBeUndefined()
+  })
+
+  it('applies an event it can patch at once, lets no older read undo it, and reads the app after it all the same', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    const infos: ChangeInfo[] = []
+    /** Reads of one app sent and answered when each change was handed over. */
+    const readsAt: Array<[number, number]> = []
+    const f = createAppsFollower({
+      appsUrl: api.url,
+      log: pino({ level: 'silent' }),
+      // The scripted app is only its version: a health event carries the one to patch in.
+      patch: (app, e) => (e.eventType === 'health_status_changed_event' ? { ...app, version: e.version } : undefined),
+      onChange: async (_since, info) => {
+        seen.push(f.apps.get('/a')?.version as number | undefined)
+        infos.push(info)
+        readsAt.push([api!.reads(), api!.answered()])
+      },
+    })
+    follower = f
+    f.start()
+    await until(() => seen.includes(1))
+    // A read sent before the patch answers version 2 late; the patch brings 4; the read after it answers 5.
+    api.delays.push(1000, 0)
+    api.versions.set('/a', 2)
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => api!.reads() === 1)
+    api.versions.set('/a', 5)
+    api.send({ eventType: 'health_status_changed_event', appId: '/a', version: 4 })
+    await until(() => seen.includes(4))
+    // Applied with no read answered: the slow one still out, the one after the patch not sent yet.
+    expect(readsAt[seen.indexOf(4)]).toEqual([1, 0])
+    expect(infos[seen.indexOf(4)]?.patched).toBe(true)
+    await until(() => seen.includes(5))
+    await f.settled()
+    expect(f.apps.get('/a')?.version).toBe(5)
+    expect(seen).not.toContain(2)
+    expect(seen.at(-1)).toBe(5)
+    expect(infos.at(-1)).toMatchObject({ patched: false, read: { sentAt: expect.any(Number), answeredAt: expect.any(Number) } })
+    // An event the patch cannot apply still waits for its read.
+    api.versions.set('/a', 6)
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => seen.includes(6))
+    expect(infos.at(-1)?.patched).toBe(false)
   })
 
   it('reads everything again after the event stream is cut', async () => {

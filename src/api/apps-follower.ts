@@ -1,8 +1,12 @@
 // Keeps a copy of the apps (with their tasks) of a Marathon-compatible API up to date from its
-// event stream. Events only say which app changed; that app is then read again, and after any
-// gap in the stream everything is. The load balancer and the DNS server both build on it.
+// event stream. Events say which app changed; that app is then read again, and after any gap
+// in the stream everything is. A follower given `patch` also applies the events it can to its
+// copy at once (the load balancer: a task's state and health), and reads the app afterwards
+// all the same, so that the read, not the patch, has the last word. The load balancer and the
+// DNS server both build on it.
 import type { Logger } from 'pino'
 import { createSseParser } from './marathon-client.js'
+import { createMasters, fetchLeader, parseMasterList } from './masters.js'
 
 export interface FollowedApp {
   id: string
@@ -28,9 +32,26 @@ const APP_OF_EVENT: Record<string, (e: Record<string, unknown>) => string[]> = {
   api_post_event: (e) => [String((e.appDefinition as { id?: string } | undefined)?.id ?? '')],
 }
 
+/** What lies behind one call of onChange, for timing the path from an event to its effect. */
+export interface ChangeInfo {
+  /** An event was applied to a copy directly (`patch`), without waiting for a read. */
+  readonly patched: boolean
+  /** The latest read of one app behind the change: when it was sent and answered (the follower's `now`). */
+  readonly read?: { readonly sentAt: number; readonly answeredAt: number }
+}
+
+interface PlanOfEvent {
+  steps?: Array<{ actions?: Array<{ app?: string }> }>
+  original?: { apps?: Array<{ id: string }> }
+  target?: { apps?: Array<{ id: string }> }
+}
+
+/** The apps of a deployment event: those its steps act on, and the groups' apps of a Marathon 1.7 "full" plan. */
 function appsOfPlan(e: Record<string, unknown>): string[] {
-  const plan = e.plan as { original?: { apps?: Array<{ id: string }> }; target?: { apps?: Array<{ id: string }> } } | undefined
-  return [...(plan?.original?.apps ?? []), ...(plan?.target?.apps ?? [])].map((a) => a.id)
+  const plan = e.plan as PlanOfEvent | undefined
+  const acted = (plan?.steps ?? []).flatMap((s) => (s.actions ?? []).flatMap((a) => (a.app ? [a.app] : [])))
+  const grouped = [...(plan?.original?.apps ?? []), ...(plan?.target?.apps ?? [])].map((a) => a.id)
+  return [...new Set([...acted, ...grouped])]
 }
 
 /** The app ids an event says something about. */
@@ -41,12 +62,20 @@ export function appsOfEvent(e: Record<string, unknown>): string[] {
 
 /** Reads of one app at once: one in flight and one started after a newer event. */
 const READS_PER_APP = 2
+/** The longest the reads after a patched event wait for the patch to be applied. */
+const RECONCILE_WAIT_MS = 1000
 
 export function createAppsFollower(opts: {
+  /** dromos apps, or its instances in HA (`h1:8080,h2:8081`): a standby forwards, one that is down is skipped. */
   appsUrl: string
   log: Logger
   /** Called after apps changed, with when the oldest event behind the change arrived. */
-  onChange: (firstEventAt: number | undefined) => Promise<void>
+  onChange: (firstEventAt: number | undefined, info: ChangeInfo) => Promise<void>
+  /**
+   * The copy of an app with an event applied, or undefined when the event cannot be applied
+   * without reading the app. It must return a new object, never change the one it is given.
+   */
+  patch?: (app: FollowedApp, event: Record<string, unknown>) => FollowedApp | undefined
   onEvent?: () => void
   /** Called with how long each read of one app took, in ms. */
   onRead?: (ms: number) => void
@@ -54,7 +83,7 @@ export function createAppsFollower(opts: {
 }): AppsFollower {
   const { log } = opts
   const now = opts.now ?? Date.now
-  const appsUrl = opts.appsUrl.replace(/\/$/, '')
+  const instances = createMasters(parseMasterList(opts.appsUrl))
   const apps = new Map<string, FollowedApp>()
   // Every read is numbered when it starts; a copy is replaced only by a read that started
   // later than the one it came from, so reads may overlap and finish in any order.
@@ -64,11 +93,17 @@ export function createAppsFollower(opts: {
   /** the last full read: any read that started before it is stale */
   let floor = 0
   const reading = new Map<string, number>()
-  /** app id -> when the oldest event not yet covered by a read arrived */
-  const waiting = new Map<string, number>()
+  /**
+   * app id -> when the oldest event not yet covered by a read arrived; undefined when every
+   * such event was patched in already, and the read only reconciles.
+   */
+  const waiting = new Map<string, number | undefined>()
   let flushScheduled = false
   /** when the oldest event behind copies not yet handed to onChange arrived */
   let pendingSince: number | undefined
+  /** what lies behind the copies not yet handed to onChange */
+  let pendingPatched = false
+  let pendingRead: { sentAt: number; answeredAt: number } | undefined
   let resyncs = 0
   let stopped = false
   let stream: AbortController | undefined
@@ -84,7 +119,7 @@ export function createAppsFollower(opts: {
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
   async function getJson(path: string): Promise<{ status: number; body: unknown }> {
-    const r = await fetch(`${appsUrl}${path}`, { signal: AbortSignal.timeout(10_000) })
+    const r = await fetchLeader(instances, path, { timeoutMs: 10_000 })
     const text = await r.text()
     return { status: r.status, body: text ? (JSON.parse(text) as unknown) : undefined }
   }
@@ -93,7 +128,7 @@ export function createAppsFollower(opts: {
    * Runs `body` one call at a time; a kick while it runs makes it run once more afterwards.
    * A failure is logged and retried, with a backoff that doubles up to 5 s.
    */
-  function serialWorker(failed: string, body: () => Promise<void>): () => void {
+  function serialWorker(failed: string, body: () => Promise<void>): { kick: () => void; idle: () => Promise<void> } {
     let running: Promise<void> | undefined
     let again = false
     const kick = (): void => {
@@ -123,27 +158,36 @@ export function createAppsFollower(opts: {
       })
       track(running)
     }
-    return kick
+    /** Resolves once no call is running or due. */
+    const idle = async (): Promise<void> => {
+      while (running) await running
+    }
+    return { kick, idle }
   }
 
   /** Hands the copies to onChange, one call at a time, again while more changed meanwhile. */
-  const handOver = serialWorker('applying the apps failed; trying again', async () => {
+  const handOverWorker = serialWorker('applying the apps failed; trying again', async () => {
     const since = pendingSince
+    const info: ChangeInfo = { patched: pendingPatched, ...(pendingRead ? { read: pendingRead } : {}) }
     pendingSince = undefined
+    pendingPatched = false
+    pendingRead = undefined
     try {
-      await opts.onChange(since)
+      await opts.onChange(since, info)
     } catch (e) {
       pendingSince = earliest(pendingSince, since)
       throw e
     }
   })
+  const handOver = handOverWorker.kick
 
-  function readApp(id: string, eventAt: number): void {
+  function readApp(id: string, eventAt: number | undefined): void {
     const s = ++seq
     reading.set(id, (reading.get(id) ?? 0) + 1)
     const p = (async () => {
       try {
         const started = performance.now()
+        const sentAt = now()
         const r = await getJson(`/v2/apps${id}?embed=app.readiness`)
         opts.onRead?.(performance.now() - started)
         if (r.status !== 200 && r.status !== 404) throw new Error(`GET /v2/apps${id} answered ${r.status}`)
@@ -152,6 +196,7 @@ export function createAppsFollower(opts: {
         else apps.set(id, (r.body as { app: FollowedApp }).app)
         copiedAt.set(id, s)
         pendingSince = earliest(pendingSince, eventAt)
+        pendingRead = { sentAt, answeredAt: now() }
         // Before the first full read the copy is partial: that read hands everything over.
         if (floor > 0) handOver()
       } catch (e) {
@@ -191,18 +236,49 @@ export function createAppsFollower(opts: {
     for (const [id, at] of copiedAt) if (at <= floor) copiedAt.delete(id)
     resyncs++
     handOver()
-  })
+  }).kick
+
+  /**
+   * Applies an event to the copy of its app at once, when `patch` can. The patch counts as a
+   * read made when the event arrived: a read sent before it is older and cannot undo it, and
+   * the read the event still starts, sent after it, replaces it. Not before the first full
+   * read: until then there is no whole copy to patch.
+   */
+  function patchApp(id: string, e: Record<string, unknown>): boolean {
+    const current = apps.get(id)
+    if (!opts.patch || floor === 0 || !current) return false
+    const next = opts.patch(current, e)
+    if (!next) return false
+    apps.set(id, next)
+    copiedAt.set(id, ++seq)
+    return true
+  }
 
   function onEvent(e: Record<string, unknown>): void {
     opts.onEvent?.()
     const ids = appsOfEvent(e)
     if (ids.length === 0) return
     const at = now()
-    for (const id of ids) if (!waiting.has(id)) waiting.set(id, at)
-    // Events that arrive together (one chunk of the stream) share one read per app.
+    let patched = false
+    for (const id of ids) {
+      const applied = patchApp(id, e)
+      patched ||= applied
+      // A patched event still gets its read, only not counted as waited for.
+      const since = applied ? undefined : at
+      waiting.set(id, waiting.has(id) ? earliest(waiting.get(id), since) : since)
+    }
+    if (patched) {
+      pendingSince = earliest(pendingSince, at)
+      pendingPatched = true
+      handOver()
+    }
+    // Events that arrive together (one chunk of the stream) share one read per app. After a
+    // patch the reads wait until it is applied: they only reconcile, and would slow it down.
+    // Not for ever, though: while onChange keeps failing, the other apps must still be read.
     if (!flushScheduled) {
       flushScheduled = true
-      queueMicrotask(flush)
+      if (patched) void Promise.race([handOverWorker.idle(), sleep(RECONCILE_WAIT_MS)]).then(flush)
+      else queueMicrotask(flush)
     }
   }
 
@@ -210,10 +286,11 @@ export function createAppsFollower(opts: {
     let delay = 100
     while (!stopped) {
       stream = new AbortController()
+      const appsUrl = instances.current()
       try {
         const r = await fetch(`${appsUrl}/v2/events`, { headers: { Accept: 'text/event-stream' }, signal: stream.signal })
         if (r.status !== 200 || !r.body) throw new Error(`GET /v2/events answered ${r.status}`)
-        log.info({ apps: appsUrl }, 'following the event stream')
+        log.info({ apps: appsUrl, leader: new URL(r.url).origin }, 'following the event stream')
         // Whatever happened while we were not listening is read back in full.
         resyncAll()
         delay = 100
@@ -228,7 +305,8 @@ export function createAppsFollower(opts: {
         if (!stopped) log.warn('event stream ended; reconnecting')
       } catch (e) {
         if (stopped) return
-        log.warn({ err: (e as Error).message, retryInMs: delay }, 'event stream failed; reconnecting')
+        log.warn({ apps: appsUrl, err: (e as Error).message, retryInMs: delay }, 'event stream failed; reconnecting')
+        instances.failed(appsUrl)
       }
       await sleep(delay)
       delay = Math.min(delay * 2, 5000)

@@ -2,6 +2,8 @@
 // parsing that refuses deep nesting before it can hurt, routing, and one error mapper.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
+import type { HTTPVersion } from 'find-my-way'
+import findMyWay from 'find-my-way'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { BadRequestError, DromosError, PayloadTooLargeError } from '../core/errors.js'
@@ -60,7 +62,8 @@ export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   }
 }
 
-function zodMessage(e: z.ZodError): string {
+/** A zod error as one line: each issue with its path. */
+export function zodMessage(e: z.ZodError): string {
   return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
 }
 
@@ -95,7 +98,11 @@ export function isValidJsonpCallback(name: string): boolean {
  * semicolon) with Content-Type text/javascript.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(body)
+  sendJsonText(res, status, JSON.stringify(body), headers)
+}
+
+/** sendJson of a body already encoded. */
+export function sendJsonText(res: ServerResponse, status: number, json: string, headers: Record<string, string> = {}): void {
   const callback = status === 200 ? jsonpCallbacks.get(res) : undefined
   const text = callback === undefined ? json : `${callback}(${json})`
   const type = callback === undefined ? 'application/json' : 'text/javascript'
@@ -133,13 +140,6 @@ export interface RequestContext {
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void
 
-interface Route {
-  readonly method: string
-  readonly pattern: RegExp
-  readonly keys: readonly string[]
-  readonly handler: Handler
-}
-
 export interface Router {
   on(method: string, path: string, handler: Handler): Router
   /** Matches every path under `prefix`, after the exact routes found nothing. */
@@ -164,13 +164,21 @@ export function requestUrl(target: string): URL | undefined {
   }
 }
 
+/** The methods the surfaces serve: a path known in one of them but not the asked one is a 405. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+type Method = (typeof METHODS)[number]
+const isMethod = (m: string): m is Method => (METHODS as readonly string[]).includes(m)
+
 /**
- * Paths are literal except `:name` segments. Errors thrown by handlers become a status and
- * a plain-text message (Mesos endpoints answer errors in plain text).
+ * Routes on find-my-way (fastify's radix-tree router), straight on node:http's request and
+ * response, so that RecordIO and SSE streams write to the socket with nothing in between.
+ * Paths are literal except `:name` segments, and a trailing slash is optional; a static
+ * segment wins over a parameter, a parameter over a prefix. GET routes answer HEAD too.
+ * Errors thrown by handlers become a status and a plain-text message (Mesos endpoints answer
+ * errors in plain text) unless the surface maps them itself (`onError`).
  */
 export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx: RequestContext) => void }): Router {
-  const routes: Route[] = []
-  const prefixRoutes: Array<{ method: string; prefix: string; handler: Handler }> = []
+  const tree = findMyWay<HTTPVersion.V1>({ ignoreTrailingSlash: true, maxParamLength: 4096, caseSensitive: true })
   let fallback: Handler | undefined
   const run = async (handler: Handler, ctx: RequestContext): Promise<void> => {
     try {
@@ -187,9 +195,23 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
       else sendText(ctx.res, mapped.status, mapped.message)
     }
   }
+  const add = (method: string, path: string, handler: Handler): void => {
+    if (!isMethod(method)) throw new Error(`unsupported method ${method}`)
+    // The tree only keeps the handler; the store carries it to the lookup.
+    tree.on(method, path, () => undefined, { handler })
+  }
+  const lookup = (method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined => {
+    const found = isMethod(method) ? tree.find(method, path) : null
+    if (found) {
+      const params: Record<string, string> = {}
+      for (const [k, v] of Object.entries(found.params)) if (k !== '*' && v !== undefined) params[k] = v
+      return { handler: (found.store as { handler: Handler }).handler, params }
+    }
+    return method === 'HEAD' ? lookup('GET', path) : undefined
+  }
   const router: Router = {
     onPrefix(method, prefix, handler) {
-      prefixRoutes.push({ method, prefix, handler })
+      add(method, `${prefix.endsWith('/') ? prefix : `${prefix}/`}*`, handler)
       return router
     },
     fallback(handler) {
@@ -197,18 +219,7 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
       return router
     },
     on(method, path, handler) {
-      const keys: string[] = []
-      const source = path
-        .split('/')
-        .map((seg) => {
-          if (seg.startsWith(':')) {
-            keys.push(seg.slice(1))
-            return '([^/]+)'
-          }
-          return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-        })
-        .join('/')
-      routes.push({ method, pattern: new RegExp(`^${source}/?$`), keys, handler })
+      add(method, path, handler)
       return router
     },
     async handle(req, res) {
@@ -221,27 +232,13 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
         else sendText(res, err.status, err.message)
         return
       }
-      let pathMatched = false
-      for (const route of routes) {
-        const m = route.pattern.exec(url.pathname)
-        if (!m) continue
-        pathMatched = true
-        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
-        const params: Record<string, string> = {}
-        route.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? '')))
+      const route = lookup(req.method ?? 'GET', url.pathname)
+      if (route) {
         if (!acceptJsonp(req, res, url)) return
-        await run(route.handler, { req, res, url, params })
+        await run(route.handler, { req, res, url, params: route.params })
         return
       }
-      for (const route of prefixRoutes) {
-        if (!url.pathname.startsWith(route.prefix)) continue
-        pathMatched = true
-        if (route.method !== req.method && !(route.method === 'GET' && req.method === 'HEAD')) continue
-        if (!acceptJsonp(req, res, url)) return
-        await run(route.handler, { req, res, url, params: {} })
-        return
-      }
-      if (pathMatched) sendText(res, 405, `Expecting one of the supported methods for '${url.pathname}'`)
+      if (METHODS.some((m) => tree.find(m, url.pathname) !== null)) sendText(res, 405, `Expecting one of the supported methods for '${url.pathname}'`)
       else if (fallback) await run(fallback, { req, res, url, params: {} })
       else sendText(res, 404, `No endpoint at '${url.pathname}'`)
     },
@@ -249,7 +246,7 @@ export function createRouter(opts: { log: Logger; onError?: (e: DromosError, ctx
   return router
 }
 
-export async function listen(opts: { router: Router; host: string; port: number; log: Logger }): Promise<Server> {
+export async function listen(opts: { router: Pick<Router, 'handle'>; host: string; port: number; log: Logger }): Promise<Server> {
   const server = createServer((req, res) => {
     opts.router.handle(req, res).catch((e: unknown) => {
       opts.log.error({ err: e }, 'unhandled request error')
@@ -270,10 +267,37 @@ export async function listen(opts: { router: Router; host: string; port: number;
   return server
 }
 
-/** Writes one RecordIO record (`<length>\n<json>`) as one HTTP chunk. */
+/** Stops listening and closes every connection, idle or not (streams included). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((res) => {
+    server.close(() => res())
+    server.closeAllConnections()
+  })
+}
+
+const corked = new WeakSet<ServerResponse>()
+
+/**
+ * Writes to a stream that many events go to: what is written in one turn of the event loop
+ * leaves in one write to the socket, instead of a system call an event (a deployment storm
+ * sends a framework thousands of updates a second).
+ */
+export function writeInTurn(res: ServerResponse, chunk: string): boolean {
+  if (!corked.has(res)) {
+    corked.add(res)
+    res.cork()
+    setImmediate(() => {
+      corked.delete(res)
+      res.uncork()
+    })
+  }
+  return res.write(chunk)
+}
+
+/** Writes one RecordIO record (`<length>\n<json>`) as one HTTP chunk, sent with the others of its turn. */
 export function writeRecord(res: ServerResponse, event: unknown): boolean {
   const json = JSON.stringify(event)
-  return res.write(`${Buffer.byteLength(json)}\n${json}`)
+  return writeInTurn(res, `${Buffer.byteLength(json)}\n${json}`)
 }
 
 /** Incremental RecordIO decoder, for clients of the streaming APIs. */

@@ -2,6 +2,8 @@
 // Marathon does). Responses are parsed once here with zod; fields the schemas do not name pass
 // through untouched, so `--json` output shows everything the server sent. Apps and groups are
 // read with the server's own wire schemas (marathon.ts).
+import type { InstanceUnreachable } from './instances.js'
+import { createInstances, parseInstanceList } from './instances.js'
 import { z } from 'zod'
 import type { GroupWire } from './marathon.js'
 import { AppDefaults, AppSchema, dropNulls, GroupSchema } from './marathon.js'
@@ -219,7 +221,10 @@ export interface MarathonEventStream extends AsyncIterable<MarathonEvent> {
 // ---- the client ----
 
 export interface MarathonClientOptions {
-  /** e.g. http://127.0.0.1:8080; a bare host:port gets http:// */
+  /**
+   * e.g. http://127.0.0.1:8080; a bare host:port gets http://. A comma-separated list names the
+   * instances of an HA dromos apps: each is asked in turn until one answers.
+   */
   readonly baseUrl: string
   /** Per-request limit for everything but the event stream. */
   readonly requestTimeoutMs?: number
@@ -289,23 +294,29 @@ function reasonOf(e: unknown): string {
 }
 
 export function createMarathonClient(opts: MarathonClientOptions): MarathonClient {
-  const baseUrl = normalizeBaseUrl(opts.baseUrl)
-  const doFetch = opts.fetch ?? fetch
+  // Several instances of an HA dromos apps (`h1:8080,h2:8081`): any of them answers.
+  const instances = createInstances(parseInstanceList(opts.baseUrl, normalizeBaseUrl), opts.fetch ?? fetch)
   const timeoutMs = opts.requestTimeoutMs ?? 30_000
 
   async function send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ status: number; json: unknown; url: string }> {
-    const url = `${baseUrl}${path}`
     let res: Response
+    let baseUrl: string
     try {
-      res = await doFetch(url, {
+      ;({ res, base: baseUrl } = await instances.fetch(
+        path,
+        () => ({
+          method,
+          headers: { Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: signal ?? AbortSignal.timeout(timeoutMs),
+        }),
         method,
-        headers: { Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: signal ?? AbortSignal.timeout(timeoutMs),
-      })
+      ))
     } catch (e) {
-      throw new MarathonUnreachableError(baseUrl, reasonOf(e))
+      const u = e as InstanceUnreachable
+      throw new MarathonUnreachableError(u.base, reasonOf(u.cause))
     }
+    const url = `${baseUrl}${path}`
     let text: string
     try {
       text = await res.text()
@@ -349,7 +360,9 @@ export function createMarathonClient(opts: MarathonClientOptions): MarathonClien
   }
 
   return {
-    baseUrl,
+    get baseUrl() {
+      return instances.current()
+    },
     async listApps(o = {}) {
       const q = query([...(o.embed ?? []).map((e): [string, string] => ['embed', e]), ['id', o.id], ['label', o.label]])
       return (await call(z.looseObject({ apps: z.array(AppInfoSchema) }), 'GET', `/v2/apps${q}`)).apps
@@ -411,18 +424,21 @@ export function createMarathonClient(opts: MarathonClientOptions): MarathonClien
         if (o.signal.aborted) controller.abort()
         else o.signal.addEventListener('abort', onOuterAbort, { once: true })
       }
-      const url = `${baseUrl}/v2/events${query((o.eventTypes ?? []).map((t): [string, string] => ['event_type', t]))}`
+      const path = `/v2/events${query((o.eventTypes ?? []).map((t): [string, string] => ['event_type', t]))}`
       let res: Response
+      let baseUrl: string
       // Only the time to the response headers is limited; the stream itself lives until closed.
       const connectTimer = setTimeout(() => controller.abort(new DOMException('timed out', 'TimeoutError')), timeoutMs)
       try {
-        res = await doFetch(url, { headers: { Accept: 'text/event-stream' }, signal: controller.signal })
+        ;({ res, base: baseUrl } = await instances.fetch(path, () => ({ headers: { Accept: 'text/event-stream' }, signal: controller.signal })))
       } catch (e) {
         o.signal?.removeEventListener('abort', onOuterAbort)
-        throw new MarathonUnreachableError(baseUrl, reasonOf(controller.signal.reason ?? e))
+        const u = e as InstanceUnreachable
+        throw new MarathonUnreachableError(u.base, reasonOf(controller.signal.reason ?? u.cause))
       } finally {
         clearTimeout(connectTimer)
       }
+      const url = `${baseUrl}${path}`
       if (!res.ok || !res.body) {
         const text = await res.text().catch(() => '')
         o.signal?.removeEventListener('abort', onOuterAbort)

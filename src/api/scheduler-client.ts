@@ -5,7 +5,9 @@ import { request } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import { createRecordIoDecoder } from './http.js'
+import { createMasters, isRecovering, redirectTarget } from './masters.js'
 import type { OfferWire, TaskInfo, TaskStatusWire } from './mesos.js'
+import { keptAlivePool, postJson } from './post-json.js'
 
 export interface FrameworkInfoInput {
   user: string
@@ -30,7 +32,8 @@ export type SchedulerEvent =
   | { type: 'HEARTBEAT' }
 
 export interface SchedulerClientOptions {
-  readonly master: string // http://host:port
+  /** The masters' base URLs (http://host:port); the client finds the leader among them. */
+  readonly masters: readonly string[]
   readonly frameworkInfo: FrameworkInfoInput
   /** The id to re-subscribe with (persisted by the framework). */
   readonly frameworkId?: string
@@ -38,9 +41,17 @@ export interface SchedulerClientOptions {
   readonly onEvent: (e: SchedulerEvent) => void
   /** Called when the stream closes, before the next subscription attempt. */
   readonly onDisconnected?: () => void
+  /**
+   * With several masters: how often to ask one of the others which master leads (its
+   * /master/redirect), so that a leader that stopped answering without closing the stream
+   * (paused, cut off) is left as soon as another is elected rather than after missed heartbeats.
+   */
+  readonly leaderCheckMs?: number
 }
 
 export interface SchedulerClient {
+  /** The master the client subscribes to (or will next): the leader, as far as it knows. */
+  master(): string
   start(): void
   stop(): void
   connected(): boolean
@@ -65,9 +76,17 @@ export class CallFailedError extends Error {
   }
 }
 
+const SUBSCRIBE_TIMEOUT_MS = 5_000
+/**
+ * Calls other than SUBSCRIBE share a few kept-alive connections: a framework acknowledges
+ * every update with a call of its own, and thousands of them at once would otherwise open a
+ * connection each. The master handles them one at a time anyway.
+ */
+const CALL_CONNECTIONS = 8
+
 export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerClient {
   const { log } = opts
-  let master = opts.master.replace(/\/$/, '')
+  const masters = createMasters(opts.masters)
   let frameworkId = opts.frameworkId
   let streamId: string | undefined
   let req: ClientRequest | undefined
@@ -76,6 +95,8 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
   let retryDelay = 250
   let retryTimer: NodeJS.Timeout | undefined
   let heartbeatWatch: NodeJS.Timeout | undefined
+  let leaderWatch: NodeJS.Timeout | undefined
+  let leaderCheckTurn = 0
   let heartbeatIntervalMs = 15_000
   let lastEventAt = 0
 
@@ -85,7 +106,8 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
       retryTimer = undefined
       subscribe()
     }, retryDelay)
-    retryDelay = Math.min(retryDelay * 2, 5000)
+    // Short enough to find a newly elected master within a second or two of its election.
+    retryDelay = Math.min(Math.max(retryDelay * 2, 250), 2000)
   }
 
   function dropStream(): void {
@@ -93,6 +115,8 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
     streamId = undefined
     if (heartbeatWatch) clearInterval(heartbeatWatch)
     heartbeatWatch = undefined
+    if (leaderWatch) clearInterval(leaderWatch)
+    leaderWatch = undefined
     res?.destroy()
     req?.destroy()
     res = undefined
@@ -105,15 +129,17 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
     if (stopped) return
     const info = { ...opts.frameworkInfo, ...(frameworkId ? { id: { value: frameworkId } } : {}) }
     const body = JSON.stringify({ type: 'SUBSCRIBE', ...(frameworkId ? { framework_id: { value: frameworkId } } : {}), subscribe: { framework_info: info } })
+    const master = masters.current()
     const url = new URL('/api/v1/scheduler', master)
     const r = request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' } }, (response) => {
+      r.setTimeout(0)
       res = response
       if (response.statusCode === 307 && response.headers.location) {
         // A standby master points at the leader; Mesos gives "//host:port/…".
-        const loc = response.headers.location
-        master = new URL(loc.startsWith('//') ? `http:${loc}` : loc, master).origin
+        masters.answered(redirectTarget(response.headers.location, master))
         response.resume()
-        log.info({ master }, 'redirected to the leading master')
+        log.info({ master: masters.current() }, 'redirected to the leading master')
+        retryDelay = 0
         dropStream()
         return
       }
@@ -121,7 +147,10 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
         let text = ''
         response.on('data', (c: Buffer) => (text += c.toString()))
         response.on('end', () => {
-          log.warn({ status: response.statusCode, body: text }, 'SUBSCRIBE refused')
+          log.warn({ master, status: response.statusCode, body: text }, 'SUBSCRIBE refused')
+          // No leader there (503), or not a master at all: ask the next one. A leader still
+          // recovering is asked again.
+          if ((response.statusCode === 503 && !isRecovering(text)) || response.statusCode === 404) masters.failed(master)
           dropStream()
         })
         return
@@ -149,6 +178,7 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
             }
           }, heartbeatIntervalMs)
           heartbeatWatch.unref()
+          watchLeader(master)
         }
         opts.onEvent(event)
       })
@@ -166,27 +196,71 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
       response.on('error', () => undefined)
     })
     r.on('error', (e) => {
-      log.debug({ err: e.message }, 'SUBSCRIBE failed')
-      if (req === r) dropStream()
+      log.debug({ master, err: e.message }, 'SUBSCRIBE failed')
+      if (req !== r) return
+      masters.failed(master)
+      dropStream()
     })
     r.setNoDelay(true)
+    // A master cut off by the network answers nothing, not even a reset: give up on it after
+    // a while. Once the stream is open, heartbeats (and the leader check) watch it instead.
+    r.setTimeout(SUBSCRIBE_TIMEOUT_MS, () => r.destroy(new Error(`no answer to SUBSCRIBE within ${SUBSCRIBE_TIMEOUT_MS} ms`)))
     r.end(body)
     req = r
   }
 
+  /** While subscribed to `subscribed`, asks the other masters in turn who leads; leaves when it is another. */
+  function watchLeader(subscribed: string): void {
+    if (leaderWatch) clearInterval(leaderWatch)
+    leaderWatch = undefined
+    const others = masters.order().filter((m) => m !== subscribed)
+    if (others.length === 0) return
+    let asking = false
+    leaderWatch = setInterval(() => {
+      if (asking) return
+      asking = true
+      const other = others[leaderCheckTurn++ % others.length]!
+      fetch(`${other}/master/redirect`, { redirect: 'manual', signal: AbortSignal.timeout(1000) })
+        .then(async (r) => {
+          await r.arrayBuffer()
+          const location = r.headers.get('location')
+          if (r.status !== 307 || !location || streamId === undefined || masters.current() !== subscribed) return
+          const leader = redirectTarget(location, other)
+          if (leader === subscribed) return
+          log.warn({ subscribed, leader, namedBy: other }, 'another master leads now: re-subscribing with it')
+          masters.answered(leader)
+          retryDelay = 0
+          dropStream()
+        })
+        .catch(() => undefined)
+        .finally(() => (asking = false))
+    }, opts.leaderCheckMs ?? 1000)
+    leaderWatch.unref()
+  }
+
+  // SUPPRESS and REVIVE each set the same switch on the master: one sent while the other is
+  // still on its way could overtake it (each call is its own request), and a framework that
+  // revived would stay suppressed. They go one after the other, in the order asked.
+  let switched: Promise<unknown> = Promise.resolve()
+  function inOrder(body: Record<string, unknown>): Promise<void> {
+    const sent = switched.then(() => call(body))
+    switched = sent.catch(() => undefined)
+    return sent
+  }
+
+  const pool = keptAlivePool(CALL_CONNECTIONS)
   async function call(body: Record<string, unknown>): Promise<void> {
     if (!streamId || !frameworkId) throw new CallFailedError(String(body.type), 0, 'not subscribed')
-    const r = await fetch(`${master}/api/v1/scheduler`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': streamId },
-      body: JSON.stringify({ framework_id: { value: frameworkId }, ...body }),
-      signal: AbortSignal.timeout(30_000),
+    const r = await postJson(`${masters.current()}/api/v1/scheduler`, JSON.stringify({ framework_id: { value: frameworkId }, ...body }), {
+      headers: { 'Mesos-Stream-Id': streamId },
+      timeoutMs: 30_000,
+      agent: pool,
     })
-    const text = await r.text()
-    if (r.status !== 202) throw new CallFailedError(String(body.type), r.status, text)
+    if (r.status !== 202) throw new CallFailedError(String(body.type), r.status, await r.text())
   }
 
   return {
+    master: () => masters.current(),
     start() {
       if (!stopped) return
       stopped = false
@@ -197,8 +271,10 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
       if (retryTimer) clearTimeout(retryTimer)
       retryTimer = undefined
       if (heartbeatWatch) clearInterval(heartbeatWatch)
+      if (leaderWatch) clearInterval(leaderWatch)
       res?.destroy()
       req?.destroy()
+      pool.destroy()
       streamId = undefined
     },
     connected: () => streamId !== undefined,
@@ -228,7 +304,7 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
       }),
     reconcile: (tasks) =>
       call({ type: 'RECONCILE', reconcile: { tasks: tasks.map((t) => ({ task_id: { value: t.taskId }, ...(t.agentId ? { agent_id: { value: t.agentId } } : {}) })) } }),
-    revive: () => call({ type: 'REVIVE', revive: {} }),
-    suppress: () => call({ type: 'SUPPRESS', suppress: {} }),
+    revive: () => inOrder({ type: 'REVIVE', revive: {} }),
+    suppress: () => inOrder({ type: 'SUPPRESS', suppress: {} }),
   }
 }

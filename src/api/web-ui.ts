@@ -3,6 +3,9 @@
 // file gets index.html; any other request for an unknown path keeps its plain 404.
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, normalize, sep } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { Handler, RequestContext, Router } from './http.js'
 import { sendText } from './http.js'
 
@@ -89,7 +92,13 @@ export async function relayGet(ctx: RequestContext, target: string, timeoutMs = 
   } catch (e) {
     return sendText(ctx.res, 502, `Cannot reach ${target}: ${(e as Error).message}`)
   }
-  const body = Buffer.from(await r.arrayBuffer())
-  ctx.res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? 'application/octet-stream', 'Content-Length': body.length })
-  ctx.res.end(body)
+  // Streamed as it comes: a downloaded sandbox file may be large.
+  const headers: Record<string, string> = { 'Content-Type': r.headers.get('content-type') ?? 'application/octet-stream' }
+  for (const h of ['content-length', 'content-disposition']) {
+    const v = r.headers.get(h)
+    if (v !== null) headers[h] = v
+  }
+  ctx.res.writeHead(r.status, headers)
+  if (!r.body || ctx.req.method === 'HEAD') return void ctx.res.end()
+  await pipeline(Readable.fromWeb(r.body as WebReadableStream), ctx.res).catch(() => ctx.res.destroy())
 }

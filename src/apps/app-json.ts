@@ -22,7 +22,7 @@ function portMappingJson(m: PortMapping): PortMapping {
   }
 }
 
-function healthCheckJson(hc: AppHealthCheck): AppHealthCheck {
+export function healthCheckJson(hc: AppHealthCheck): AppHealthCheck {
   return {
     ...(hc.command !== undefined ? { command: { value: hc.command.value } } : {}),
     gracePeriodSeconds: hc.gracePeriodSeconds,

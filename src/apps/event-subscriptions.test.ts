@@ -172,13 +172,13 @@ describe('event subscriptions', () => {
     await subs.subscribe('10.0.0.1', a.url)
     expect(subs.list()).toEqual([a.url, b.url])
 
-    events.publish('api_post_event', { uri: '/v2/apps/x' })
+    events.publish('app_terminated_event', { appId: '/x' })
     await waitFor(() => a.received.length === 4, 5000)
-    expect(a.received.map((e) => e.eventType)).toEqual(['subscribe_event', 'subscribe_event', 'subscribe_event', 'api_post_event'])
+    expect(a.received.map((e) => e.eventType)).toEqual(['subscribe_event', 'subscribe_event', 'subscribe_event', 'app_terminated_event'])
     await subs.unsubscribe('10.0.0.1', a.url)
-    events.publish('api_post_event', { uri: '/v2/apps/y' })
+    events.publish('app_terminated_event', { appId: '/y' })
     await waitFor(() => b.received.length === 5, 5000)
-    expect(b.received.map((e) => e.eventType)).toEqual(['subscribe_event', 'subscribe_event', 'api_post_event', 'unsubscribe_event', 'api_post_event'])
+    expect(b.received.map((e) => e.eventType)).toEqual(['subscribe_event', 'subscribe_event', 'app_terminated_event', 'unsubscribe_event', 'app_terminated_event'])
     expect(a.received).toHaveLength(4)
     expect(subs.list()).toEqual([b.url])
 

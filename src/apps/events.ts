@@ -3,6 +3,8 @@
 // it never slows the others down.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
+import { writeInTurn } from '../api/http.js'
+import type { MarathonEventFields, MarathonEventType } from './event-payloads.js'
 
 export interface MarathonEvent {
   eventType: string
@@ -11,8 +13,8 @@ export interface MarathonEvent {
 }
 
 export interface EventBus {
-  /** Sends the event to every listener, in publish order, and returns it as they saw it. */
-  publish(eventType: string, fields: Record<string, unknown>): MarathonEvent
+  /** Sends the event to every listener, in publish order, and returns it as they saw it. Only Marathon's fields of the type go in. */
+  publish<T extends MarathonEventType>(eventType: T, fields: MarathonEventFields[T]): MarathonEvent
   subscribe(listener: (e: MarathonEvent) => void): () => void
   /** Serves `GET /v2/events` as text/event-stream, honouring `?event_type=` filters. */
   serveSse(req: IncomingMessage, res: ServerResponse, url: URL): void
@@ -25,8 +27,15 @@ export function createEventBus(opts: { log: Logger; now: () => Date; maxQueuedBy
   const maxQueued = opts.maxQueuedBytes ?? 4 * 1024 * 1024
   const streams = new Set<ServerResponse>()
   const heartbeatMs = opts.heartbeatMs ?? 15_000
+  // An event's SSE frame, encoded once however many streams send it.
+  const frames = new WeakMap<MarathonEvent, string>()
+  const frameOf = (e: MarathonEvent): string => {
+    let f = frames.get(e)
+    if (f === undefined) frames.set(e, (f = `event: ${e.eventType}\ndata: ${JSON.stringify(e)}\n\n`))
+    return f
+  }
 
-  const publish = (eventType: string, fields: Record<string, unknown>): MarathonEvent => {
+  const publish = <T extends MarathonEventType>(eventType: T, fields: MarathonEventFields[T]): MarathonEvent => {
     const e: MarathonEvent = { ...fields, eventType, timestamp: opts.now().toISOString() }
     for (const l of [...listeners]) {
       try {
@@ -59,7 +68,7 @@ export function createEventBus(opts: { log: Logger; now: () => Date; maxQueuedBy
           close()
           return
         }
-        res.write(`event: ${e.eventType}\ndata: ${JSON.stringify(e)}\n\n`)
+        writeInTurn(res, frameOf(e))
       }
       const heartbeat = setInterval(() => {
         if (res.writableLength <= maxQueued) res.write(':\n\n')

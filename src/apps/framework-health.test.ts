@@ -58,6 +58,7 @@ async function startCluster(): Promise<Cluster> {
       start() {},
       stop() {},
       connected: () => true,
+      master: () => o.masters[0]!,
       frameworkId: () => 'fw-1',
       call: none,
       accept: async (_ids: string[], tasks: TaskInfo[]) => void launched.push(...tasks),

@@ -28,15 +28,18 @@ interface Answer {
 interface Recorder {
   readonly answers: Answer[]
   readonly revives: number
+  readonly kills: string[]
   emit(e: SchedulerEvent): void
 }
 
 function recordingConnect(): { connect: (o: SchedulerClientOptions) => SchedulerClient; recorder: Recorder } {
   let onEvent: ((e: SchedulerEvent) => void) | undefined
   const answers: Answer[] = []
+  const kills: string[] = []
   let revives = 0
   const recorder: Recorder = {
     answers,
+    kills,
     get revives() {
       return revives
     },
@@ -48,6 +51,7 @@ function recordingConnect(): { connect: (o: SchedulerClientOptions) => Scheduler
       start() {},
       stop() {},
       connected: () => true,
+      master: () => 'http://127.0.0.1:5050',
       frameworkId: () => 'fw-1',
       call: async () => {},
       accept: async (offerIds: string[], tasks: TaskInfo[]) => {
@@ -57,7 +61,9 @@ function recordingConnect(): { connect: (o: SchedulerClientOptions) => Scheduler
         answers.push({ offerIds, tasks: [] })
       },
       acknowledge: async (_s: TaskStatusWire) => {},
-      kill: async () => {},
+      kill: async (taskId: string) => {
+        kills.push(taskId)
+      },
       reconcile: async () => {},
       revive: async () => {
         revives++
@@ -336,5 +342,19 @@ describe('framework offer handling', () => {
     const launched = launchesOf(recorder.answers)
     expect(launched).toHaveLength(4)
     expect(launched.filter((l) => l.appId === '/a')).toHaveLength(3)
+  })
+})
+
+describe('updates of tasks the framework does not know', () => {
+  it('kills a running one, and does not answer TASK_UNKNOWN (the master not knowing it either) with another kill', async () => {
+    const { recorder } = await startFramework()
+    const update = (taskId: string, state: string): void =>
+      recorder.emit({ type: 'UPDATE', update: { status: { task_id: { value: taskId }, state, agent_id: { value: 'a0' }, timestamp: 1 } } } as SchedulerEvent)
+    update('stray.1', 'TASK_RUNNING')
+    await until(() => recorder.kills.length === 1, 'a KILL')
+    update('stray.1', 'TASK_UNKNOWN')
+    update('stray.2', 'TASK_RUNNING')
+    await until(() => recorder.kills.length >= 2, 'a second KILL')
+    expect(recorder.kills).toEqual(['stray.1', 'stray.2'])
   })
 })

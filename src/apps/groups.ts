@@ -207,3 +207,17 @@ export function dependencyOrder(
   }
   return levels.map((l) => [...new Set(l)].sort())
 }
+
+/** Every group there is: the root, the stored groups and their parents, and each app's parent groups. */
+export function existingGroupIds(storedGroupIds: Iterable<string>, appIds: Iterable<string>): Set<string> {
+  const out = new Set<string>(['/'])
+  for (const id of storedGroupIds) {
+    const parts = id.split('/').filter(Boolean)
+    for (let i = 1; i <= parts.length; i++) out.add('/' + parts.slice(0, i).join('/'))
+  }
+  for (const id of appIds) {
+    const parts = id.split('/').filter(Boolean)
+    for (let i = 1; i < parts.length; i++) out.add('/' + parts.slice(0, i).join('/'))
+  }
+  return out
+}

@@ -10,6 +10,7 @@
 // gets bridge networking, with its port definitions turned into port mappings.
 //
 // The wire schema is Marathon's, in api/marathon.ts; the rules are in app-validation.ts.
+import { configDiffers } from './plan.js'
 import { AppDefaults, AppSchema, dropNulls, isJsonObject } from '../api/marathon.js'
 import type { AppWire, ContainerWire, HealthCheckWire, NetworkWire, PortDefinitionWire, PortMappingWire } from '../api/marathon.js'
 import { appToJson } from './app-json.js'
@@ -406,27 +407,12 @@ function buildHealthCheck(hc: HealthCheckWire, i: number, portCount: number, v: 
 
 // --- versions
 
-function stableStringify(x: unknown): string {
-  if (Array.isArray(x)) return `[${x.map(stableStringify).join(',')}]`
-  if (isJsonObject(x)) {
-    const keys = Object.keys(x).filter((k) => x[k] !== undefined).sort()
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(x[k])}`).join(',')}}`
-  }
-  return JSON.stringify(x)
-}
-
-/** Marathon's VersionInfo: a scale-only change keeps lastConfigChangeAt. */
+/** Marathon's VersionInfo: a change that restarts nothing keeps lastConfigChangeAt. */
 function versionInfoFor(
   app: Omit<AppDefinition, 'version' | 'versionInfo'>,
   existing: AppDefinition | undefined,
   now: string,
 ): AppDefinition['versionInfo'] {
-  if (!existing) return { lastScalingAt: now, lastConfigChangeAt: now }
-  const config = (a: Omit<AppDefinition, 'version' | 'versionInfo'>) => {
-    const { instances: _i, ...rest } = a as AppDefinition
-    const { version: _v, versionInfo: _vi, ...cfg } = rest
-    return stableStringify(cfg)
-  }
-  if (config(app) === config(existing)) return { lastScalingAt: now, lastConfigChangeAt: existing.versionInfo.lastConfigChangeAt }
-  return { lastScalingAt: now, lastConfigChangeAt: now }
+  if (!existing || configDiffers(existing, app)) return { lastScalingAt: now, lastConfigChangeAt: now }
+  return { lastScalingAt: now, lastConfigChangeAt: existing.versionInfo.lastConfigChangeAt }
 }

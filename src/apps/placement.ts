@@ -80,6 +80,8 @@ export interface PlaceInstancesInput {
   agentAttributes?: AgentAttributes
   /** Host ports that instances of other apps hold: never given again, even by a stale offer. */
   portsInUse?: readonly PortsInUse[]
+  /** The same as portsInUse, by agent: what placeApps passes, so that each app does not go over every instance again. */
+  takenPorts?: ReadonlyMap<string, ReadonlySet<number>>
   /** For Marathon-style random dynamic ports; omit for the lowest free ports. */
   rng?: () => number
 }
@@ -118,11 +120,12 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
 
   const placed: PlacedOn[] = constraintRelevantInstances(app, input.running).map((i) => ({ agentId: i.agentId, host: i.host }))
 
-  // Offers never list ports in use, but a stale offer must still not double-book a port.
+  // Offers never list ports in use, but a stale offer must still not double-book a port. An
+  // agent's set is copied from input.takenPorts the first time it is asked for.
   const takenPorts = new Map<string, Set<number>>()
   const taken = (agentId: string): Set<number> => {
     let set = takenPorts.get(agentId)
-    if (!set) takenPorts.set(agentId, (set = new Set()))
+    if (!set) takenPorts.set(agentId, (set = new Set(input.takenPorts?.get(agentId))))
     return set
   }
   for (const i of [...input.running, ...(input.portsInUse ?? [])]) for (const p of i.hostPorts) taken(i.agentId).add(p)
@@ -233,7 +236,16 @@ export interface PlaceAppsResult {
  */
 export function placeApps(input: PlaceAppsInput): PlaceAppsResult {
   let offers = input.offers
-  const portsInUse: PortsInUse[] = [...(input.portsInUse ?? [])]
+  // Only the offered agents' ports can matter, gathered once for every app of the pass.
+  const offered = new Set(offers.map((o) => o.agentId))
+  const takenPorts = new Map<string, Set<number>>()
+  const take = (i: PortsInUse): void => {
+    if (!offered.has(i.agentId)) return
+    let set = takenPorts.get(i.agentId)
+    if (!set) takenPorts.set(i.agentId, (set = new Set()))
+    for (const p of i.hostPorts) set.add(p)
+  }
+  for (const i of input.portsInUse ?? []) take(i)
   const launches: PlaceAppsResult['launches'] = []
   const unmatched: PlaceAppsResult['unmatched'] = []
   for (const d of input.demands) {
@@ -245,12 +257,12 @@ export function placeApps(input: PlaceAppsInput): PlaceAppsResult {
       count: d.count,
       ...(input.role !== undefined ? { role: input.role } : {}),
       ...(input.agentAttributes ? { agentAttributes: input.agentAttributes } : {}),
-      portsInUse,
+      takenPorts,
       ...(input.rng ? { rng: input.rng } : {}),
     })
     for (const l of r.launches) {
       launches.push({ ...l, appId: d.app.id })
-      portsInUse.push(l)
+      take(l)
     }
     unmatched.push({ appId: d.app.id, offers: r.unmatched })
     offers = r.remaining

@@ -23,6 +23,23 @@ describe('changeOf', () => {
     expect(configDiffers(a, unversioned)).toBe(false)
     expect(configDiffers(a, { ...a, mem: 64 })).toBe(true)
   })
+
+  it('changes labels, the upgrade strategy and the health checks the framework runs in place, without a restart', () => {
+    const check = { protocol: 'HTTP' as const, path: '/health', portIndex: 0, gracePeriodSeconds: 300, intervalSeconds: 60, timeoutSeconds: 20, maxConsecutiveFailures: 3, delaySeconds: 15 }
+    const a = app('/a', { labels: { HAPROXY_GROUP: 'external' }, healthChecks: [check] })
+    expect(changeOf(a, { ...a, labels: { HAPROXY_GROUP: 'internal', HAPROXY_0_VHOST: 'a.example' } })).toBe('none')
+    expect(changeOf(a, { ...a, upgradeStrategy: { minimumHealthCapacity: 0.5, maximumOverCapacity: 0 } })).toBe('none')
+    expect(changeOf(a, { ...a, healthChecks: [{ ...check, path: '/ready' }, { ...check, protocol: 'TCP' }] })).toBe('none')
+    expect(changeOf(a, { ...a, labels: {}, instances: 4 })).toBe('scale')
+    // Mesos runs these from the TaskInfo the task was launched with: a change restarts.
+    expect(changeOf(a, { ...a, healthChecks: [check, { ...check, protocol: 'MESOS_HTTP' }] })).toBe('config')
+    const mesos = app('/m', { healthChecks: [{ ...check, protocol: 'COMMAND', command: { value: 'true' } }] })
+    expect(changeOf(mesos, { ...mesos, healthChecks: [{ ...check, protocol: 'COMMAND', command: { value: 'false' } }] })).toBe('config')
+    expect(changeOf(mesos, { ...mesos, labels: { x: 'y' } })).toBe('none')
+    // The order of keys is no change.
+    const reordered = Object.fromEntries(Object.entries(a).reverse()) as unknown as AppDefinition
+    expect(configDiffers(a, reordered)).toBe(false)
+  })
 })
 
 describe('planDeployment', () => {

@@ -2,13 +2,44 @@
 // DeploymentPlan(original, target). The runner carries the steps out one after the other.
 import type { AppDefinition, DeploymentAction, DeploymentPlan, DeploymentStep } from './types.js'
 
+/** The checks the framework runs itself, against the task's ports: changed, they need no restart. */
+const FRAMEWORK_RUN_CHECKS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS', 'TCP'])
+
 /**
- * True when two versions of an app differ in more than `instances` and the version fields: a
- * change that restarts the app and moves versionInfo.lastConfigChangeAt (Marathon's VersionInfo).
+ * What of an app its running instances depend on: everything but `instances`, the version
+ * fields, and what dromos changes under running tasks (beyond Marathon, which restarts for
+ * any change): the labels (the lb and dns read them from the app), the upgrade strategy, and
+ * the health checks while all of them are the framework's own. Mesos runs the others from
+ * the TaskInfo a task was launched with, so a change to those restarts.
+ */
+function restartRelevant(a: AppConfig): Record<string, unknown> {
+  const { instances: _i, labels: _l, upgradeStrategy: _u, healthChecks, ...rest } = a as AppDefinition
+  const { version: _v, versionInfo: _vi, ...config } = rest
+  return healthChecks.every((h) => FRAMEWORK_RUN_CHECKS.has(h.protocol)) ? config : { ...config, healthChecks }
+}
+
+/** JSON with the keys of every object in order, so that two equal definitions read the same. */
+function stableJson(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(stableJson).join(',')}]`
+  if (x !== null && typeof x === 'object') {
+    const o = x as Record<string, unknown>
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(',')}}`
+  }
+  return JSON.stringify(x)
+}
+
+/**
+ * True when two versions of an app differ in what their instances run: a change that restarts
+ * the app and moves versionInfo.lastConfigChangeAt (Marathon's VersionInfo).
  */
 export function configDiffers(current: AppConfig, target: AppConfig): boolean {
-  const strip = (a: AppConfig) => ({ ...a, instances: 0, version: '', versionInfo: { lastScalingAt: '', lastConfigChangeAt: '' } })
-  return JSON.stringify(strip(current)) !== JSON.stringify(strip(target))
+  return stableJson(restartRelevant(current)) !== stableJson(restartRelevant(target))
+}
+
+/** True when the health checks of two versions differ (in place, when configDiffers is not). */
+export function healthChecksDiffer(current: AppConfig, target: AppConfig): boolean {
+  return stableJson(current.healthChecks) !== stableJson(target.healthChecks)
 }
 
 /** An app definition with or without its version fields. */

@@ -95,3 +95,59 @@ describe('apps state', () => {
     )
   })
 })
+
+describe('apps state, instances by app', () => {
+  it('instancesOf and byTaskId agree with a scan of every instance, after any puts and removals', async () => {
+    const instanceIds = ['i1', 'i2', 'i3', 'i4']
+    const cmd: fc.Arbitrary<AppsCommand> = fc.oneof(
+      fc
+        .record({ instanceId: fc.constantFrom(...instanceIds), appId: fc.constantFrom('/a', '/b', '/c'), task: fc.constantFrom('1', '2') })
+        .map(({ instanceId, appId, task }): AppsCommand => ({ type: 'instance-put', instance: testInstance({ instanceId, appId, taskId: `${instanceId}.${task}` }) })),
+      fc.constantFrom(...instanceIds).map((instanceId): AppsCommand => ({ type: 'instance-removed', instanceId })),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(cmd, { maxLength: 40 }), async (commands) => {
+        const { state } = await run(commands)
+        const all = [...state.instances.values()]
+        for (const appId of ['/a', '/b', '/c']) expect(state.instancesOf(appId)).toEqual(all.filter((i) => i.appId === appId))
+        expect([...state.instanceAppIds()].sort()).toEqual([...new Set(all.map((i) => i.appId))].sort())
+        for (const id of instanceIds) for (const task of ['1', '2']) expect(state.byTaskId(`${id}.${task}`)).toEqual(all.find((i) => i.taskId === `${id}.${task}`))
+      }),
+      { seed: 20_261_201, numRuns: 200 },
+    )
+  })
+})
+
+describe('apps state, batched writes', () => {
+  it('a batch writes what the same commands write one by one, in one store batch at its end, and runs afterWrites after it', async () => {
+    const unbatched = await run(script)
+    const inner = openSqliteStore(':memory:')
+    const calls: string[] = []
+    // The store as the state sees it, noting each call it gets.
+    const store = {
+      ...inner,
+      put: (k: string, v: unknown) => (calls.push(`put ${k}`), inner.put(k, v)),
+      delete: (k: string) => (calls.push(`delete ${k}`), inner.delete(k)),
+      batch: (ws: Parameters<typeof inner.batch>[0]) => (calls.push(`batch ${ws.length}`), inner.batch(ws)),
+      list: inner.list,
+      get: inner.get,
+    }
+    const state = createAppsState({ store, log })
+    const order: string[] = []
+    await state.batch(async () => {
+      for (const c of script) await state.apply(c)
+      state.afterWrites(() => order.push(`after, ${calls.length} store calls`))
+      order.push(`applied, ${calls.length} store calls`)
+    })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(await inner.list('')).toEqual(unbatched.dump)
+    expect(view(state)).toEqual(view(unbatched.state))
+    // app-put reads the store (its versions), so what the batch held before each goes first:
+    // the framework id alone, then the ten commands between the two app-puts in one batch.
+    expect(calls[0]).toBe('put apps/framework-id')
+    expect(calls.filter((c) => c.startsWith('batch'))).toEqual(['batch 10'])
+    // The last command's write (delay-removed) waits for the end of the batch.
+    expect(calls.at(-1)).toBe('delete apps/delay/%2Fweb')
+    expect(order).toEqual([`applied, ${calls.length - 1} store calls`, `after, ${calls.length} store calls`])
+  })
+})

@@ -3,7 +3,7 @@
 // change to the store, in order; readers get the maps.
 import type { Logger } from 'pino'
 import { assertNever } from '../core/errors.js'
-import type { Store } from '../store/store.js'
+import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
 import type { GroupSpec } from './groups.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
@@ -63,19 +63,54 @@ export interface AppsState {
   /** Callback URLs of /v2/eventSubscriptions, in the order they subscribed. */
   readonly eventSubscriptions: ReadonlySet<string>
   apply(cmd: AppsCommand): Promise<void>
+  /**
+   * Runs `fn` with the writes of the commands it applies held back and sent to the store at
+   * its end, together (in one transaction, where the store has them); its applies answer at
+   * once. For a burst of status updates, one SQLite commit instead of one an update.
+   */
+  batch<T>(fn: () => Promise<T>): Promise<T>
+  /** Runs `fn` once every write of the commands applied so far is done (or failed): after the batch, inside one. */
+  afterWrites(fn: () => void): void
   load(): Promise<void>
   versions(appId: string): Promise<string[]>
   version(appId: string, version: string): Promise<AppDefinition | undefined>
   instancesOf(appId: string): Instance[]
+  /** The ids of the apps that have instances. */
+  instanceAppIds(): Iterable<string>
   byTaskId(taskId: string): Instance | undefined
 }
 
+/** The versions of an app kept, as Marathon's --zk_max_versions (50). */
+export const DEFAULT_MAX_VERSIONS = 50
+
 export function createAppsState(opts: { store: Store; log: Logger; maxVersions?: number }): AppsState {
   const { store } = opts
-  const maxVersions = opts.maxVersions ?? 50
+  const maxVersions = opts.maxVersions ?? DEFAULT_MAX_VERSIONS
   const apps = new Map<string, AppDefinition>()
   const instances = new Map<string, Instance>()
   const byTask = new Map<string, string>()
+  // Each app's instances, in the order of `instances`, so that an app's are found without a scan.
+  const byApp = new Map<string, Map<string, Instance>>()
+  const unindex = (i: Instance): void => {
+    byTask.delete(i.taskId)
+    const own = byApp.get(i.appId)
+    own?.delete(i.instanceId)
+    if (own?.size === 0) byApp.delete(i.appId)
+  }
+  const putInstance = (i: Instance): void => {
+    const prev = instances.get(i.instanceId)
+    if (prev && prev.taskId !== i.taskId) byTask.delete(prev.taskId)
+    if (prev && prev.appId !== i.appId) {
+      // One that moves to another app goes to the end of both maps, so that they keep one order.
+      unindex(prev)
+      instances.delete(i.instanceId)
+    }
+    instances.set(i.instanceId, i)
+    byTask.set(i.taskId, i.instanceId)
+    let own = byApp.get(i.appId)
+    if (!own) byApp.set(i.appId, (own = new Map()))
+    own.set(i.instanceId, i)
+  }
   const deployments = new Map<string, DeploymentRecord>()
   const delays = new Map<string, LaunchDelay>()
   const lastFailures = new Map<string, TaskFailure>()
@@ -83,7 +118,32 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const eventSubscriptions = new Set<string>()
   // Writes reach the store in the order the commands were applied; apply answers once its own are done.
   const writes = createWriteQueue((e: unknown) => opts.log.error({ err: e }, 'apps store write failed'))
-  const persist = (fn: () => Promise<void>): Promise<void> => writes.persist(fn)
+  const canBatch = (s: Store): s is BatchStore => typeof (s as Partial<BatchStore>).batch === 'function'
+  const writeAll = async (ws: readonly StoreWrite[]): Promise<void> => {
+    if (ws.length > 1 && canBatch(store)) return store.batch(ws)
+    for (const w of ws) await (w.op === 'put' ? store.put(w.key, w.value) : store.delete(w.key))
+  }
+  // The writes held back by the running batch, and what waits for them.
+  let held: { writes: StoreWrite[]; after: Array<() => void> } | undefined
+  const release = (): void => {
+    if (!held || held.writes.length === 0) return
+    const ws = held.writes
+    held.writes = []
+    void writes.persist(() => writeAll(ws)).catch(() => undefined)
+  }
+  /** A write of the store's own keys: held back while a batch runs. */
+  const put = (key: string, value: unknown): Promise<void> => record({ op: 'put', key, value })
+  const del = (key: string): Promise<void> => record({ op: 'delete', key })
+  const record = (w: StoreWrite): Promise<void> => {
+    if (!held) return writes.persist(() => writeAll([w]))
+    held.writes.push(w)
+    return Promise.resolve()
+  }
+  /** A write that reads the store too: what the batch holds goes first, so that the order stays. */
+  const persist = (fn: () => Promise<void>): Promise<void> => {
+    release()
+    return writes.persist(fn)
+  }
 
   const state: AppsState = {
     apps,
@@ -97,7 +157,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       switch (cmd.type) {
         case 'framework-id':
           state.frameworkId = cmd.frameworkId
-          return persist(() => store.put('apps/framework-id', cmd.frameworkId))
+          return put('apps/framework-id', cmd.frameworkId)
         case 'app-put': {
           apps.set(cmd.app.id, cmd.app)
           const app = cmd.app
@@ -121,76 +181,79 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
           })
         }
         case 'instance-put': {
-          const prev = instances.get(cmd.instance.instanceId)
-          if (prev && prev.taskId !== cmd.instance.taskId) byTask.delete(prev.taskId)
-          instances.set(cmd.instance.instanceId, cmd.instance)
-          byTask.set(cmd.instance.taskId, cmd.instance.instanceId)
-          const inst = cmd.instance
-          return persist(() => store.put(`apps/instances/${enc(inst.instanceId)}`, inst))
+          putInstance(cmd.instance)
+          return put(`apps/instances/${enc(cmd.instance.instanceId)}`, cmd.instance)
         }
         case 'instance-removed': {
           const prev = instances.get(cmd.instanceId)
-          if (prev) byTask.delete(prev.taskId)
+          if (prev) unindex(prev)
           instances.delete(cmd.instanceId)
-          const id = cmd.instanceId
-          return persist(() => store.delete(`apps/instances/${enc(id)}`))
+          return del(`apps/instances/${enc(cmd.instanceId)}`)
         }
         case 'deployment-put': {
           deployments.set(cmd.deployment.id, cmd.deployment)
-          const d = cmd.deployment
-          return persist(() => store.put(`apps/deployments/${d.id}`, d))
+          return put(`apps/deployments/${cmd.deployment.id}`, cmd.deployment)
         }
         case 'deployment-removed': {
           deployments.delete(cmd.deploymentId)
-          const id = cmd.deploymentId
-          return persist(() => store.delete(`apps/deployments/${id}`))
+          return del(`apps/deployments/${cmd.deploymentId}`)
         }
         case 'delay-put': {
           delays.set(cmd.appId, cmd.delay)
-          const { appId, delay } = cmd
-          return persist(() => store.put(`apps/delay/${enc(appId)}`, delay))
+          return put(`apps/delay/${enc(cmd.appId)}`, cmd.delay)
         }
         case 'delay-removed': {
           delays.delete(cmd.appId)
-          const id = cmd.appId
-          return persist(() => store.delete(`apps/delay/${enc(id)}`))
+          return del(`apps/delay/${enc(cmd.appId)}`)
         }
         case 'task-failure': {
           // Kept like Marathon's TaskFailureRepository: lastTaskFailure survives a restart.
           lastFailures.set(cmd.failure.appId, cmd.failure)
-          const f = cmd.failure
-          return persist(() => store.put(`apps/failures/${enc(f.appId)}`, f))
+          return put(`apps/failures/${enc(cmd.failure.appId)}`, cmd.failure)
         }
         case 'group-put': {
           groups.set(cmd.group.id, cmd.group)
-          const g = cmd.group
-          return persist(() => store.put(`apps/groups/${enc(g.id)}`, g))
+          return put(`apps/groups/${enc(cmd.group.id)}`, cmd.group)
         }
         case 'group-removed': {
           groups.delete(cmd.groupId)
-          const id = cmd.groupId
-          return persist(() => store.delete(`apps/groups/${enc(id)}`))
+          return del(`apps/groups/${enc(cmd.groupId)}`)
         }
         case 'subscription-put':
         case 'subscription-removed': {
           if (cmd.type === 'subscription-put') eventSubscriptions.add(cmd.callbackUrl)
           else eventSubscriptions.delete(cmd.callbackUrl)
           // One record holds the whole list, as Marathon keeps its EventSubscribers, in subscription order.
-          const urls = [...eventSubscriptions]
-          return persist(() => store.put('apps/event-subscriptions', urls))
+          return put('apps/event-subscriptions', [...eventSubscriptions])
         }
         default:
           assertNever(cmd)
       }
     },
+    async batch(fn) {
+      if (held) return fn()
+      held = { writes: [], after: [] }
+      const mine = held
+      try {
+        return await fn()
+      } finally {
+        release()
+        held = undefined
+        const done = (): void => {
+          for (const f of mine.after) f()
+        }
+        void writes.written().then(done, done)
+      }
+    },
+    afterWrites(fn) {
+      if (held) held.after.push(fn)
+      else void writes.written().then(fn, fn)
+    },
     async load() {
       const fid = await store.get<string>('apps/framework-id')
       if (fid) state.frameworkId = fid
       for (const [, app] of await store.list<AppDefinition>('apps/current/')) apps.set(app.id, app)
-      for (const [, inst] of await store.list<Instance>('apps/instances/')) {
-        instances.set(inst.instanceId, inst)
-        byTask.set(inst.taskId, inst.instanceId)
-      }
+      for (const [, inst] of await store.list<Instance>('apps/instances/')) putInstance(inst)
       for (const [, d] of await store.list<DeploymentRecord>('apps/deployments/')) deployments.set(d.id, d)
       for (const [, g] of await store.list<GroupSpec>('apps/groups/')) groups.set(g.id, g)
       for (const url of (await store.get<string[]>('apps/event-subscriptions')) ?? []) eventSubscriptions.add(url)
@@ -207,8 +270,9 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       return store.get<AppDefinition>(`apps/versions/${enc(appId)}/${version}`)
     },
     instancesOf(appId) {
-      return [...instances.values()].filter((i) => i.appId === appId)
+      return [...(byApp.get(appId)?.values() ?? [])]
     },
+    instanceAppIds: () => byApp.keys(),
     byTaskId(taskId) {
       const id = byTask.get(taskId)
       return id ? instances.get(id) : undefined

@@ -1,8 +1,10 @@
 // Follows one deployment to its end. The event stream says when to look again (and carries
 // deployment_success / deployment_failed); GET /v2/deployments and GET /v2/apps/{id} say where
 // things stand. Success is the deployment no longer listed and every app at its target counts.
+import type { Ora } from 'ora'
+import ora from 'ora'
 import type { MarathonApp, MarathonClient, MarathonDeployment, MarathonEvent, MarathonEventStream } from '../api/marathon-client.js'
-import { MarathonApiError } from '../api/marathon-client.js'
+import { MarathonApiError, MarathonUnreachableError } from '../api/marathon-client.js'
 import { appReached, progressLine } from './format.js'
 
 /** The event types a watch reacts to (the server filters the stream to these). */
@@ -39,25 +41,37 @@ export function formatDuration(ms: number): string {
 }
 
 export function createProgress(out: NodeJS.WriteStream): Progress {
-  const tty = out.isTTY === true
-  let last = ''
-  let open = false
+  // A terminal that says it has no columns (a pseudo-terminal nobody sized) gets lines too:
+  // a spinner cannot redraw in place without knowing where lines wrap. So does a dumb one.
+  if (out.isTTY !== true || !(out.columns > 0) || process.env.TERM === 'dumb') {
+    let last = ''
+    return {
+      update(line) {
+        if (line === last) return
+        last = line
+        out.write(`${line}\n`)
+      },
+      finish(line) {
+        if (line !== undefined) out.write(`${line}\n`)
+      },
+    }
+  }
+  // On a terminal: a spinner with the status line, redrawn in place (ora), which the final
+  // line replaces. It is enabled here, by the same test as above: ora would also turn itself
+  // off wherever a CI variable is set, and a terminal is a terminal.
+  let spinner: Ora | undefined
   return {
     update(line) {
-      if (line === last) return
-      last = line
-      if (tty) {
-        const width = out.columns > 10 ? out.columns - 1 : 200
-        out.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`)
-        open = true
-      } else {
-        out.write(`${line}\n`)
-      }
+      const width = Math.max(10, out.columns - 3)
+      const text = line.length > width ? `${line.slice(0, width - 1)}…` : line
+      if (!spinner) spinner = ora({ text, stream: out, discardStdin: false, isEnabled: true }).start()
+      else if (spinner.text !== text) spinner.text = text
     },
     finish(line) {
-      // On a terminal the final line takes the status line's place.
-      if (open) out.write(line === undefined ? '\n' : '\r\x1b[2K')
-      open = false
+      // Without a final line, the last status stays on the screen.
+      if (line === undefined) spinner?.stopAndPersist()
+      else spinner?.stop()
+      spinner = undefined
       if (line !== undefined) out.write(`${line}\n`)
     },
   }
@@ -79,12 +93,19 @@ export interface WatchOptions {
   readonly pollMs?: number
   /** How long a deployment may be gone, without deployment_success, before its apps must be at their targets. */
   readonly vanishGraceMs?: number
+  /** How long dromos apps may not answer (a restart, a failover) before the watch gives up with its error. */
+  readonly awayGraceMs?: number
   readonly now?: () => number
 }
 
 export type WatchOutcome =
   | { readonly ok: true; readonly apps: ReadonlyMap<string, MarathonApp | null> }
   | { readonly ok: false; readonly reason: string; readonly timedOut: boolean }
+
+/** No answer, or "not ready" (503) while a restarted dromos apps recovers: worth waiting out. */
+function awayWhileRestarting(e: unknown): e is MarathonUnreachableError | MarathonApiError {
+  return e instanceof MarathonUnreachableError || (e instanceof MarathonApiError && (e.status === 502 || e.status === 503))
+}
 
 export async function watchDeployment(opts: WatchOptions): Promise<WatchOutcome> {
   const { client, deploymentId, progress } = opts
@@ -99,6 +120,7 @@ export async function watchDeployment(opts: WatchOptions): Promise<WatchOutcome>
   let failure: string | undefined
   let eventsAlive = opts.events !== undefined
   let goneSince: number | undefined
+  let awaySince: number | undefined
 
   let wake: (() => void) | undefined
   // A nudge while no one sleeps is kept, so the next sleep is short.
@@ -133,7 +155,7 @@ export async function watchDeployment(opts: WatchOptions): Promise<WatchOutcome>
       for await (const e of stream) {
         if (e.eventType === 'deployment_success' && ofThisDeployment(e)) sawSuccess = true
         else if ((e.eventType === 'deployment_failed' || e.eventType === 'deployment_step_failure') && ofThisDeployment(e)) {
-          // A rollback reports 'rolled back' and then, as it replaces the deployment, 'cancelled': keep the first.
+          // The first failure reported is the one that ended it.
           failure ??= typeof e.reason === 'string' && e.reason ? e.reason : 'failed'
         }
         nudge()
@@ -182,7 +204,21 @@ export async function watchDeployment(opts: WatchOptions): Promise<WatchOutcome>
   process.once('SIGINT', onSigint)
   try {
     for (;;) {
-      const listed = await refresh()
+      let listed: boolean
+      try {
+        listed = await refresh()
+        awaySince = undefined
+      } catch (e) {
+        // A restarted (or failed over) dromos apps resumes the deployment: wait for it, a while.
+        awaySince ??= now()
+        if (!awayWhileRestarting(e) || now() - awaySince > (opts.awayGraceMs ?? 60_000)) throw e
+        progress.update(`${opts.verb} ${appIds.join(', ')}: dromos apps is not answering (${e instanceof MarathonUnreachableError ? e.reason : e.message}); still following`)
+        if (now() >= deadline) {
+          return { ok: false, reason: `timed out after ${formatDuration(opts.timeoutMs)}; dromos apps stopped answering while deployment ${deploymentId} ran (${e.message})`, timedOut: true }
+        }
+        await sleep(Math.min(1000, Math.max(0, deadline - now())))
+        continue
+      }
       progress.update(progressLine({ verb: opts.verb, appIds, deployment, apps, tasksLeft }))
       if (failure !== undefined) return { ok: false, reason: `deployment ${deploymentId} failed: ${failure}`, timedOut: false }
       const reached = appIds.every((id) => {

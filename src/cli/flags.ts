@@ -14,6 +14,10 @@ export interface MasterFlags {
   weights: string
   maxBodyBytes: number
   logLevel: string
+  /** etcd://… to lead through etcd (the default keeps the state in SQLite in the work dir). */
+  store?: string
+  /** With etcd: the TTL of the leader's lease, in ms. */
+  leaderLease: number
 }
 
 export interface AgentFlags {
@@ -49,6 +53,10 @@ export interface AppsFlags {
   reconciliationInterval: number
   maxBodyBytes: number
   logLevel: string
+  /** etcd://… to run several instances, one leading (the default keeps the state in SQLite in the work dir). */
+  store?: string
+  /** With etcd: the TTL of the leader's lease, in ms. */
+  leaderLease: number
 }
 
 export interface DnsFlags {
@@ -78,6 +86,25 @@ export interface LbFlags {
   logLevel: string
 }
 
+export interface ZddFlags {
+  apps: string
+  lb: string
+  /** zdd.py's names for --apps and --lb, and its -j for the definition. */
+  marathon?: string
+  marathonLb?: string
+  json?: string
+  initialInstances: number
+  newInstances: number
+  stepDelay: number
+  maxWait: number
+  resume: boolean
+  completeCur: boolean
+  completePrev: boolean
+  force: boolean
+  dryRun: boolean
+  preKillHook?: string
+}
+
 export interface UpFlags {
   workDir: string
   resources?: string
@@ -89,4 +116,7 @@ export interface UpFlags {
   lb: boolean
   keepTasks: boolean
   logLevel: string
+  /** Three etcd members, three masters and two dromos apps, each its own process. */
+  ha: boolean
+  etcdPort: number
 }

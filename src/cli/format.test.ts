@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { MarathonApp, MarathonDeployment } from '../api/marathon-client.js'
+import type { MarathonApp, MarathonDeployment, MarathonTask } from '../api/marathon-client.js'
 import { MarathonApiError, MarathonUnreachableError } from '../api/marathon-client.js'
-import { appReached, describeError, eventLine, ExitCode, progressLine, table, waitingReason } from './format.js'
+import { appReached, appRows, describeError, eventLine, ExitCode, progressLine, table, waitingReason } from './format.js'
 
 const app = (over: Partial<MarathonApp> = {}): MarathonApp => ({
   id: '/web',
@@ -37,6 +37,55 @@ describe('progressLine', () => {
   it('names each app when there are several, and says what is gone', () => {
     const line = progressLine({ verb: 'deploying', appIds: ['/a', '/b'], apps: new Map([['/a', app({ id: '/a', healthChecks: [] })], ['/b', null]]), tasksLeft: new Map([['/b', 2]]) })
     expect(line).toBe('deploying /a, /b: /a 2/3 running; /b 2 tasks stopping')
+  })
+})
+
+describe('progressLine in the middle of a rolling restart', () => {
+  const OLD = '2026-01-01T00:00:00.000Z'
+  const NEW = '2026-01-01T00:05:00.000Z'
+  const task = (n: number, version: string, state: string, healthy?: boolean): MarathonTask => ({
+    id: `web.${n}`,
+    appId: '/web',
+    host: 'h',
+    ports: [],
+    servicePorts: [],
+    state,
+    version,
+    healthCheckResults: healthy === undefined ? [] : [{ alive: healthy }],
+  })
+  // instances 4, maximumOverCapacity 1: 4 old tasks, 2 new up (1 healthy), 1 new staging, 1 old killed so far.
+  const restarting = app({
+    instances: 4,
+    version: NEW,
+    versionInfo: { lastScalingAt: NEW, lastConfigChangeAt: NEW },
+    tasksRunning: 5,
+    tasksHealthy: 4,
+    tasksStaged: 1,
+    tasks: [
+      task(1, OLD, 'TASK_RUNNING', true),
+      task(2, OLD, 'TASK_RUNNING', true),
+      task(3, OLD, 'TASK_KILLING', true),
+      task(4, OLD, 'TASK_KILLED', true),
+      task(5, NEW, 'TASK_RUNNING', true),
+      task(6, NEW, 'TASK_RUNNING', false),
+      task(7, NEW, 'TASK_STAGING'),
+    ],
+  })
+  const restart: MarathonDeployment = { ...deployment, steps: [{ actions: [{ action: 'RestartApplication', app: '/web' }] }], currentActions: [{ action: 'RestartApplication', app: '/web' }], totalSteps: 1 }
+
+  it('counts the new tasks against the target and the old ones apart, never more running than instances', () => {
+    expect(progressLine({ verb: 'restarting', appIds: ['/web'], deployment: restart, apps: new Map([['/web', restarting]]) })).toBe(
+      'restarting /web: step 1/1 RestartApplication /web: new 2/4 running, 1/4 healthy, 1 staged; old 3 draining',
+    )
+    expect(appRows([restarting], [])[0]!.slice(1, 3)).toEqual(['2/4 +3 old', '1/4'])
+  })
+  it('goes back to the plain counts once no old task is left', () => {
+    const done = app({ ...restarting, tasksRunning: 4, tasksHealthy: 4, tasksStaged: 0, tasks: [5, 6, 7, 8].map((n) => task(n, NEW, 'TASK_RUNNING', true)) })
+    expect(progressLine({ verb: 'restarting', appIds: ['/web'], apps: new Map([['/web', done]]) })).toBe('restarting /web: 4/4 running, 4/4 healthy')
+  })
+  it('counts a scale-up (new version, same configuration) as one set of tasks', () => {
+    const scaled = app({ ...restarting, version: '2026-01-01T00:09:00.000Z', versionInfo: { lastScalingAt: '2026-01-01T00:09:00.000Z', lastConfigChangeAt: NEW }, tasksRunning: 1, tasksHealthy: 1, tasksStaged: 0, tasks: [task(5, NEW, 'TASK_RUNNING', true)] })
+    expect(progressLine({ verb: 'scaling', appIds: ['/web'], apps: new Map([['/web', scaled]]) })).toBe('scaling /web: 1/4 running, 1/4 healthy')
   })
 })
 
@@ -78,8 +127,8 @@ describe('eventLine', () => {
     expect(eventLine({ eventType: 'deployment_info', timestamp: 't', plan: { id: 'd1', steps: deployment.steps }, currentStep: deployment.steps[1] })).toBe(
       't deployment_info d1 step=2/2 (ScaleApplication /web)',
     )
-    expect(eventLine({ eventType: 'deployment_failed', timestamp: 't', id: 'd1', plan: { id: 'd1', steps: deployment.steps }, reason: 'rolled back' })).toBe(
-      't deployment_failed d1 apps=/web reason="rolled back"',
+    expect(eventLine({ eventType: 'deployment_failed', timestamp: 't', id: 'd1', plan: { id: 'd1', steps: deployment.steps }, reason: 'The upgrade has been cancelled' })).toBe(
+      't deployment_failed d1 apps=/web reason="The upgrade has been cancelled"',
     )
   })
 })

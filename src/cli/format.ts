@@ -1,7 +1,9 @@
 // Pure text for the app/task/deployment/events commands: tables, progress lines, event lines,
 // and the mapping from errors to the exit codes a shell user can rely on.
+import Table from 'cli-table3'
 import type { MarathonApp, MarathonDeployment, MarathonEvent, MarathonTask, QueueItem } from '../api/marathon-client.js'
 import { MarathonApiError, MarathonProtocolError, MarathonUnreachableError } from '../api/marathon-client.js'
+import { MesosApiError, MesosUnreachableError } from '../api/mesos-client.js'
 
 export const ExitCode = {
   Ok: 0,
@@ -24,7 +26,7 @@ Exit codes:
   2  usage error, or the definition is invalid (the server's "path: error" lines are printed)
   3  conflict: the app is locked by a deployment (use --force) or already exists
   4  not found
-  5  cannot reach dromos apps (see --apps and DROMOS_APPS_URL)`
+  5  cannot reach dromos apps (see --apps and DROMOS_APPS) or the master (--master, DROMOS_MASTER)`
 
 /** An error the CLI itself raises, with the exit code it means. */
 export class CliError extends Error {
@@ -65,21 +67,34 @@ export function describeError(e: unknown): { exitCode: ExitCode; lines: string[]
     if (status === 404) return { exitCode: ExitCode.NotFound, lines: [`dromos: ${body.message}`] }
     return { exitCode: ExitCode.Failed, lines: [`dromos: ${e.request.method} ${e.request.url} answered ${status}: ${body.message}`] }
   }
+  if (e instanceof MesosUnreachableError) return { exitCode: ExitCode.Unreachable, lines: [`dromos: ${e.message}`] }
+  if (e instanceof MesosApiError) return { exitCode: e.status === 404 ? ExitCode.NotFound : ExitCode.Failed, lines: [`dromos: ${e.message}`] }
   if (e instanceof MarathonProtocolError) return { exitCode: ExitCode.Failed, lines: [`dromos: ${e.message}`] }
   return { exitCode: ExitCode.Failed, lines: [`dromos: ${(e as Error)?.message ?? String(e)}`] }
 }
 
 // ---- tables ----
 
-/** Left-aligned columns, two spaces apart; the header row first. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd()
-  return [line(header), ...rows.map(line)].join('\n') + '\n'
+/** How a table paints its header and cells (colour.ts); the widths are of the plain text. */
+export interface TablePaint {
+  readonly header: (text: string) => string
+  readonly cell: (text: string, column: string) => string
+}
+
+/** cli-table3 without borders: columns two spaces apart, as kubectl and nomad print them. */
+const BORDERLESS = Object.fromEntries(
+  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid'].map((k) => [k, '']),
+)
+
+/** Left-aligned columns, two spaces apart; the header row first. Widths ignore colour codes. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], paint?: TablePaint): string {
+  const t = new Table({
+    head: header.map((h) => (paint ? paint.header(h) : h)),
+    chars: { ...BORDERLESS, middle: '  ' },
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
+  })
+  for (const r of rows) t.push(header.map((column, i) => (paint && r[i] ? paint.cell(r[i], column) : (r[i] ?? ''))))
+  return `${t.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`
 }
 
 export function truncate(text: string, max: number): string {
@@ -105,10 +120,14 @@ export function appRows(apps: readonly MarathonApp[], deployments: readonly Mara
         : current.length > 0
           ? current.map((d) => `${d.currentActions.find((x) => x.app === a.id)?.action ?? 'deploying'} ${d.currentStep}/${d.totalSteps}`).join(', ')
           : 'yes'
+    // In the middle of a rollout, new against the target and the old ones apart (see rolloutCounts).
+    const split = tasksByConfig(a)
+    const rolling = split && split.old.length > 0 ? split : undefined
+    const running = rolling ? rolling.current.filter((t) => t.state === 'TASK_RUNNING') : undefined
     return [
       a.id,
-      `${a.tasksRunning}/${a.instances}`,
-      a.healthChecks.length > 0 ? `${a.tasksHealthy}/${a.instances}` : '-',
+      running ? `${running.length}/${a.instances} +${rolling!.old.length} old` : `${a.tasksRunning}/${a.instances}`,
+      a.healthChecks.length > 0 ? `${running ? running.filter((t) => taskHealth(t) === 'healthy').length : a.tasksHealthy}/${a.instances}` : '-',
       formatNumber(a.cpus),
       formatNumber(a.mem),
       truncate(appRuns(a), 48),
@@ -167,6 +186,44 @@ export function appCounts(app: MarathonApp): string {
   return parts.join(', ')
 }
 
+const LIVE_STATES = new Set(['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLING', 'TASK_UNREACHABLE'])
+
+/**
+ * An app's live tasks split by the definition they run: new ones were started from its latest
+ * configuration (Marathon's withLatestConfig: task version >= versionInfo.lastConfigChangeAt),
+ * old ones from an earlier one. Undefined when the tasks or the versions are not known.
+ */
+export function tasksByConfig(app: MarathonApp): { current: MarathonTask[]; old: MarathonTask[] } | undefined {
+  const since = Date.parse(app.versionInfo?.lastConfigChangeAt ?? app.version ?? '')
+  if (!app.tasks || Number.isNaN(since)) return undefined
+  const current: MarathonTask[] = []
+  const old: MarathonTask[] = []
+  for (const t of app.tasks) {
+    if (t.state !== '' && !LIVE_STATES.has(t.state)) continue
+    const v = Date.parse(t.version ?? '')
+    ;(Number.isNaN(v) || v >= since ? current : old).push(t)
+  }
+  return { current, old }
+}
+
+/**
+ * The counts of an app while a deployment replaces its tasks. The server's tasksRunning counts
+ * old and new alike (8/4 in the middle of a rolling restart of 4), so while old tasks are left
+ * the new ones are counted against the target and the old ones apart:
+ * "new 2/4 running, 1/4 healthy; old 3 draining".
+ */
+export function rolloutCounts(app: MarathonApp): string {
+  const split = tasksByConfig(app)
+  if (!split || split.old.length === 0) return appCounts(app)
+  const { current, old } = split
+  const running = current.filter((t) => t.state === 'TASK_RUNNING')
+  const parts = [`new ${running.length}/${app.instances} running`]
+  if (app.healthChecks.length > 0) parts.push(`${running.filter((t) => taskHealth(t) === 'healthy').length}/${app.instances} healthy`)
+  const staged = current.filter((t) => t.state === 'TASK_STAGING' || t.state === 'TASK_STARTING').length
+  if (staged > 0) parts.push(`${staged} staged`)
+  return `${parts.join(', ')}; old ${old.length} draining`
+}
+
 /** Whether an app has reached what a deployment asked for: exactly N running (and healthy, where checked), or gone. */
 export function appReached(app: MarathonApp | null, removing: boolean): boolean {
   if (removing) return app === null
@@ -197,7 +254,7 @@ export function progressLine(p: ProgressInput): string {
       const what = left > 0 ? `${left} task${left === 1 ? '' : 's'} stopping` : 'gone'
       return single ? what : `${id} ${what}`
     }
-    return single ? appCounts(app) : `${id} ${appCounts(app)}`
+    return single ? rolloutCounts(app) : `${id} ${rolloutCounts(app)}`
   }
   const parts = [`${p.verb} ${p.appIds.join(', ') || '(no apps)'}`]
   if (p.deployment && p.deployment.totalSteps > 0) {

@@ -1,9 +1,13 @@
 // `dromos` subcommands. Importing this module runs the CLI.
-import { Command, InvalidArgumentError } from 'commander'
-import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags, ZddFlags } from './flags.js'
 import { runAgent, runApps, runDns, runLb, runMaster, runUp, UpRefusedError } from './processes.js'
+import { runZddCommand } from './zdd.js'
 import { parseDurationMs } from '../core/duration.js'
 import { registerAppCommands } from './app-commands.js'
+import { registerClusterCommands } from './cluster-commands.js'
+import { registerCompletion } from './completion.js'
+import { registerOpenCommand } from './open.js'
 
 const duration = (v: string): number => {
   try {
@@ -36,15 +40,18 @@ program
   .option('--heartbeat-interval <duration>', 'scheduler stream heartbeat interval', duration, 15_000)
   .option('--weights <list>', 'role weights, e.g. "ops=2,dev=1"', '')
   .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--store <url>', 'etcd://h1:2379,h2:2379[/root]: keep the registry in etcd and elect a leader among the masters (default: SQLite in the work dir)')
+  .option('--leader-lease <duration>', 'with etcd: how long a leader that stopped answering keeps the others waiting', duration, 2000)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: MasterFlags) => {
     await runMaster(o)
   })
 
-program
+// Not a required option: `dromos agent list` reads the same --master (or DROMOS_MASTER), with a default.
+const agent = program
   .command('agent')
-  .description('run an agent (runs tasks in Docker or as processes, on :5051)')
-  .requiredOption('--master <url>', 'the master, e.g. 127.0.0.1:5050 or http://127.0.0.1:5050')
+  .description('run an agent (runs tasks in Docker or as processes, on :5051); `dromos agent list` lists the agents')
+  .addOption(new Option('--master <url>', 'the master, e.g. 127.0.0.1:5050, or the masters of an HA cluster: h1:5050,h2:5050,h3:5050 (required to run an agent)').env('DROMOS_MASTER'))
   .option('--ip <ip>', 'address to listen on and to advertise to the master', '127.0.0.1')
   .option('--port <port>', 'port to listen on', int, 5051)
   .option('--hostname <name>', 'hostname to advertise (default: this machine\'s)')
@@ -60,14 +67,15 @@ program
   .option('--port-base <port>', 'with --count: agent i listens on port-base + i (or give --port 0: each takes a free port)', int)
   .option('--hollow-start-ms <ms>', 'hollow containerizer: from launch to running, in ms ("5" or a range "0-10")', '0-10')
   .option('--hollow-check-ms <ms>', 'hollow containerizer: how long each health check takes to come back healthy, in ms', '0')
-  .action(async (o: AgentFlags) => {
-    await runAgent(o)
+  .action(async (o: Partial<Pick<AgentFlags, 'master'>> & Omit<AgentFlags, 'master'>) => {
+    const master = o.master ?? agent.error("error: required option '--master <url>' not specified")
+    await runAgent({ ...o, master })
   })
 
 program
   .command('apps')
   .description('run the Marathon-compatible apps framework (Marathon v2 REST API on :8080)')
-  .requiredOption('--master <url>', 'the master, e.g. 127.0.0.1:5050 or http://127.0.0.1:5050')
+  .requiredOption('--master <url>', 'the master, e.g. 127.0.0.1:5050, or the masters of an HA cluster: h1:5050,h2:5050,h3:5050')
   .option('--ip <ip>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port to listen on', int, 8080)
   .option('--hostname <name>', 'hostname to advertise (default: the ip)')
@@ -75,15 +83,17 @@ program
   .option('--framework-name <name>', 'the framework name registered with the master', 'marathon')
   .option('--reconciliation-interval <duration>', 'time between task reconciliations with the master', duration, 60_000)
   .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--store <url>', 'etcd://h1:2379,h2:2379[/root]: keep the state in etcd and elect a leader among the instances; standbys forward to it (default: SQLite in the work dir)')
+  .option('--leader-lease <duration>', 'with etcd: how long a leader that stopped answering keeps the others waiting', duration, 2000)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: AppsFlags) => {
     await runApps(o)
   })
 
-program
+const lb = program
   .command('lb')
   .description('run a load balancer: HAProxy driven from the apps framework\'s event stream')
-  .option('--apps <url>', 'the apps framework', 'http://127.0.0.1:8080')
+  .option('--apps <url>', 'dromos apps, or its instances in HA: h1:8080,h2:8081', 'http://127.0.0.1:8080')
   .option('--group <name>', 'serve apps whose HAPROXY_GROUP label names this group (* for all)', 'external')
   .option('--bind-address <ip>', 'address HAProxy listens on', '0.0.0.0')
   .option('--http-port <port>', 'port for virtual hosts (HAPROXY_{n}_VHOST)', int, 80)
@@ -100,10 +110,33 @@ program
     await runLb(o)
   })
 
+lb.command('zdd')
+  .description('deploy a new colour of a blue/green app (HAPROXY_DEPLOYMENT_GROUP) with zero downtime, as marathon-lb\'s zdd.py')
+  .argument('[file]', 'the app definition (JSON) with HAPROXY_DEPLOYMENT_GROUP and HAPROXY_DEPLOYMENT_ALT_PORT labels')
+  .option('-j, --json <file>', 'the app definition, as zdd.py takes it')
+  .option('--lb <urls>', 'each load balancer\'s stats URL, comma-separated', 'http://127.0.0.1:9090')
+  .option('-l, --marathon-lb <urls>', 'zdd.py\'s name for --lb')
+  .option('-m, --marathon <url>', 'zdd.py\'s name for the --apps of `dromos lb`')
+  .option('-i, --initial-instances <n>', 'instances of the new colour to start with', int, 1)
+  .option('-n, --new-instances <n>', 'a hybrid deployment: end with n instances of the new colour serving beside the rest of the old one, which stays (0: replace the old)', int, 0)
+  .addOption(new Option('-s, --step-delay <duration>', 'time between steps (a bare number is seconds)').argParser(duration).default(1000, '1s'))
+  .addOption(new Option('-w, --max-wait <duration>', 'how long the new colour may take to take over before the deployment is reverted').argParser(duration).default(300_000, '5m'))
+  .option('-r, --resume', 'where the group runs two colours (an interrupted zdd), carry on moving traffic to the newer one', false)
+  .option('-c, --complete-cur', 'where the group runs two colours, move all traffic to the newer one (as --resume)', false)
+  .option('-p, --complete-prev', 'where the group runs two colours, move all traffic back to the older one and remove the newer', false)
+  .option('--pre-kill-hook <path>', 'run before each kill with the leaving app\'s JSON, the task ids (JSON) and the arriving app\'s JSON; a non-zero exit stops the deployment')
+  .option('-f, --force', 'do not ask before creating, killing and deleting (zdd.py asks; dromos asks only on a terminal)', false)
+  .option('-d, --dry-run', 'print the definition to deploy (or the deployment to pick up) and stop', false)
+  .addHelpText('after', '\nThe apps framework is the one of `dromos lb --apps <url>` (default http://127.0.0.1:8080), given before or after zdd.')
+  // --apps is the one of `dromos lb`, which takes it wherever it stands on the command line.
+  .action(async (file: string | undefined, o: Omit<ZddFlags, 'apps'>) => {
+    await runZddCommand(file, { ...o, apps: (lb.opts() as LbFlags).apps })
+  })
+
 program
   .command('dns')
   .description('answer Mesos-DNS A and SRV queries for running tasks, following the apps framework')
-  .option('--apps <url>', 'the apps framework', 'http://127.0.0.1:8080')
+  .option('--apps <url>', 'dromos apps, or its instances in HA: h1:8080,h2:8081', 'http://127.0.0.1:8080')
   .option('--host <ip>', 'address to listen on (UDP)', '127.0.0.1')
   .option('--port <port>', 'port to listen on (UDP)', int, 8053)
   .option('--domain <domain>', 'the zone answered', 'mesos')
@@ -127,12 +160,17 @@ program
   .option('--lb-stats-port <port>', 'the load balancer\'s stats port', int, 9090)
   .option('--no-lb', 'do not start a load balancer')
   .option('--keep-tasks', 'leave tasks running when dromos up stops', false)
+  .option('--ha', 'HA: 3 etcd members, masters on --master-port, +2, +4 and dromos apps on --apps-port, +1, each its own process, restarted when it exits', false)
+  .option('--etcd-port <port>', 'with --ha: the etcd members\' client ports are this, +2, +4 (peers: each + 1)', int, 2379)
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: UpFlags) => {
     await runUp(o)
   })
 
 registerAppCommands(program)
+registerClusterCommands(program, { agent })
+registerOpenCommand(program)
+registerCompletion(program)
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const lines = e instanceof UpRefusedError ? e.lines : [(e as Error).message]

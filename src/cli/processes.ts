@@ -1,12 +1,15 @@
 // Starting the long-running processes: each `start*` returns a handle with `stop()`, so that
 // `dromos up` can run several of them in one process and stop them in order.
 import { mkdirSync, statfsSync } from 'node:fs'
-import type { Server } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import pino from 'pino'
+import { startApps } from './apps-process.js'
+import { startMaster } from './master-process.js'
+import type { ControlPlane } from './up-ha.js'
+import { haAppsPorts, haEtcdPorts, haMasterPorts, startHaControlPlane } from './up-ha.js'
 import { takenPorts } from './ports.js'
 import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
 import { createAgent } from '../agent/agent.js'
@@ -15,93 +18,26 @@ import { createProcessContainerizer } from '../agent/containerizers/process.js'
 import { createHollowContainerizer, parseDelayRange } from '../agent/containerizers/hollow.js'
 import type { Containerizer } from '../agent/containerizers/types.js'
 import { startAgentHttp } from '../agent/http.js'
+import { closeServer } from '../api/http.js'
+import { parseMasterList } from '../api/masters.js'
 import { parseAttributeString } from '../api/mesos.js'
 import { findWebUiDir } from '../api/web-ui.js'
 import { systemClock } from '../core/clock.js'
 import type { Resources } from '../core/resources.js'
 import { add, formatResources, parseResourceString } from '../core/resources.js'
-import { createEventBus } from '../apps/events.js'
-import { createAppsFramework } from '../apps/framework.js'
-import { startAppsHttp } from '../apps/http.js'
 import { createDnsServer } from '../dns/server.js'
 import { createHaproxy } from '../lb/haproxy.js'
 import { createLoadBalancer } from '../lb/lb.js'
-import { startMasterHttp } from '../master/http.js'
-import { createMaster } from '../master/master.js'
 import { openSqliteStore } from '../store/sqlite.js'
-import type { Store } from '../store/store.js'
+import type { BatchStore, Store } from '../store/store.js'
+import { coalesceBatches } from '../store/coalesce.js'
 
 /** The web UI that the master and apps serve: web/dist of this checkout, when it is built. */
 const webUiDir = findWebUiDir(import.meta.dirname)
-const webUi = webUiDir ? { staticDir: webUiDir } : {}
 
 export interface Running {
   readonly url: string
   stop(opts?: { destroyTasks?: boolean }): Promise<void>
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((res) => {
-    server.close(() => res())
-    server.closeAllConnections()
-  })
-}
-
-function parseWeights(text: string): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const part of text.split(',')) {
-    const [role, w] = part.split('=')
-    if (!role?.trim()) continue
-    const n = Number(w)
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`Invalid weight for role '${role}': '${w}'`)
-    out[role.trim()] = n
-  }
-  return out
-}
-
-export async function startMaster(flags: MasterFlags, log: Logger): Promise<Running> {
-  const workDir = resolve(flags.workDir)
-  mkdirSync(workDir, { recursive: true })
-  const store = openSqliteStore(join(workDir, 'state.db'))
-  const hostname = flags.hostname ?? flags.ip
-  const master = createMaster({
-    store,
-    log: log.child({ component: 'master' }),
-    clock: systemClock,
-    hostname,
-    ip: flags.ip,
-    port: flags.port,
-    allocationIntervalMs: flags.allocationInterval,
-    offerTimeoutMs: flags.offerTimeout,
-    agentPingTimeoutMs: flags.agentPingTimeout,
-    maxAgentPingTimeouts: flags.maxAgentPingTimeouts,
-    agentReregisterTimeoutMs: flags.agentReregisterTimeout,
-    heartbeatIntervalSeconds: flags.heartbeatInterval / 1000,
-    roleWeights: parseWeights(flags.weights),
-    flags: {
-      ip: flags.ip,
-      port: String(flags.port),
-      hostname,
-      work_dir: workDir,
-      allocation_interval: `${flags.allocationInterval}ms`,
-      offer_timeout: `${flags.offerTimeout}ms`,
-      agent_ping_timeout: `${flags.agentPingTimeout}ms`,
-      max_agent_ping_timeouts: String(flags.maxAgentPingTimeouts),
-      agent_reregister_timeout: `${flags.agentReregisterTimeout}ms`,
-      weights: flags.weights,
-    },
-  })
-  await master.start()
-  const server = await startMasterHttp({ master, log: log.child({ component: 'master-http' }), host: flags.ip, port: flags.port, maxBodyBytes: flags.maxBodyBytes, ...webUi })
-  log.info({ url: `http://${flags.ip}:${flags.port}` }, 'master started')
-  return {
-    url: `http://${flags.ip}:${flags.port}`,
-    async stop() {
-      await master.stop()
-      await closeServer(server)
-      await store.close()
-    },
-  }
 }
 
 /** Resources of this machine, less a share kept for the system, as the Mesos agent does. */
@@ -125,11 +61,12 @@ export function detectResources(workDir: string): Resources {
 }
 
 /** A view of one store under a key prefix: many agents of one process share one SQLite file. */
-function scopedStore(store: Store, prefix: string): Store {
+function scopedStore(store: BatchStore, prefix: string): BatchStore {
   return {
     get: (key) => store.get(prefix + key),
     put: (key, value) => store.put(prefix + key, value),
     delete: (key) => store.delete(prefix + key),
+    batch: (writes) => store.batch(writes.map((w) => ({ ...w, key: prefix + w.key }))),
     list: async <T>(p: string) => (await store.list<T>(prefix + p)).map(([k, v]): [string, T] => [k.slice(prefix.length), v]),
     close: async () => {},
   }
@@ -175,9 +112,9 @@ function agentContainerizers(flags: AgentFlags, workDir: string, log: Logger): C
 /** One agent of this process, on its own port, work dir and (view of the) store. */
 async function startOneAgent(o: { flags: AgentFlags; log: Logger; store: Store; workDir: string; port: number; hostname: string; resources: Resources }): Promise<Running> {
   const { flags, log, workDir, port, hostname, resources } = o
-  const masterUrl = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`
+  const masters = parseMasterList(flags.master)
   const agent = createAgent({
-    masterUrl,
+    masters,
     ip: flags.ip,
     port,
     hostname,
@@ -191,7 +128,7 @@ async function startOneAgent(o: { flags: AgentFlags; log: Logger; store: Store; 
     statusUpdateRetryMs: flags.statusUpdateRetry,
     statusUpdateMaxRetryMs: 10 * 60_000,
     flags: {
-      master: masterUrl,
+      master: flags.master,
       ip: flags.ip,
       port: String(port),
       hostname,
@@ -240,17 +177,18 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   }
   if (flags.portBase === undefined && flags.port !== 0) throw new Error('--count needs --port-base, or --port 0 for a free port each')
   const prefix = flags.hostnamePrefix ?? `${flags.hostname ?? osHostname()}-`
+  const shared = coalesceBatches(store)
   const agents: Running[] = []
   const stopAll = async (opts?: { destroyTasks?: boolean }): Promise<void> => {
     for (const a of agents) await a.stop(opts)
-    await store.close()
+    await shared.close()
   }
   try {
     for (let i = 0; i < count; i++) {
       const hostname = `${prefix}${i}`
       const port = flags.portBase !== undefined ? flags.portBase + i : await reservePort(flags.ip)
       const agentLog = log.child({ hostname })
-      agents.push(await startOneAgent({ flags, log: agentLog, store: scopedStore(store, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources }))
+      agents.push(await startOneAgent({ flags, log: agentLog, store: scopedStore(shared, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources }))
     }
   } catch (e) {
     await stopAll()
@@ -258,49 +196,6 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   }
   log.info({ agents: count, first: agents[0]?.url }, 'agents started')
   return { url: agents[0]?.url ?? '', stop: stopAll }
-}
-
-export async function startApps(flags: AppsFlags, log: Logger): Promise<Running> {
-  const workDir = resolve(flags.workDir)
-  mkdirSync(workDir, { recursive: true })
-  const store = openSqliteStore(join(workDir, 'state.db'))
-  const hostname = flags.hostname ?? flags.ip
-  const master = flags.master.startsWith('http') ? flags.master.replace(/\/$/, '') : `http://${flags.master}`
-  const appsLog = log.child({ component: 'apps' })
-  const events = createEventBus({ log: appsLog.child({ component: 'events' }), now: () => new Date(systemClock.now()) })
-  const framework = createAppsFramework({
-    store,
-    master,
-    log: appsLog,
-    clock: systemClock,
-    events,
-    frameworkName: flags.frameworkName,
-    hostname,
-    webuiUrl: `http://${hostname}:${flags.port}`,
-    reconcileIntervalMs: flags.reconciliationInterval,
-  })
-  await framework.start()
-  const server = await startAppsHttp({
-    framework,
-    log: appsLog.child({ component: 'apps-http' }),
-    host: flags.ip,
-    port: flags.port,
-    master,
-    hostname,
-    maxBodyBytes: flags.maxBodyBytes,
-    now: () => new Date(systemClock.now()),
-    ...webUi,
-  })
-  log.info({ url: `http://${flags.ip}:${flags.port}` }, 'apps framework started')
-  return {
-    url: `http://${flags.ip}:${flags.port}`,
-    async stop() {
-      events.close()
-      await closeServer(server)
-      await framework.stop()
-      await store.close()
-    },
-  }
 }
 
 export async function startLb(flags: LbFlags, log: Logger): Promise<Running> {
@@ -361,7 +256,12 @@ function onSignals(stop: () => Promise<void>): void {
 
 export async function runMaster(flags: MasterFlags): Promise<void> {
   const log = pino({ level: flags.logLevel })
-  const m = await startMaster(flags, log)
+  const m = await startMaster(flags, log, {
+    onLostLeadership: (reason) => {
+      process.stderr.write(`dromos master: lost leadership (${reason}); exiting so that it starts again as a standby\n`)
+      process.exit(1)
+    },
+  })
   onSignals(() => m.stop())
 }
 
@@ -373,7 +273,12 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
 
 export async function runApps(flags: AppsFlags): Promise<void> {
   const log = pino({ level: flags.logLevel })
-  const a = await startApps(flags, log)
+  const a = await startApps(flags, log, {
+    onLostLeadership: (reason) => {
+      process.stderr.write(`dromos apps: ${reason === 'resigned' ? 'abdicated' : `lost leadership (${reason})`}; exiting so that it starts again as a standby\n`)
+      process.exit(reason === 'resigned' ? 0 : 1)
+    },
+  })
   onSignals(() => a.stop())
 }
 
@@ -399,29 +304,8 @@ export async function runDns(flags: DnsFlags): Promise<void> {
   onSignals(() => dns.stop())
 }
 
-/** `dromos up` would not start: each line says why. */
-export class UpRefusedError extends Error {
-  constructor(readonly lines: readonly string[]) {
-    super(lines.join('\n'))
-  }
-}
-
-export async function runUp(flags: UpFlags): Promise<void> {
-  // A cluster that already runs holds these ports: say so, and start nothing.
-  const taken = await takenPorts([
-    { port: flags.masterPort, what: 'master', flag: '--master-port' },
-    { port: flags.agentPort, what: 'agent', flag: '--agent-port' },
-    { port: flags.appsPort, what: 'apps', flag: '--apps-port' },
-  ])
-  if (taken.length > 0) {
-    throw new UpRefusedError([...taken, 'a dromos cluster may already run: stop it (Ctrl-C in its terminal), or choose other ports with the flags above'])
-  }
-  const workDir = resolve(flags.workDir)
-  mkdirSync(workDir, { recursive: true })
-  const logFile = join(workDir, 'dromos.log')
-  const log = pino({ level: flags.logLevel }, pino.destination({ dest: logFile, sync: false, mkdir: true }))
-  const say = (line: string): void => void process.stdout.write(`${line}\n`)
-  say(`dromos up: state and logs in ${workDir}`)
+/** One master and one dromos apps in this process, on the embedded store. */
+async function startControlPlane(flags: UpFlags, workDir: string, log: Logger): Promise<ControlPlane> {
   const master = await startMaster(
     {
       ip: '127.0.0.1',
@@ -436,13 +320,74 @@ export async function runUp(flags: UpFlags): Promise<void> {
       weights: '',
       maxBodyBytes: 4 * 1024 * 1024,
       logLevel: flags.logLevel,
+      leaderLease: 2000,
     },
     log,
   )
-  say(`  master   ${master.url}   (Mesos v1 API: ${master.url}/api/v1/scheduler, state: ${master.url}/master/state)`)
-  const agent = await startAgent(
+  const apps = await startApps(
     {
       master: master.url,
+      ip: '127.0.0.1',
+      port: flags.appsPort,
+      workDir: join(workDir, 'apps'),
+      frameworkName: 'marathon',
+      reconciliationInterval: 60_000,
+      maxBodyBytes: 4 * 1024 * 1024,
+      logLevel: flags.logLevel,
+      leaderLease: 2000,
+    },
+    log,
+  )
+  return {
+    masterList: master.url,
+    appsUrl: apps.url,
+    appsList: apps.url,
+    lines: [`  master   ${master.url}   (Mesos v1 API: ${master.url}/api/v1/scheduler, state: ${master.url}/master/state)`],
+    async stop() {
+      await apps.stop()
+      await master.stop()
+    },
+  }
+}
+
+/** `dromos up` would not start: each line says why. */
+export class UpRefusedError extends Error {
+  constructor(readonly lines: readonly string[]) {
+    super(lines.join('\n'))
+  }
+}
+
+export async function runUp(flags: UpFlags): Promise<void> {
+  // A cluster that already runs holds these ports: say so, and start nothing.
+  const ha = flags.ha ? { masterPort: flags.masterPort, appsPort: flags.appsPort, etcdPort: flags.etcdPort } : undefined
+  const taken = await takenPorts([
+    ...(ha ? haMasterPorts(ha) : [flags.masterPort]).map((port) => ({ port, what: 'master', flag: '--master-port' })),
+    { port: flags.agentPort, what: 'agent', flag: '--agent-port' },
+    ...(ha ? haAppsPorts(ha) : [flags.appsPort]).map((port) => ({ port, what: 'apps', flag: '--apps-port' })),
+    ...(ha ? haEtcdPorts(ha).map((port) => ({ port, what: 'etcd', flag: '--etcd-port' })) : []),
+  ])
+  if (taken.length > 0) {
+    throw new UpRefusedError([...taken, 'a dromos cluster may already run: stop it (Ctrl-C in its terminal), or choose other ports with the flags above'])
+  }
+  const workDir = resolve(flags.workDir)
+  mkdirSync(workDir, { recursive: true })
+  const logFile = join(workDir, 'dromos.log')
+  const log = pino({ level: flags.logLevel }, pino.destination({ dest: logFile, sync: false, mkdir: true }))
+  const say = (line: string): void => void process.stdout.write(`${line}\n`)
+  say(`dromos up: state and logs in ${workDir}`)
+  const plane = ha
+    ? await startHaControlPlane({
+        ...ha,
+        workDir,
+        logLevel: flags.logLevel,
+        onRestart: (name, exit) => say(`dromos up: ${name} exited (${exit.signal ?? `code ${exit.code}`}); starting it again`),
+      })
+    : await startControlPlane(flags, workDir, log)
+  for (const line of plane.lines) say(line)
+  const masterUrl = parseMasterList(plane.masterList)[0]!
+  const agent = await startAgent(
+    {
+      master: plane.masterList,
       ip: '127.0.0.1',
       port: flags.agentPort,
       workDir: join(workDir, 'agent'),
@@ -456,26 +401,14 @@ export async function runUp(flags: UpFlags): Promise<void> {
     log,
   )
   say(`  agent    ${agent.url}   (sandboxes under ${join(workDir, 'agent')})`)
-  const apps = await startApps(
-    {
-      master: master.url,
-      ip: '127.0.0.1',
-      port: flags.appsPort,
-      workDir: join(workDir, 'apps'),
-      frameworkName: 'marathon',
-      reconciliationInterval: 60_000,
-      maxBodyBytes: 4 * 1024 * 1024,
-      logLevel: flags.logLevel,
-    },
-    log,
-  )
+  const apps = { url: plane.appsUrl }
   say(`  apps     ${apps.url}   (Marathon v2 API: ${apps.url}/v2/apps, events: ${apps.url}/v2/events)`)
-  say(webUiDir ? `  web UI   ${apps.url}/   (and the master's: ${master.url}/)` : '  web UI   not built: run make build')
+  say(webUiDir ? `  web UI   ${apps.url}/   (and the master's: ${masterUrl}/)` : '  web UI   not built: run make build')
   // The cluster is useful without a balancer: a busy port 80 only costs the balancer.
   const lb = flags.lb
     ? await startLb(
         {
-          apps: apps.url,
+          apps: plane.appsList,
           group: 'external',
           bindAddress: '0.0.0.0',
           httpPort: flags.lbHttpPort,
@@ -505,9 +438,9 @@ export async function runUp(flags: UpFlags): Promise<void> {
       }
     }
     await step('lb', async () => lb?.stop())
-    await step('apps', () => apps.stop())
+    // The agent stops before the control plane, so that the framework cannot replace its tasks.
     await step('agent', () => agent.stop({ destroyTasks: !flags.keepTasks }))
-    await step('master', () => master.stop())
+    await step('control plane', () => plane.stop())
     log.flush()
     if (failures.length > 0) throw new Error(failures.join('; '))
     say('dromos up: stopped.')

@@ -1,16 +1,18 @@
 // dromos lb: follows the apps framework's event stream and keeps HAProxy's backends equal to
-// the healthy, ready instances of the apps in its group. Events only say which app changed;
-// the app is then read again (see apps-follower.ts), so a lost or reordered event cannot leave
-// a wrong route.
+// the healthy, ready instances of the apps in its group. A task's status and health events
+// are applied to the copy of its app at once (event-patch.ts), and the app is read again after
+// each event all the same (see apps-follower.ts), so a lost or reordered event cannot leave a
+// wrong route for longer than that read takes.
 import type { Server as HttpServer } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { AppsFollower } from '../api/apps-follower.js'
+import type { AppsFollower, ChangeInfo, FollowedApp } from '../api/apps-follower.js'
 import { createAppsFollower } from '../api/apps-follower.js'
 import { createHostResolver } from '../api/host-address.js'
 import { createRouter, listen, sendJson, sendText } from '../api/http.js'
 import type { Clock } from '../core/clock.js'
+import { applyEvent } from './event-patch.js'
 import type { Haproxy } from './haproxy.js'
 import type { Applied } from './plan.js'
 import { planChange, renderConfig } from './plan.js'
@@ -21,6 +23,9 @@ import { bindArgsWanted, routes } from './routes.js'
 function localAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))
 }
+
+/** How long the machine's addresses are kept: asking costs about 0.3 ms, on every change. */
+const ADDRESSES_TTL_MS = 30_000
 
 export interface LoadBalancerOptions {
   readonly appsUrl: string
@@ -46,14 +51,29 @@ export interface LoadBalancerOptions {
   readonly alwaysReload?: boolean
 }
 
-/** One change applied to HAProxy: when the oldest event behind it arrived, and what it took. */
+/**
+ * One change applied to HAProxy: when the oldest event behind it arrived, and what it took.
+ * Times are of the wall clock in ms, with fractions, so that they compare with another
+ * process's on this machine.
+ */
 export interface RecentChange {
   readonly eventAt: number | undefined
+  /** The event was applied to the copy of its app directly, not only through a read. */
+  readonly patched: boolean
+  /** The latest read of one app behind it, when there was one: sent and answered. */
+  readonly read?: { readonly sentAt: number; readonly answeredAt: number }
+  /** The follower handed the change over (the change before it was applied by then). */
+  readonly handedAt: number
+  /** The routes were computed and the change planned: the commands (or the reload) went out. */
+  readonly plannedAt: number
   readonly appliedAt: number
   readonly applyMs: number
   readonly way: 'runtime' | 'reload'
   readonly commands: number
 }
+
+/** The wall clock with a fraction of a ms: what the steps of a change are stamped with. */
+const wallNow = (): number => performance.timeOrigin + performance.now()
 
 const RECENT_CHANGES = 50
 
@@ -127,8 +147,14 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
    */
   const bindVerdicts = new Map<string, { problem: string | undefined; at: number }>()
   const BIND_RECHECK_MS = 30_000
+  let addresses: { list: string[]; at: number } | undefined
+  function addressesNow(): string[] {
+    if (!addresses || clock.now() - addresses.at >= ADDRESSES_TTL_MS) addresses = { list: localAddresses(), at: clock.now() }
+    return addresses.list
+  }
 
-  async function applyRoutes(since?: number): Promise<void> {
+  async function applyRoutes(since?: number, info: ChangeInfo = { patched: false }): Promise<void> {
+    const handedAt = wallNow()
     const apps = [...follower.apps.values()] as unknown as LbApp[]
     for (const args of bindArgsWanted(apps)) {
       const known = bindVerdicts.get(args)
@@ -139,7 +165,7 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
       group: opts.group,
       reservedPorts: [opts.httpPort, opts.httpsPort, opts.appIdPort, opts.statsPort, apiPort],
       ...(opts.strict ? { strict: true } : {}),
-      localAddresses: localAddresses(),
+      localAddresses: addressesNow(),
       bindProblem: (args) => bindVerdicts.get(args)?.problem,
     })
     const rejected = wanted.rejected ?? []
@@ -168,14 +194,25 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     const change = planChange(applied, resolved)
     const way = change.reload || (opts.alwaysReload && change.commands.length > 0) ? 'reload' : change.commands.length > 0 ? 'runtime' : undefined
     if (way) {
-      const startedAt = performance.now()
+      const plannedAt = wallNow()
       if (way === 'reload') await haproxy.apply(render(change.next))
       else await haproxy.runtime(change.commands)
-      const ms = performance.now() - startedAt
+      const appliedAt = wallNow()
+      const ms = appliedAt - plannedAt
       if (way === 'reload') metrics.reloads.inc()
       else metrics.changes.inc(change.commands.filter((c) => c.includes(' state ')).length)
       metrics.applies.observe({ way }, ms / 1000)
-      recent.push({ eventAt: since, appliedAt: clock.now(), applyMs: Math.round(ms * 100) / 100, way, commands: change.commands.length })
+      recent.push({
+        eventAt: since,
+        patched: info.patched,
+        ...(info.read ? { read: info.read } : {}),
+        handedAt,
+        plannedAt,
+        appliedAt,
+        applyMs: Math.round(ms * 100) / 100,
+        way,
+        commands: change.commands.length,
+      })
       if (recent.length > RECENT_CHANGES) recent.shift()
     }
     applied = change.next
@@ -187,17 +224,19 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
   const follower: AppsFollower = createAppsFollower({
     appsUrl: opts.appsUrl,
     log,
-    now: () => clock.now(),
+    now: wallNow,
     onEvent: () => metrics.events.inc(),
     onRead: (ms) => metrics.reads.observe(ms / 1000),
-    onChange: async (since) => {
+    // The runtime API then applies a task's new state or health without waiting for a read.
+    patch: (app, e) => applyEvent(app as unknown as LbApp, e) as unknown as FollowedApp | undefined,
+    onChange: async (since, info) => {
       try {
-        await applyRoutes(since)
+        await applyRoutes(since, info)
       } catch (e) {
         metrics.errors.inc()
         throw e
       }
-      if (since !== undefined) metrics.lag.observe((clock.now() - since) / 1000)
+      if (since !== undefined) metrics.lag.observe((wallNow() - since) / 1000)
       metrics.resyncs.inc(follower.resyncs() - countedResyncs)
       countedResyncs = follower.resyncs()
     },

@@ -4,6 +4,7 @@
 // options, TLS and the order of the routing rules. Servers name the task's host (or its
 // container address); the shell resolves hosts to addresses.
 import { isIP } from 'node:net'
+import { mergeDeploymentGroups } from './deployment-groups.js'
 
 export interface LbTask {
   id: string
@@ -14,6 +15,8 @@ export interface LbTask {
   ipAddresses?: Array<{ ipAddress: string }>
   healthCheckResults?: Array<{ alive: boolean }>
   version?: string
+  /** The older colour's task of a blue/green deployment group that makes room for a new one. */
+  drain?: boolean
 }
 
 /** The fields of a Marathon health check that HAProxy's own checks follow. */
@@ -276,7 +279,7 @@ export function routes(apps: readonly LbApp[], opts: RoutesOptions): Routes {
   const rejected: RejectedRoute[] = []
   const taken = new Map<number, string>()
   const reserved = new Set(opts.reservedPorts ?? [])
-  for (const app of [...apps].sort((a, b) => a.id.localeCompare(b.id))) {
+  for (const app of mergeDeploymentGroups(apps, serves).sort((a, b) => a.id.localeCompare(b.id))) {
     const bridged = (app.networks ?? []).some((n) => n.mode !== 'host') && (app.container?.portMappings?.length ?? 0) > 0
     const ports = bridged
       ? (app.container?.portMappings ?? []).map((m) => ({ servicePort: m.servicePort, containerPort: m.containerPort, hasHostPort: m.hostPort !== undefined }))
@@ -320,7 +323,7 @@ export function routes(apps: readonly LbApp[], opts: RoutesOptions): Routes {
         modeLabel === 'http' || modeLabel === 'tcp' ? modeLabel : vhosts.length > 0 || path !== undefined || (hc !== undefined && HTTP_CHECKS.has(hc.protocol!)) ? 'http' : 'tcp'
       const servers: Server[] = []
       for (const t of app.tasks ?? []) {
-        const draining = DRAINING_STATES.has(t.state)
+        const draining = DRAINING_STATES.has(t.state) || (t.drain === true && serves(app, t))
         if (!draining && !serves(app, t)) continue
         let address = t.host
         let port = t.ports[n]

@@ -1,11 +1,10 @@
 // Agents: registration and re-registration (whose task report is the truth about the agent's
 // tasks), pings and unreachability, the agents of the registry after a master restart, and the
 // status updates agents send.
-import type { TaskStatusWire } from '../api/mesos.js'
 import { resourcesFromWire } from '../api/mesos.js'
-import type { AgentRegisteredWire } from '../api/internal.js'
+import type { AgentRegisteredWire, StatusUpdateWire, TaskResultWire } from '../api/internal.js'
 import { AgentInternalPath, pingPath } from '../api/internal.js'
-import { NotFoundError } from '../core/errors.js'
+import { ConflictError, NotFoundError } from '../core/errors.js'
 import { formatResources } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
 import type { MasterContext } from './context.js'
@@ -18,10 +17,11 @@ import { agentV1 } from './views.js'
 
 export interface Agents {
   registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire>
-  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void
+  /** An agent's status updates, in order; one result each (the agent sends a failed one again). */
+  agentStatusUpdates(agentId: string, updates: readonly StatusUpdateWire[]): TaskResultWire[]
   pingAgents(): Promise<void>
   pingRecoveredAgents(): Promise<void>
-  /** Drops the agents of the registry that have not re-registered by now. */
+  /** Marks the agents of the registry that have not re-registered by now unreachable. */
   expireRecoveredAgents(): Promise<void>
 }
 
@@ -29,11 +29,52 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
   const { state, opts, log } = ctx
   const { offers, updateTask } = deps
   let agentSeq = 0
+  // Registration attempts, so that a late one cannot undo a newer one. A request can reach the
+  // master long after its agent gave up on it: across a partition TCP keeps the bytes and
+  // delivers them once it heals, by then behind the attempt that succeeded. Taken, its task
+  // report (older) would call the tasks launched since gone, and they would run on unknown to
+  // anyone. Per agent process (run): the latest attempt number taken. Runs an agent left behind
+  // (it was started again) take nothing more.
+  const latestAttempt = new Map<string, number>()
+  const runOfAgent = new Map<string, string>()
+  const retiredRuns = new Set<string>()
+  const MAX_RETIRED_RUNS = 10_000
+
+  function checkAttempt(reg: AgentRegistration): void {
+    const a = reg.attempt
+    if (!a) return
+    const latest = latestAttempt.get(a.run)
+    if (retiredRuns.has(a.run) || (latest !== undefined && latest >= a.seq)) {
+      log.warn({ agentId: reg.agent_id, hostname: reg.hostname, run: a.run, attempt: a.seq, latest }, 'stale agent registration refused: a later one was taken')
+      throw new ConflictError(`Registration attempt ${a.seq} of agent run ${a.run} is older than one already taken`)
+    }
+  }
+
+  function noteRun(agentId: string, run: string): void {
+    const before = runOfAgent.get(agentId)
+    if (before !== undefined && before !== run) {
+      latestAttempt.delete(before)
+      retiredRuns.add(before)
+      if (retiredRuns.size > MAX_RETIRED_RUNS) retiredRuns.delete(retiredRuns.values().next().value!)
+    }
+    runOfAgent.set(agentId, run)
+  }
 
   async function registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire> {
+    checkAttempt(reg)
+    if (reg.attempt) latestAttempt.set(reg.attempt.run, reg.attempt.seq)
     const id = reg.agent_id ?? `${ctx.runId}-S${agentSeq++}`
+    // Tasks of a framework that was removed (while the agent was away, or before a master
+    // restart) are not taken back: the agent is told to shut that framework down, as Mesos does.
+    // Read before anything changes: from here to the tasks, nothing may wait, or a
+    // reconciliation in between would find the agent back without its tasks and call them gone.
+    const removed = new Set<string>()
+    for (const fid of new Set(reg.tasks.map((t) => t.framework_id))) if (!state.frameworks.has(fid) && (await state.wasRemoved(fid))) removed.add(fid)
+    // A later attempt may have come in while this one waited: it wins.
+    if (reg.attempt && latestAttempt.get(reg.attempt.run) !== reg.attempt.seq) checkAttempt(reg)
+    if (reg.attempt) noteRun(id, reg.attempt.run)
     // Offers made from the agent's old resources are no longer valid.
-    for (const o of [...state.offers.values()]) if (o.agentId === id) offers.rescind(o)
+    for (const o of state.offersOnAgent(id)) offers.rescind(o)
     applyNow(ctx, {
       type: 'agent-registered',
       agentId: id,
@@ -45,15 +86,10 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
       attributes: reg.attributes,
       version: reg.version ?? MASTER_VERSION,
     })
-    await state.written()
 
     // The agent's report is the truth about its tasks. Tasks the master thought were there and
     // that the agent does not know are gone.
     const reported = new Set<string>()
-    // Tasks of a framework that was removed (while the agent was away, or before a master
-    // restart) are not taken back: the agent is told to shut that framework down, as Mesos does.
-    const removed = new Set<string>()
-    for (const fid of new Set(reg.tasks.map((t) => t.framework_id))) if (!state.frameworks.has(fid) && (await state.wasRemoved(fid))) removed.add(fid)
     for (const t of reg.tasks) {
       if (removed.has(t.framework_id)) continue
       const k = taskKey(t.framework_id, t.task_info.task_id.value)
@@ -84,8 +120,8 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
         sendUpdate(ctx, state.frameworks.get(t.framework_id), statusOf(ctx, task, { source: 'SOURCE_MASTER', reason: 'REASON_AGENT_REREGISTERED', message: 'Agent re-registered' }))
       }
     }
-    for (const t of [...state.tasks.values()]) {
-      if (t.agentId !== id || reported.has(taskKey(t.frameworkId, t.taskId))) continue
+    for (const t of state.tasksOnAgent(id)) {
+      if (reported.has(taskKey(t.frameworkId, t.taskId))) continue
       const f = state.frameworks.get(t.frameworkId)
       const taskState = partitionAware(f) ? TaskState.GONE : TaskState.LOST
       const status = masterStatus(ctx, t.taskId, id, taskState, 'REASON_AGENT_REREGISTERED', 'Task is unknown to the agent after it re-registered')
@@ -101,19 +137,25 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
         (e: unknown) => log.warn({ err: e, agentId: id, frameworkId: fid }, 'failed to ask agent to shut a removed framework down'),
       )
     }
+    // The agent learns it is registered only once the registry has it.
+    await state.written()
     log.info({ agentId: id, hostname: reg.hostname, resources: formatResources(reg.resources), reregistered: !!reg.agent_id }, 'agent registered')
     emitOperator(ctx, { type: 'AGENT_ADDED', agent_added: { agent: agentV1(ctx.master(), state.agents.get(id)!) } })
     offers.allocateSoon()
     return { agent_id: id, ping_interval_ms: opts.agentPingTimeoutMs, master_id: ctx.runId }
   }
 
-  function markUnreachable(agent: AgentRecord): void {
+  async function markUnreachable(agent: AgentRecord): Promise<void> {
     const now = ctx.clock.now()
     log.warn({ agentId: agent.id, hostname: agent.hostname }, 'agent missed too many pings: unreachable')
     state.apply({ type: 'agent-unreachable', agentId: agent.id }, now)
-    for (const o of [...state.offers.values()]) if (o.agentId === agent.id) offers.rescind(o)
-    for (const t of state.tasks.values()) {
-      if (t.agentId !== agent.id || isTerminal(t.state)) continue
+    for (const o of state.offersOnAgent(agent.id)) offers.rescind(o)
+    // As Mesos's registrar: nobody is told before the registry has it.
+    await state.written()
+    // Back already (it re-registered meanwhile): its registration told the frameworks.
+    if (state.agents.get(agent.id)?.unreachableSince !== now) return
+    for (const t of state.tasksOnAgent(agent.id)) {
+      if (isTerminal(t.state)) continue
       const f = state.frameworks.get(t.frameworkId)
       const taskState = partitionAware(f) ? TaskState.UNREACHABLE : TaskState.LOST
       const status = masterStatus(ctx, t.taskId, agent.id, taskState, 'REASON_AGENT_REMOVED', 'Agent is unreachable')
@@ -126,7 +168,7 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
     for (const f of state.frameworks.values()) send(ctx, f, { type: 'FAILURE', failure: { agent_id: { value: agent.id } } })
   }
 
-  const pingUrl = (a: { id: string; ip: string; port: number }): string => `http://${a.ip}:${a.port}${pingPath(a.id, ctx.runId)}`
+  const pingUrl = (a: { id: string; ip: string; port: number }): string => `http://${a.ip}:${a.port}${pingPath(a.id, ctx.runId, `${opts.hostname}:${opts.port}`)}`
 
   /**
    * Pings the agents of the registry that have not re-registered. A ping names this master: an
@@ -136,7 +178,7 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
    */
   async function pingRecoveredAgents(): Promise<void> {
     await Promise.all(
-      [...state.recoveredAgents.values()].map(async (a) => {
+      [...state.recoveredAgents.values(), ...state.unreachableAgents.values()].map(async (a) => {
         try {
           const r = await fetch(pingUrl(a), { signal: AbortSignal.timeout(opts.agentPingTimeoutMs) })
           await r.arrayBuffer()
@@ -165,30 +207,42 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
         if (state.agents.get(a.id) !== a) return
         applyNow(ctx, { type: answered ? 'agent-ping-answered' : 'agent-ping-missed', agentId: a.id })
         const after = state.agents.get(a.id)
-        if (!answered && after && after.missedPings >= opts.maxAgentPingTimeouts && isActive(after)) markUnreachable(after)
+        if (!answered && after && after.missedPings >= opts.maxAgentPingTimeouts && isActive(after)) await markUnreachable(after)
       }),
     )
   }
 
-  function agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void {
+  function agentStatusUpdates(agentId: string, updates: readonly StatusUpdateWire[]): TaskResultWire[] {
     // An agent the master marked unreachable must re-register first: its registration is what
     // brings its tasks back (and tells the frameworks). An update that slipped in before it
     // would mark the task RUNNING quietly. The 404 makes the agent re-register and retry.
     const agent = state.agents.get(agentId)
-    if (agent && !isActive(agent)) throw new NotFoundError(`Agent ${agentId} is unreachable: re-register`)
-    const t = state.tasks.get(taskKey(frameworkId, status.task_id.value))
-    if (t && t.agentId === agentId) updateTask(t, status, latestState !== undefined ? { latestState } : {})
-    sendUpdate(ctx, state.frameworks.get(frameworkId), { ...status, agent_id: { value: agentId } })
+    if (!agent) throw new NotFoundError(`Unknown agent ${agentId}: re-register`)
+    if (!isActive(agent)) throw new NotFoundError(`Agent ${agentId} is unreachable: re-register`)
+    return updates.map(({ framework_id: frameworkId, status, latest_state: latestState }) => {
+      const taskId = status.task_id.value
+      try {
+        const t = state.tasks.get(taskKey(frameworkId, taskId))
+        if (t && t.agentId === agentId) updateTask(t, status, latestState !== undefined ? { latestState } : {})
+        sendUpdate(ctx, state.frameworks.get(frameworkId), { ...status, agent_id: { value: agentId } })
+        return { task_id: taskId }
+      } catch (e) {
+        log.warn({ err: e, agentId, frameworkId, taskId }, 'failed to take a status update')
+        return { task_id: taskId, error: (e as Error).message }
+      }
+    })
   }
 
   async function expireRecoveredAgents(): Promise<void> {
     for (const a of [...state.recoveredAgents.values()]) {
       if (ctx.stopped || state.agents.has(a.id)) continue
-      log.warn({ agentId: a.id, hostname: a.hostname }, 'agent did not re-register within the re-register timeout: removed from the registry')
+      log.warn({ agentId: a.id, hostname: a.hostname }, 'agent did not re-register within the re-register timeout: marked unreachable')
       applyNow(ctx, { type: 'recovered-agent-expired', agentId: a.id })
       await state.written()
+      // As Mesos's LostSlaveMessage: every framework hears that the agent is lost.
+      for (const f of state.frameworks.values()) send(ctx, f, { type: 'FAILURE', failure: { agent_id: { value: a.id } } })
     }
   }
 
-  return { registerAgent, agentStatusUpdate, pingAgents, pingRecoveredAgents, expireRecoveredAgents }
+  return { registerAgent, agentStatusUpdates, pingAgents, pingRecoveredAgents, expireRecoveredAgents }
 }

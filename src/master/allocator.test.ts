@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Resources } from '../core/resources.js'
-import { contains, equals } from '../core/resources.js'
+import { add, contains, equals } from '../core/resources.js'
 import type { AllocAgent, AllocFramework, AllocSnapshot } from './allocator.js'
-import { allocate } from './allocator.js'
+import { allocate, roleDominantShares, shareTotal } from './allocator.js'
 
 const res = (cpus: number, mem: number): Resources => ({ scalars: { cpus, mem }, ranges: { ports: [{ begin: 31000, end: 31010 }] } })
 
@@ -42,6 +42,24 @@ function snapshotOf(
 }
 
 describe('allocate', () => {
+  it('a pass over some of the agents, with the shares of the whole cluster, offers them as a pass over all of them would', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, minLength: 1, maxLength: 12 }), fc.uniqueArray(frameworkArb, { selector: (f) => f.id, maxLength: 4 }), fc.nat(), (agents, frameworks, cut) => {
+        const snap = snapshotOf(agents, frameworks)
+        // The agents before the cut are held in offers already, as a pass over the rest finds them.
+        const k = cut % snap.agents.length
+        const held = allocate({ ...snap, agents: snap.agents.slice(0, k), clusterTotal: shareTotal(snap.agents) })
+        const allocated = (fid: string): Record<string, ReturnType<typeof res>> => {
+          const out: Record<string, ReturnType<typeof res>> = {}
+          for (const h of held.filter((h) => h.frameworkId === fid)) out[h.role] = add(out[h.role] ?? res(0, 0), h.resources)
+          return out
+        }
+        const rest = { ...snap, agents: snap.agents.slice(k), frameworks: snap.frameworks.map((f) => ({ ...f, allocated: allocated(f.id) })) }
+        expect(allocate({ ...rest, clusterTotal: shareTotal(snap.agents) })).toEqual(allocate(snap).slice(held.length))
+      }),
+    )
+  })
+
   it('never offers more than an agent has free, and each agent at most once', () => {
     fc.assert(
       fc.property(fc.uniqueArray(agentArb, { selector: (a) => a.id, maxLength: 20 }), fc.uniqueArray(frameworkArb, { selector: (f) => f.id, maxLength: 5 }), (agents, frameworks) => {
@@ -148,5 +166,34 @@ describe('allocate', () => {
     const out = allocate({ agents, frameworks, roleWeights: { gold: 2 }, now: 0 })
     expect(out.filter((o) => o.role === 'gold')).toHaveLength(6)
     expect(out.filter((o) => o.role === 'bronze')).toHaveLength(3)
+  })
+})
+
+describe('roleDominantShares', () => {
+  it('is the largest fraction of the cluster a role holds, over the roles of all its frameworks', () => {
+    const agents = [{ total: res(4, 1000) }, { total: res(4, 1000) }]
+    const frameworks = [
+      { roles: ['web', 'idle'], allocated: { web: res(2, 100) } },
+      { roles: ['web'], allocated: { web: res(0, 900) } },
+      { roles: ['batch'], allocated: { batch: res(4, 0) } },
+    ]
+    // web: 2 of 8 CPUs, 1000 of 2000 MB; batch: 4 of 8 CPUs; idle holds nothing.
+    expect(roleDominantShares({ agents, frameworks })).toEqual({ web: 0.5, idle: 0, batch: 0.5 })
+  })
+
+  it('ranks roles as the allocator does: the next agent goes to the role of lowest share over weight', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 4 }), (a, b, weightA) => {
+        const frameworks: AllocFramework[] = [
+          { id: 'fa', roles: ['a'], suppressedRoles: [], allocated: { a: res(a, 0) }, refusals: {} },
+          { id: 'fb', roles: ['b'], suppressedRoles: [], allocated: { b: res(b, 0) }, refusals: {} },
+        ]
+        const agents: AllocAgent[] = [{ id: 'x', total: res(16, 1000), free: res(16 - a - b, 1000) }]
+        const shares = roleDominantShares({ agents, frameworks })
+        const weighted = { a: shares['a']! / weightA, b: shares['b']! }
+        const [got] = allocate({ agents, frameworks, roleWeights: { a: weightA }, now: 0 })
+        if (weighted.a !== weighted.b) expect(got?.role).toBe(weighted.a < weighted.b ? 'a' : 'b')
+      }),
+    )
   })
 })

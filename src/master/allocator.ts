@@ -28,6 +28,11 @@ export interface AllocFramework {
 
 export interface AllocSnapshot {
   readonly agents: readonly AllocAgent[]
+  /**
+   * What the shares are shares of: every active agent's total, also when `agents` holds only
+   * the few a pass is for. The sum of the agents' totals when absent.
+   */
+  readonly clusterTotal?: Resources
   readonly frameworks: readonly AllocFramework[]
   readonly roleWeights: Readonly<Record<string, number>>
   readonly now: number
@@ -47,6 +52,13 @@ export function isAllocatable(r: Resources): boolean {
   return scalar(r, 'cpus') >= 0.01 || scalar(r, 'mem') >= 32
 }
 
+/** The scalars of the agents' totals that shares are taken of, summed (no ranges: no share is of ports). */
+export function shareTotal(agents: Iterable<{ readonly total: Resources }>): Resources {
+  const scalars: Record<string, number> = {}
+  for (const a of agents) for (const kind of SHARE_KINDS) scalars[kind] = (scalars[kind] ?? 0) + scalar(a.total, kind)
+  return { scalars, ranges: {} }
+}
+
 export function dominantShare(allocated: Resources, total: Resources): number {
   let share = 0
   for (const kind of SHARE_KINDS) {
@@ -57,12 +69,29 @@ export function dominantShare(allocated: Resources, total: Resources): number {
 }
 
 /**
+ * Each role's dominant share of the cluster, as the allocator ranks roles (before weights):
+ * what the role's frameworks use or hold in offers, over the agents' totals. Mesos reports it
+ * as allocator/mesos/roles/<role>/shares/dominant.
+ */
+export function roleDominantShares(snapshot: {
+  readonly agents: ReadonlyArray<Pick<AllocAgent, 'total'>>
+  readonly frameworks: ReadonlyArray<Pick<AllocFramework, 'roles' | 'allocated'>>
+}): Record<string, number> {
+  const clusterTotal = snapshot.agents.reduce<Resources>((acc, a) => add(acc, a.total), { scalars: {}, ranges: {} })
+  const byRole = new Map<string, Resources>()
+  for (const f of snapshot.frameworks) for (const role of new Set([...f.roles, ...Object.keys(f.allocated)])) {
+    byRole.set(role, add(byRole.get(role) ?? { scalars: {}, ranges: {} }, f.allocated[role] ?? { scalars: {}, ranges: {} }))
+  }
+  return Object.fromEntries([...byRole].map(([role, r]) => [role, dominantShare(r, clusterTotal)]))
+}
+
+/**
  * One pass: every agent with allocatable free resources goes, whole, to the eligible
  * (role, framework) with the lowest weighted dominant share, visiting agents in the order given
  * (the caller shuffles them, so no agent is always first).
  */
 export function allocate(snapshot: AllocSnapshot): Allocation[] {
-  const clusterTotal = snapshot.agents.reduce<Resources>((acc, a) => add(acc, a.total), { scalars: {}, ranges: {} })
+  const clusterTotal = snapshot.clusterTotal ?? snapshot.agents.reduce<Resources>((acc, a) => add(acc, a.total), { scalars: {}, ranges: {} })
   const byFramework = new Map<string, Record<string, Resources>>()
   const byRole = new Map<string, Resources>()
   for (const f of snapshot.frameworks) {

@@ -5,6 +5,8 @@ import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { TaskStatusWire } from '../api/mesos.js'
 import { writeRecord } from '../api/http.js'
+import type { PostAnswer } from '../api/post-json.js'
+import { postJson } from '../api/post-json.js'
 import type { AgentCalls } from '../api/internal.js'
 import type { Clock } from '../core/clock.js'
 import type { MasterState } from './state.js'
@@ -90,11 +92,6 @@ export function masterStatus(ctx: MasterContext, taskId: string, agentId: string
   return s
 }
 
-export async function agentRequest<P extends keyof AgentCalls>(agent: AgentRecord, path: P, body: AgentCalls[P], timeoutMs = 10_000): Promise<Response> {
-  return fetch(`http://${agent.ip}:${agent.port}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  })
+export async function agentRequest<P extends keyof AgentCalls>(agent: AgentRecord, path: P, body: AgentCalls[P], timeoutMs = 10_000): Promise<PostAnswer> {
+  return postJson(`http://${agent.ip}:${agent.port}${path}`, JSON.stringify(body), { timeoutMs })
 }

@@ -62,11 +62,10 @@ export function createFrameworks(ctx: MasterContext, deps: { offers: Offers; upd
   async function removeFramework(f: FrameworkRecord, why: string): Promise<void> {
     log.info({ frameworkId: f.id, why }, 'removing framework')
     clearFailover(f.id)
-    for (const o of [...state.offers.values()]) if (o.frameworkId === f.id) offers.removeOffer(o.id)
+    for (const o of state.offersOfFramework(f.id)) offers.removeOffer(o.id)
     closeStream(f)
-    const agentIds = new Set([...state.tasks.values()].filter((t) => t.frameworkId === f.id).map((t) => t.agentId))
-    for (const t of [...state.tasks.values()]) {
-      if (t.frameworkId !== f.id) continue
+    const agentIds = new Set(state.tasksOfFramework(f.id).map((t) => t.agentId))
+    for (const t of state.tasksOfFramework(f.id)) {
       // A task that had ended already keeps its terminal state.
       if (!isTerminal(t.state)) {
         updateTask(t, masterStatus(ctx, t.taskId, t.agentId, TaskState.KILLED, 'REASON_FRAMEWORK_REMOVED', `Framework removed: ${why}`))
@@ -95,7 +94,7 @@ export function createFrameworks(ctx: MasterContext, deps: { offers: Offers; upd
     ctx.streams.delete(f.id)
     applyNow(ctx, { type: 'framework-disconnected', frameworkId: f.id })
     // Offers to a disconnected framework go back to the pool.
-    for (const o of [...state.offers.values()]) if (o.frameworkId === f.id) offers.removeOffer(o.id)
+    for (const o of state.offersOfFramework(f.id)) offers.removeOffer(o.id)
     log.info({ frameworkId: f.id, failoverTimeoutSeconds: f.info.failover_timeout }, 'framework disconnected')
     emitOperator(ctx, { type: 'FRAMEWORK_UPDATED', framework_updated: { framework: frameworkV1(ctx.master(), f) } })
     startFailover(f, f.info.failover_timeout * 1000, 'failover timeout elapsed')

@@ -1,20 +1,22 @@
 // The master's HTTP surface: the v1 scheduler and operator APIs, v0 JSON endpoints, metrics,
 // and the internal endpoints agents use.
-import type { Server } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import type { Server, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { AgentRegistration, FrameworkRecord, Master, TaskRecord } from './types.js'
+import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, TaskRecord } from './types.js'
 import { MASTER_VERSION } from './master.js'
 import { agentV1, frameworkV1, recoveredAgentV1, taskV1 } from './views.js'
-import { createRouter, listen, parseBody, sendJson, sendText, writeRecord } from '../api/http.js'
-import { AgentRegistrationSchema, AgentStatusSchema, MasterInternalPath } from '../api/internal.js'
+import type { RequestContext, Router } from '../api/http.js'
+import { createRouter, listen, parseBody, sendJson, sendJsonText, sendText, writeRecord } from '../api/http.js'
+import type { StatusUpdateWire, TaskResultsWire } from '../api/internal.js'
+import { AgentRegistrationSchema, AgentStatusUpdatesSchema, MasterInternalPath } from '../api/internal.js'
 import type { AttributeSchema } from '../api/mesos.js'
 import { resourcesFromWire, resourcesToWire, SchedulerCallSchema, v0Resources } from '../api/mesos.js'
 import { BadRequestError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
-import { ended } from './offers.js'
 import { renderPrometheus } from './prometheus.js'
 import { registerOperatorEndpoints } from './operator-endpoints.js'
 import { serveWebUi } from '../api/web-ui.js'
@@ -38,6 +40,11 @@ function v0Attributes(list: readonly z.infer<typeof AttributeSchema>[]): Record<
 const OperatorCallSchema = z.looseObject({ type: z.string() })
 
 export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> {
+  return listen({ router: createMasterRouter(opts), host: opts.host, port: opts.port, log: opts.log })
+}
+
+/** The routes of a leading master (a standby answers with standby.ts' router instead). */
+export function createMasterRouter(opts: Omit<MasterHttpOptions, 'host' | 'port'>): Router {
   const { master, log, maxBodyBytes } = opts
   const router = createRouter({ log })
 
@@ -112,10 +119,7 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
 
   // ---- v0 JSON ----
   const v0State = () => buildV0State(master)
-  router.on('GET', '/master/state', (ctx) => sendJson(ctx.res, 200, v0State()))
-  router.on('GET', '/master/state.json', (ctx) => sendJson(ctx.res, 200, v0State()))
-  router.on('GET', '/state.json', (ctx) => sendJson(ctx.res, 200, v0State()))
-  router.on('GET', '/state', (ctx) => sendJson(ctx.res, 200, v0State()))
+  for (const path of ['/master/state', '/master/state.json', '/state.json', '/state']) router.on('GET', path, (ctx) => sendV0State(ctx.res, master))
   router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0State().slaves }))
   router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0State().frameworks }))
   router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0State().frameworks.flatMap((f) => [...f.tasks, ...f.unreachable_tasks]) }))
@@ -137,23 +141,41 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
     ctx.res.end(renderPrometheus(master.metrics()))
   })
 
-  // ---- sandbox files, proxied to the agent that holds them ----
+  // ---- sandbox files and agent state, proxied to the agent that holds them ----
+  // A browser reaches the master, not necessarily the agents (nor do they answer CORS). The
+  // master relays GETs of the agent's read-only endpoints: /files/* by the agent in the path,
+  // as before, and /agent/{id}/... as DC/OS's Admin Router lays them out.
+  const relayToAgent = async (ctx: RequestContext, agent: AgentRecord, path: string): Promise<void> => {
+    const target = `http://${agent.ip}:${agent.port}${path}${ctx.url.search}`
+    let r: Response
+    try {
+      r = await fetch(target, { signal: AbortSignal.timeout(30_000) })
+    } catch (e) {
+      return sendText(ctx.res, 502, `Cannot reach agent ${agent.id} at ${agent.ip}:${agent.port}: ${(e as Error).message}`)
+    }
+    const body = Buffer.from(await r.arrayBuffer())
+    const headers: Record<string, string> = { 'Content-Length': String(body.length) }
+    for (const h of ['content-type', 'content-disposition']) {
+      const v = r.headers.get(h)
+      if (v) headers[h] = v
+    }
+    ctx.res.writeHead(r.status, headers)
+    ctx.res.end(body)
+  }
+  const agentOf = (id: string | undefined, what: string): AgentRecord => {
+    const agent = id === undefined ? undefined : master.agents.get(id)
+    if (!agent) throw new NotFoundError(`No agent holds '${what}'`)
+    return agent
+  }
   for (const op of ['browse', 'read', 'download']) {
     router.on('GET', `/files/${op}`, async (ctx) => {
       const path = ctx.url.searchParams.get('path') ?? ''
-      const m = /\/slaves\/([^/]+)\//.exec(path)
-      const agent = m ? master.agents.get(m[1]!) : undefined
-      if (!agent) throw new NotFoundError(`No agent holds '${path}'`)
-      const r = await fetch(`http://${agent.ip}:${agent.port}/files/${op}${ctx.url.search}`, { signal: AbortSignal.timeout(30_000) })
-      const body = Buffer.from(await r.arrayBuffer())
-      const headers: Record<string, string> = { 'Content-Length': String(body.length) }
-      for (const h of ['content-type', 'content-disposition']) {
-        const v = r.headers.get(h)
-        if (v) headers[h] = v
-      }
-      ctx.res.writeHead(r.status, headers)
-      ctx.res.end(body)
+      await relayToAgent(ctx, agentOf(/\/slaves\/([^/]+)\//.exec(path)?.[1], path), `/files/${op}`)
     })
+    router.on('GET', `/agent/:agentId/files/${op}`, (ctx) => relayToAgent(ctx, agentOf(ctx.params['agentId'], ctx.url.pathname), `/files/${op}`))
+  }
+  for (const what of ['state', 'state.json']) {
+    router.on('GET', `/agent/:agentId/${what}`, (ctx) => relayToAgent(ctx, agentOf(ctx.params['agentId'], ctx.url.pathname), `/${what}`))
   }
 
   // ---- agents ----
@@ -168,20 +190,22 @@ export async function startMasterHttp(opts: MasterHttpOptions): Promise<Server> 
       tasks: reg.tasks.map((t) => ({ framework_id: t.framework_id, task_info: t.task_info, state: t.state, ...(t.status ? { status: t.status as never } : {}) })),
       ...(reg.agent_id ? { agent_id: reg.agent_id } : {}),
       ...(reg.version ? { version: reg.version } : {}),
+      ...(reg.attempt ? { attempt: reg.attempt } : {}),
     }
     sendJson(ctx.res, 200, await master.registerAgent(registration))
   })
   router.on('POST', MasterInternalPath.status, async (ctx) => {
-    const body = await parseBody(ctx, AgentStatusSchema, maxBodyBytes)
-    if (!master.agents.has(body.agent_id)) throw new NotFoundError(`Unknown agent ${body.agent_id}: re-register`)
-    master.agentStatusUpdate(body.agent_id, body.framework_id, body.status as never, body.latest_state)
+    const body = await parseBody(ctx, AgentStatusUpdatesSchema, maxBodyBytes)
+    const results = master.agentStatusUpdates(body.agent_id, body.updates as StatusUpdateWire[])
+    if (!('single' in body)) return sendJson(ctx.res, 200, { results } satisfies TaskResultsWire)
+    const failed = results[0]?.error
+    if (failed !== undefined) throw new Error(failed)
     ctx.res.writeHead(202, { 'Content-Length': 0 })
     ctx.res.end()
   })
 
   serveWebUi(router, opts.staticDir)
-
-  return listen({ router, host: opts.host, port: opts.port, log })
+  return router
 }
 
 function versionInfo(): Record<string, unknown> {
@@ -231,10 +255,11 @@ export function buildOperatorState(master: Master) {
   }
 }
 
-export function buildV0State(master: Master) {
-  const { opts } = master
-  const pid = `master@${opts.ip}:${opts.port}`
-  const v0Task = (t: TaskRecord) => ({
+/** A framework's list of tasks in the v0 state: their JSON objects unless a caller encodes them otherwise (sendV0State). */
+type TasksAs<T> = (tasks: readonly TaskRecord[], v0Task: (t: TaskRecord) => V0Task) => T
+type V0Task = ReturnType<typeof v0TaskOf>
+
+const v0TaskOf = (t: TaskRecord) => ({
     id: t.taskId,
     name: t.info.name,
     framework_id: t.frameworkId,
@@ -247,13 +272,40 @@ export function buildV0State(master: Master) {
     ...(t.info.labels ? { labels: t.info.labels.labels } : {}),
     ...(t.info.container ? { container: t.info.container } : {}),
     ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
+})
+
+// Each task's v0 JSON, kept while its state and statuses are the ones it was encoded from (the
+// master replaces a task's statuses, never changes them in place): GET /master/state encodes
+// only the tasks that changed since it was last asked for, not ~10 MB of them for 10,000 tasks.
+const v0TaskJson = new WeakMap<TaskRecord, { state: string; statuses: TaskRecord['statuses']; json: string }>()
+/** Stands for an encoded list in the state's JSON until it is put in; no value a task carries holds it by chance. */
+const RAW_MARK = `dromos-raw-${randomUUID()}-`
+const RAW_MARKS = new RegExp(`"${RAW_MARK}(\\d+)"`, 'g')
+
+function sendV0State(res: ServerResponse, master: Master): void {
+  const lists: string[] = []
+  const state = buildV0State(master, (tasks) => {
+    const parts = tasks.map((t) => {
+      const kept = v0TaskJson.get(t)
+      if (kept && kept.state === t.state && kept.statuses === t.statuses) return kept.json
+      const json = JSON.stringify(v0TaskOf(t))
+      v0TaskJson.set(t, { state: t.state, statuses: t.statuses, json })
+      return json
+    })
+    lists.push(`[${parts.join(',')}]`)
+    return `${RAW_MARK}${lists.length - 1}`
   })
+  sendJsonText(res, 200, JSON.stringify(state).replace(RAW_MARKS, (_, i: string) => lists[Number(i)]!))
+}
+
+export function buildV0State<T = V0Task[]>(master: Master, tasksAs: TasksAs<T> = ((tasks, v0) => tasks.map(v0)) as TasksAs<T>) {
+  const { opts } = master
+  const pid = `master@${opts.ip}:${opts.port}`
   const frameworkV0 = (f: FrameworkRecord, active: boolean) => {
-    const tasks = [...master.tasks.values()].filter((t) => t.frameworkId === f.id)
-    let used: Resources = EMPTY
-    for (const t of tasks) if (!ended(t)) used = add(used, t.resources)
-    let offered: Resources = EMPTY
-    for (const o of master.offers.values()) if (o.frameworkId === f.id) offered = add(offered, o.resources)
+    const tasks = master.tasksOfFramework(f.id)
+    const used = [...master.frameworkUsed(f.id).values()].reduce<Resources>(add, EMPTY)
+    const frameworkOffers = master.offersOfFramework(f.id)
+    const offered = [...master.frameworkOffered(f.id).values()].reduce<Resources>(add, EMPTY)
     return {
       id: f.id,
       name: f.info.name,
@@ -276,10 +328,10 @@ export function buildV0State(master: Master) {
       used_resources: v0Resources(used),
       offered_resources: v0Resources(offered),
       // As Mesos: an unreachable task is listed apart, not among the tasks.
-      tasks: tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE').map(v0Task),
-      unreachable_tasks: tasks.filter((t) => t.state === 'TASK_UNREACHABLE').map(v0Task),
-      completed_tasks: [...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)].map(v0Task),
-      offers: [...master.offers.values()].filter((o) => o.frameworkId === f.id).map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
+      tasks: tasksAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
+      unreachable_tasks: tasksAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
+      completed_tasks: tasksAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
+      offers: frameworkOffers.map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
       executors: [],
       completed_executors: [],
     }
@@ -298,7 +350,7 @@ export function buildV0State(master: Master) {
     leader_info: master.masterInfo(),
     activated_slaves: agents.filter((a) => a.unreachableSince === undefined).length,
     deactivated_slaves: 0,
-    unreachable_slaves: agents.filter((a) => a.unreachableSince !== undefined).length,
+    unreachable_slaves: agents.filter((a) => a.unreachableSince !== undefined).length + master.unreachableAgents.size,
     log_dir: '',
     flags: master.opts.flags,
     slaves: agents

@@ -2,14 +2,13 @@
 // state and its one writer live in state.ts; this file wires the shell around it (agents.ts,
 // frameworks.ts, scheduler.ts, offers.ts) and owns the timers of the whole.
 import { newUuid } from '../core/ids.js'
-import type { Resources } from '../core/resources.js'
-import { add, EMPTY } from '../core/resources.js'
 import { TaskState } from '../core/task-state.js'
 import { createAgents } from './agents.js'
 import type { MasterContext } from './context.js'
 import { isActive, MASTER_VERSION } from './context.js'
 import { createFrameworks } from './frameworks.js'
-import { agentOffered, agentUsed, createOffers } from './offers.js'
+import { roleDominantShares, shareTotal } from './allocator.js'
+import { createOffers, frameworkAllocated } from './offers.js'
 import { createSchedulerCalls } from './scheduler.js'
 import { createMasterState } from './state.js'
 import { createUpdateTask } from './tasks.js'
@@ -57,14 +56,11 @@ export function createMaster(opts: MasterOptions): Master {
   }
 
   function metrics(): Record<string, number> {
-    let total: Resources = EMPTY
-    let used: Resources = EMPTY
     const activeAgents = [...state.agents.values()].filter(isActive)
-    for (const a of activeAgents) {
-      total = add(total, a.total)
-      used = add(used, agentUsed(state, a.id))
-    }
-    const count = (s: string): number => [...state.tasks.values()].filter((t) => t.state === s).length
+    // Scalars only: what is reported of them; adding up every agent's ports too cost a sort an agent.
+    const total = shareTotal(activeAgents)
+    const used = shareTotal(activeAgents.map((a) => ({ total: state.agentUsed(a.id) })))
+    const count = state.taskCount
     const connected = [...state.frameworks.values()].filter((f) => f.stream).length
     const { counters } = ctx
     const m: Record<string, number> = {
@@ -72,7 +68,7 @@ export function createMaster(opts: MasterOptions): Master {
       'master/uptime_secs': (clock.now() - startedAt) / 1000,
       'master/slaves_active': activeAgents.length,
       'master/slaves_connected': activeAgents.length,
-      'master/slaves_unreachable': state.agents.size - activeAgents.length,
+      'master/slaves_unreachable': state.agents.size - activeAgents.length + state.unreachableAgents.size,
       'master/frameworks_active': connected,
       'master/frameworks_connected': connected,
       'master/frameworks_disconnected': state.frameworks.size - connected,
@@ -89,6 +85,18 @@ export function createMaster(opts: MasterOptions): Master {
       'master/tasks_launched': counters.tasksLaunched,
       'master/invalid_calls': counters.invalidCalls,
     }
+    const runs = offers.allocationRuns()
+    const recent = [...runs.recentMs].sort((a, b) => a - b)
+    const at = (q: number): number => recent[Math.min(recent.length - 1, Math.floor(q * recent.length))] ?? 0
+    m['allocator/mesos/allocation_runs'] = runs.count
+    m['allocator/mesos/allocation_run_ms'] = runs.recentMs.at(-1) ?? 0
+    // As Mesos' timers, over the latest passes; the sum is of every pass, so that a reader can
+    // take the mean over an interval of its own.
+    m['allocator/mesos/allocation_run_ms/count'] = recent.length
+    m['allocator/mesos/allocation_run_ms/p50'] = at(0.5)
+    m['allocator/mesos/allocation_run_ms/p99'] = at(0.99)
+    m['allocator/mesos/allocation_run_ms/max'] = recent.at(-1) ?? 0
+    m['allocator/mesos/allocation_run_ms/sum'] = runs.totalMs
     // Running totals of terminal transitions, as Mesos' counters of the same names.
     for (const s of [TaskState.FINISHED, TaskState.FAILED, TaskState.KILLED, TaskState.LOST, TaskState.ERROR, TaskState.DROPPED, TaskState.GONE, TaskState.GONE_BY_OPERATOR]) {
       m[`master/tasks_${s.slice('TASK_'.length).toLowerCase()}`] = ctx.terminalCounts.get(s) ?? 0
@@ -97,6 +105,10 @@ export function createMaster(opts: MasterOptions): Master {
       m[`master/${kind}_total`] = total.scalars[kind] ?? 0
       m[`master/${kind}_used`] = used.scalars[kind] ?? 0
       m[`master/${kind}_percent`] = (total.scalars[kind] ?? 0) > 0 ? (used.scalars[kind] ?? 0) / total.scalars[kind]! : 0
+    }
+    const frameworks = [...state.frameworks.values()].map((f) => ({ roles: f.roles, allocated: frameworkAllocated(state, f.id) }))
+    for (const [role, share] of Object.entries(roleDominantShares({ agents: [{ total }], frameworks }))) {
+      m[`allocator/mesos/roles/${role}/shares/dominant`] = share
     }
     return m
   }
@@ -114,14 +126,15 @@ export function createMaster(opts: MasterOptions): Master {
     completedTasks: state.completedTasks,
     offers: state.offers,
     recoveredAgents: state.recoveredAgents,
+    unreachableAgents: state.unreachableAgents,
     async start() {
       // Agents in the registry keep their ids across a master restart; their tasks return when
       // they re-register. Frameworks keep their ids and may re-subscribe: a recovered framework
       // that never comes back is removed after its failover timeout.
       for (const f of await state.load(clock.now())) frameworks.awaitRecovered(f)
       // The agents of the registry are "recovered" until they re-register. They are asked to at
-      // once; one that does not within the re-register timeout is dropped from the registry
-      // (Mesos marks it unreachable; this master knows no tasks of it to mark).
+      // once; one that does not within the re-register timeout is marked unreachable in the
+      // registry, as Mesos does (this master knows no tasks of it to mark).
       if (state.recoveredAgents.size > 0) {
         log.info({ agents: [...state.recoveredAgents.keys()] }, 'recovered agents from the registry: waiting for them to re-register')
         setImmediate(() => void agents.pingRecoveredAgents())
@@ -149,9 +162,16 @@ export function createMaster(opts: MasterOptions): Master {
       }
     },
     registerAgent: agents.registerAgent,
-    agentStatusUpdate: agents.agentStatusUpdate,
-    agentUsed: (agentId) => agentUsed(state, agentId),
-    agentOffered: (agentId) => agentOffered(state, agentId),
+    agentStatusUpdates: agents.agentStatusUpdates,
+    agentUsed: state.agentUsed,
+    agentOffered: state.agentOffered,
+    frameworkUsed: state.frameworkUsed,
+    frameworkOffered: state.frameworkOffered,
+    tasksOnAgent: state.tasksOnAgent,
+    offersOnAgent: state.offersOnAgent,
+    tasksOfFramework: state.tasksOfFramework,
+    offersOfFramework: state.offersOfFramework,
+    taskCount: state.taskCount,
     masterInfo,
     onOperatorEvent(listener) {
       ctx.operatorListeners.add(listener)

@@ -4,38 +4,20 @@ import type { OfferWire } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY, subtract } from '../core/resources.js'
-import { isTerminal } from '../core/task-state.js'
 import type { Allocation } from './allocator.js'
-import { allocate } from './allocator.js'
+import { allocate, shareTotal } from './allocator.js'
 import type { MasterContext } from './context.js'
 import { applyNow, isActive, send } from './context.js'
 import type { MasterState } from './state.js'
-import type { AgentRecord, FrameworkRecord, OfferRecord, TaskRecord } from './types.js'
+import type { AgentRecord, FrameworkRecord, OfferRecord } from './types.js'
 import { isMultiRole } from './validation.js'
 
-/** A task holds its resources until it has ended on its agent, whatever the framework was told. */
-export function ended(t: Pick<TaskRecord, 'state' | 'latestState'>): boolean {
-  return isTerminal(t.latestState ?? t.state)
-}
+export { ended } from './state.js'
 
-export function agentUsed(state: MasterState, agentId: string): Resources {
-  let used: Resources = EMPTY
-  for (const t of state.tasks.values()) if (t.agentId === agentId && !ended(t)) used = add(used, t.resources)
-  return used
-}
-
-export function agentOffered(state: MasterState, agentId: string): Resources {
-  let offered: Resources = EMPTY
-  for (const o of state.offers.values()) if (o.agentId === agentId) offered = add(offered, o.resources)
-  return offered
-}
-
-function frameworkAllocated(state: MasterState, fid: string): Record<string, Resources> {
-  const out: Record<string, Resources> = {}
-  for (const t of state.tasks.values()) {
-    if (t.frameworkId === fid && !ended(t)) out[t.role] = add(out[t.role] ?? EMPTY, t.resources)
-  }
-  for (const o of state.offers.values()) if (o.frameworkId === fid) out[o.role] = add(out[o.role] ?? EMPTY, o.resources)
+/** What a framework holds per role, in tasks and in offers: its DRF share. */
+export function frameworkAllocated(state: MasterState, fid: string): Record<string, Resources> {
+  const out: Record<string, Resources> = Object.fromEntries(state.frameworkUsed(fid))
+  for (const [role, r] of state.frameworkOffered(fid)) out[role] = add(out[role] ?? EMPTY, r)
   return out
 }
 
@@ -57,22 +39,41 @@ function offerJson(o: OfferRecord, agent: AgentRecord, multiRole: boolean): Offe
 
 export interface Offers {
   runAllocation(): void
-  /** Runs an allocation pass shortly, once however many changes ask for it. */
-  allocateSoon(): void
+  /**
+   * Runs an allocation pass shortly, once however many changes ask for it: over the agents
+   * named, as Mesos' allocator does when resources of an agent come back (an ACCEPT's or
+   * DECLINE's), or over every agent when none are named (a REVIVE, a new framework or agent).
+   */
+  allocateSoon(agentIds?: Iterable<string>): void
   /** Removes an offer without telling its framework (it used, declined or lost it). */
   removeOffer(offerId: string): void
   /** Removes an offer and tells its framework so. */
   rescind(o: OfferRecord): void
   /** The framework's offers of these ids, removed; or why they cannot be used. */
   takeOffers(f: FrameworkRecord, ids: readonly { value: string }[]): OfferRecord[] | string
+  /** How long allocation passes take, as Mesos' allocator/mesos/allocation_run_ms timer. */
+  allocationRuns(): AllocationRuns
   stop(): void
 }
+
+export interface AllocationRuns {
+  readonly count: number
+  /** Of every pass since the master started. */
+  readonly totalMs: number
+  /** The durations of the latest passes, oldest first (at most RUN_WINDOW of them). */
+  readonly recentMs: readonly number[]
+}
+
+const RUN_WINDOW = 1000
 
 export function createOffers(ctx: MasterContext): Offers {
   const { state, opts, log } = ctx
   const timers = new Map<string, NodeJS.Timeout>()
   let offerSeq = 0
   let allocationSoon: NodeJS.Timeout | undefined
+  // The agents the pass asked for covers; undefined for every agent.
+  let soonAgents: Set<string> | undefined = new Set()
+  const runs = { count: 0, totalMs: 0, recentMs: [] as number[] }
 
   function removeOffer(offerId: string): void {
     const timer = timers.get(offerId)
@@ -88,17 +89,29 @@ export function createOffers(ctx: MasterContext): Offers {
     ctx.counters.offersRescinded++
   }
 
-  function runAllocation(): void {
+  function runAllocation(only?: ReadonlySet<string>): void {
     if (ctx.stopped) return
+    const t0 = performance.now()
+    allocationPass(only)
+    const ms = performance.now() - t0
+    runs.count++
+    runs.totalMs += ms
+    runs.recentMs.push(ms)
+    if (runs.recentMs.length > RUN_WINDOW) runs.recentMs.shift()
+  }
+
+  function allocationPass(only: ReadonlySet<string> | undefined): void {
     const now = ctx.clock.now()
-    const active = [...state.agents.values()].filter(isActive)
+    const all = [...state.agents.values()].filter(isActive)
+    const active = only ? [...only].flatMap((id) => state.agents.get(id) ?? []).filter(isActive) : all
     // Shuffle the agents so no agent is always offered first.
     for (let i = active.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1))
       ;[active[i], active[j]] = [active[j]!, active[i]!]
     }
     const allocations: Allocation[] = allocate({
-      agents: active.map((a) => ({ id: a.id, total: a.total, free: subtract(subtract(a.total, agentUsed(state, a.id)), agentOffered(state, a.id)) })),
+      clusterTotal: shareTotal(all),
+      agents: active.map((a) => ({ id: a.id, total: a.total, free: subtract(subtract(a.total, state.agentUsed(a.id)), state.agentOffered(a.id)) })),
       frameworks: [...state.frameworks.values()].map((f) => ({
         id: f.id,
         connected: f.stream !== undefined,
@@ -123,7 +136,7 @@ export function createOffers(ctx: MasterContext): Offers {
           if (state.offers.has(id)) {
             log.info({ offerId: id, frameworkId: offer.frameworkId }, 'offer timed out: rescinding')
             rescind(offer)
-            allocateSoon()
+            allocateSoon([offer.agentId])
           }
         }, opts.offerTimeoutMs)
         timer.unref()
@@ -139,11 +152,17 @@ export function createOffers(ctx: MasterContext): Offers {
     }
   }
 
-  function allocateSoon(): void {
-    if (allocationSoon || ctx.stopped) return
+  function allocateSoon(agentIds?: Iterable<string>): void {
+    if (ctx.stopped) return
+    if (!agentIds) soonAgents = undefined
+    else if (soonAgents) for (const id of agentIds) soonAgents.add(id)
+    if (allocationSoon) return
     allocationSoon = setTimeout(() => {
       allocationSoon = undefined
-      runAllocation()
+      const only = soonAgents
+      soonAgents = new Set()
+      // A pass over no agent offers nothing.
+      if (!only || only.size > 0) runAllocation(only)
     }, 1)
   }
 
@@ -167,11 +186,12 @@ export function createOffers(ctx: MasterContext): Offers {
   }
 
   return {
-    runAllocation,
+    runAllocation: () => runAllocation(),
     allocateSoon,
     removeOffer,
     rescind,
     takeOffers,
+    allocationRuns: () => runs,
     stop() {
       if (allocationSoon) clearTimeout(allocationSoon)
       for (const t of timers.values()) clearTimeout(t)

@@ -1,8 +1,10 @@
 // The calls of a subscribed framework other than SUBSCRIBE: ACCEPT, DECLINE, REVIVE, SUPPRESS,
 // KILL, SHUTDOWN, ACKNOWLEDGE, RECONCILE, MESSAGE, TEARDOWN and UPDATE_FRAMEWORK.
-import type { KillPolicy, SchedulerCall } from '../api/mesos.js'
+import type { KillPolicy, SchedulerCall, TaskInfo } from '../api/mesos.js'
 import { resourcesFromWire } from '../api/mesos.js'
-import { AgentInternalPath } from '../api/internal.js'
+import type { AcknowledgementWire } from '../api/internal.js'
+import { AgentInternalPath, TaskResultsSchema } from '../api/internal.js'
+import { createTickBatcher } from '../core/batches.js'
 import { assertNever, BadRequestError, ForbiddenError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, contains, EMPTY, formatResources, isEmpty, subtract } from '../core/resources.js'
@@ -13,7 +15,7 @@ import type { Frameworks } from './frameworks.js'
 import type { Offers } from './offers.js'
 import { taskKey } from './state.js'
 import type { UpdateTask } from './tasks.js'
-import type { FrameworkRecord, TaskRecord } from './types.js'
+import type { AgentRecord, FrameworkRecord, TaskRecord } from './types.js'
 import { validateFrameworkRoles, validateTask } from './validation.js'
 import { frameworkV1, taskV1 } from './views.js'
 
@@ -35,16 +37,27 @@ export function createSchedulerCalls(
     applyNow(ctx, { type: 'refusal-added', frameworkId: f.id, ...refused, refuseSeconds: seconds })
   }
 
+  // The acknowledgements of one turn of the event loop go to each agent in one request.
+  const forwardedAcks = createTickBatcher<AcknowledgementWire, void>({
+    send: async (agentId, acks) => {
+      const agent = state.agents.get(agentId)
+      if (!agent) throw new Error(`agent ${agentId} is gone`)
+      const r = await agentRequest(agent, AgentInternalPath.ack, { acks: [...acks] })
+      if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
+      await r.arrayBuffer()
+      return acks.map(() => undefined)
+    },
+  })
+
   async function acknowledge(f: FrameworkRecord, ack: NonNullable<SchedulerCall['acknowledge']>): Promise<void> {
     const agent = state.agents.get(ack.agent_id.value)
     if (!agent) throw new BadRequestError(`Unknown agent ${ack.agent_id.value}`)
     // An unreachable agent would hold the framework's call until the request times out; as in
     // Mesos the acknowledgement is dropped, and the agent re-sends the update once it is back.
     if (isActive(agent)) {
-      await agentRequest(agent, AgentInternalPath.ack, { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid }).then(
-        (r) => r.arrayBuffer(),
-        (e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'),
-      )
+      await forwardedAcks
+        .add(agent.id, { framework_id: f.id, task_id: ack.task_id.value, uuid: ack.uuid })
+        .catch((e: unknown) => log.warn({ err: e, agentId: agent.id }, 'failed to forward acknowledgement'))
     } else log.info({ agentId: agent.id, taskId: ack.task_id.value }, 'dropping acknowledgement for an unreachable agent')
     const t = state.tasks.get(taskKey(f.id, ack.task_id.value))
     if (t && t.pendingUuid === ack.uuid) {
@@ -62,6 +75,47 @@ export function createSchedulerCalls(
     const unsupported = [...new Set(body.operations.map((op) => op.type).filter((t) => t !== 'LAUNCH' && t !== 'LAUNCH_GROUP'))]
     // Refused before any offer is used, so the framework keeps its offers and can try again.
     if (unsupported.length > 0) throw new BadRequestError(`Operation${unsupported.length > 1 ? 's' : ''} ${unsupported.join(', ')} not supported by this master: only LAUNCH is`)
+  }
+
+  /**
+   * Sends the tasks of an ACCEPT to their agent in one request. A task that does not get there
+   * (no answer, or none for it) is DROPPED (LOST to a framework that is not partition-aware);
+   * one the agent refuses is in ERROR; each with an update of its own.
+   */
+  function sendLaunches(f: FrameworkRecord, agent: AgentRecord, tasks: readonly TaskInfo[]): void {
+    const fail = (ti: TaskInfo, state: string, reason: string, message: string): void => {
+      const t = ctx.state.tasks.get(taskKey(f.id, ti.task_id.value))
+      if (!t || t.state !== TaskState.STAGING) return
+      const status = masterStatus(ctx, ti.task_id.value, agent.id, state, reason, message)
+      updateTask(t, status)
+      applyNow(ctx, { type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
+      sendUpdate(ctx, f, status)
+    }
+    const lostState = partitionAware(f) ? TaskState.DROPPED : TaskState.LOST
+    void agentRequest(agent, AgentInternalPath.launch, { framework_id: f.id, framework_info: f.info, task_infos: [...tasks] })
+      .then(async (r) => {
+        if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
+        return TaskResultsSchema.parse(await r.json()).results
+      })
+      .then(
+        (results) => {
+          let failed = 0
+          tasks.forEach((ti, i) => {
+            const result = results[i]
+            if (result && result.error === undefined) return
+            failed++
+            log.warn({ taskId: ti.task_id.value, agentId: agent.id, error: result?.error }, 'agent did not take the task')
+            if (result) fail(ti, TaskState.ERROR, 'REASON_TASK_INVALID', result.error ?? '')
+            else fail(ti, lostState, 'REASON_AGENT_DISCONNECTED', 'Agent did not answer for the task')
+          })
+          if (failed > 0) offers.allocateSoon([agent.id])
+        },
+        (e: unknown) => {
+          log.warn({ err: e, tasks: tasks.length, agentId: agent.id }, 'failed to send tasks to agent')
+          for (const ti of tasks) fail(ti, lostState, 'REASON_AGENT_DISCONNECTED', `Failed to reach agent: ${(e as Error).message}`)
+          offers.allocateSoon([agent.id])
+        },
+      )
   }
 
   async function accept(f: FrameworkRecord, body: NonNullable<SchedulerCall['accept']>): Promise<void> {
@@ -89,6 +143,7 @@ export function createSchedulerCalls(
     const role = taken[0]!.role
     const agent = state.agents.get(agentId)
     let pool = taken.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
+    const sent: TaskInfo[] = []
     for (const ti of launches) {
       const resources = resourcesFromWire(ti.resources)
       const problem =
@@ -108,29 +163,18 @@ export function createSchedulerCalls(
       const task: TaskRecord = { taskId: ti.task_id.value, frameworkId: f.id, agentId, role, info: ti, resources, state: TaskState.STAGING, statuses: [status] }
       applyNow(ctx, { type: 'task-added', task })
       ctx.counters.tasksLaunched++
-      emitOperator(ctx, { type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
-      void agentRequest(agent, AgentInternalPath.launch, { framework_id: f.id, framework_info: f.info, task_info: ti })
-        .then(async (r) => {
-          if (!r.ok) throw new Error(`agent answered ${r.status}: ${await r.text()}`)
-          await r.arrayBuffer().catch(() => undefined)
-        })
-        .catch((e: unknown) => {
-          log.warn({ err: e, taskId: ti.task_id.value, agentId }, 'failed to send task to agent')
-          const t = state.tasks.get(taskKey(f.id, ti.task_id.value))
-          if (!t || t.state !== TaskState.STAGING) return
-          const lost = masterStatus(ctx, ti.task_id.value, agentId, partitionAware(f) ? TaskState.DROPPED : TaskState.LOST, 'REASON_AGENT_DISCONNECTED', `Failed to reach agent: ${(e as Error).message}`)
-          updateTask(t, lost)
-          applyNow(ctx, { type: 'task-removed', taskId: t.taskId, frameworkId: f.id })
-          sendUpdate(ctx, f, lost)
-          offers.allocateSoon()
-        })
+      // taskV1 is built only for someone to hear it: an ACCEPT storm has no operator listening.
+      if (ctx.operatorListeners.size > 0) emitOperator(ctx, { type: 'TASK_ADDED', task_added: { task: taskV1(task) } })
+      sent.push(ti)
     }
+    if (agent && sent.length > 0) sendLaunches(f, agent, sent)
     // What the accept did not use counts as declined.
     if (!isEmpty(pool)) addRefusal(f, { agentId, role, resources: pool }, body.filters?.refuse_seconds)
-    offers.allocateSoon()
+    offers.allocateSoon([agentId])
   }
 
   function decline(f: FrameworkRecord, body: NonNullable<SchedulerCall['decline']>): void {
+    const agents = new Set<string>()
     // As Master::decline: an offer that is no longer valid (rescinded, timed out, used, declined
     // already) is skipped, not an error; a framework cannot tell a late decline from a timely
     // one. An offer of another framework is skipped too: it is not this framework's to discard.
@@ -141,17 +185,17 @@ export function createSchedulerCalls(
         continue
       }
       offers.removeOffer(o.id)
+      agents.add(o.agentId)
       addRefusal(f, { agentId: o.agentId, role: o.role, resources: o.resources }, body.filters?.refuse_seconds)
       ctx.counters.offersDeclined++
     }
-    offers.allocateSoon()
+    offers.allocateSoon(agents)
   }
 
   function reconcile(f: FrameworkRecord, body: NonNullable<SchedulerCall['reconcile']>): void {
     const pa = partitionAware(f)
     if (body.tasks.length === 0) {
-      for (const t of state.tasks.values()) {
-        if (t.frameworkId !== f.id) continue
+      for (const t of state.tasksOfFramework(f.id)) {
         sendUpdate(ctx, f, statusOf(ctx, t, { source: 'SOURCE_MASTER', reason: 'REASON_RECONCILIATION' }))
       }
       return
@@ -171,11 +215,16 @@ export function createSchedulerCalls(
         continue
       }
       const agent = agentId ? state.agents.get(agentId) : undefined
+      // As Mesos: a task on an agent marked unreachable is unreachable (LOST to a framework
+      // that is not partition-aware) since the agent was, whether or not this master knows it.
+      const unreachableSince = agent ? agent.unreachableSince : agentId ? state.unreachableAgents.get(agentId)?.unreachableAt : undefined
       let answer: string
-      if (agent && !isActive(agent)) answer = pa ? TaskState.UNREACHABLE : TaskState.LOST
+      if (unreachableSince !== undefined) answer = pa ? TaskState.UNREACHABLE : TaskState.LOST
       else if (agent) answer = pa ? TaskState.GONE : TaskState.LOST
       else answer = pa ? TaskState.UNKNOWN : TaskState.LOST
-      sendUpdate(ctx, f, masterStatus(ctx, ref.task_id.value, agentId, answer, 'REASON_RECONCILIATION', 'Reconciliation: task is unknown'))
+      const status = masterStatus(ctx, ref.task_id.value, agentId, answer, 'REASON_RECONCILIATION', 'Reconciliation: task is unknown')
+      if (unreachableSince !== undefined && answer === TaskState.UNREACHABLE) status.unreachable_time = { nanoseconds: unreachableSince * 1e6 }
+      sendUpdate(ctx, f, status)
     }
   }
 

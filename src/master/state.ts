@@ -6,11 +6,21 @@ import type { Logger } from 'pino'
 import type { FrameworkInfo } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
+import type { Resources } from '../core/resources.js'
+import { EMPTY } from '../core/resources.js'
+import type { Tally } from '../core/tally.js'
+import { createTally } from '../core/tally.js'
+import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
 import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, Refusal, TaskRecord } from './types.js'
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
+
+/** A task holds its resources until it has ended on its agent, whatever the framework was told. */
+export function ended(t: Pick<TaskRecord, 'state' | 'latestState'>): boolean {
+  return isTerminal(t.latestState ?? t.state)
+}
 
 /** The roles a framework asks for: MULTI_ROLE's `roles`, else the legacy `role`. */
 export function rolesOf(info: FrameworkInfo): string[] {
@@ -35,17 +45,125 @@ export interface MasterState extends MasterViews {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+type FrameworkEntry = Omit<Mutable<FrameworkRecord>, 'refusals'> & { refusals: Map<string, readonly Refusal[]> }
+
+/**
+ * What the tasks and offers of one agent, or of one framework, add up to, kept by `apply` as
+ * they come, change and go, so that a reader pays for one agent what that agent holds, not what
+ * the cluster holds. Keyed by id whether or not the agent or framework is known: an agent may
+ * report tasks of a framework the master does not know (yet).
+ */
+interface Holdings {
+  readonly taskKeys: Set<string>
+  readonly offerIds: Set<string>
+  /** Per role for a framework; one entry, under '', for an agent. */
+  readonly used: Map<string, Tally>
+  readonly offered: Map<string, Tally>
+}
+
+const newHoldings = (): Holdings => ({ taskKeys: new Set(), offerIds: new Set(), used: new Map(), offered: new Map() })
+
+function tallyOf(m: Map<string, Tally>, role: string): Tally {
+  let t = m.get(role)
+  if (!t) m.set(role, (t = createTally()))
+  return t
+}
+
+function takeBack(m: Map<string, Tally>, role: string, r: Resources): void {
+  const t = m.get(role)
+  if (!t) return
+  t.remove(r)
+  if (t.empty) m.delete(role)
+}
+
+const totalsOf = (m: ReadonlyMap<string, Tally> | undefined): ReadonlyMap<string, Resources> => new Map([...(m ?? [])].map(([role, t]) => [role, t.total()]))
 
 export function createMasterState(opts: { store: Store; log: Logger }): MasterState {
   const { store, log } = opts
   const agents = new Map<string, Mutable<AgentRecord>>()
-  const frameworks = new Map<string, Mutable<FrameworkRecord>>()
+  const frameworks = new Map<string, FrameworkEntry>()
   const completedFrameworks: FrameworkRecord[] = []
   const tasks = new Map<string, Mutable<TaskRecord>>()
   const completedTasks: TaskRecord[] = []
   const offers = new Map<string, OfferRecord>()
   const recoveredAgents = new Map<string, RecoveredAgent>()
+  const unreachableAgents = new Map<string, RecoveredAgent>()
   const removedFrameworkIds = new Set<string>()
+  const byAgent = new Map<string, Holdings>()
+  const byFramework = new Map<string, Holdings>()
+  const taskCounts = new Map<string, number>()
+
+  const holdings = (m: Map<string, Holdings>, id: string): Holdings => {
+    let h = m.get(id)
+    if (!h) m.set(id, (h = newHoldings()))
+    return h
+  }
+  const dropIfEmpty = (m: Map<string, Holdings>, id: string): void => {
+    const h = m.get(id)
+    if (h && h.taskKeys.size === 0 && h.offerIds.size === 0) m.delete(id)
+  }
+  // A task's part in the sums and counts: taken out before `apply` changes it, put back after.
+  const countTask = (t: TaskRecord, sign: 1 | -1): void => {
+    taskCounts.set(t.state, (taskCounts.get(t.state) ?? 0) + sign)
+    if (taskCounts.get(t.state) === 0) taskCounts.delete(t.state)
+    if (ended(t)) return
+    if (sign > 0) {
+      tallyOf(holdings(byAgent, t.agentId).used, '').add(t.resources)
+      tallyOf(holdings(byFramework, t.frameworkId).used, t.role).add(t.resources)
+    } else {
+      takeBack(holdings(byAgent, t.agentId).used, '', t.resources)
+      takeBack(holdings(byFramework, t.frameworkId).used, t.role, t.resources)
+    }
+  }
+  const addTask = (k: string, t: Mutable<TaskRecord>): void => {
+    removeTask(k)
+    tasks.set(k, t)
+    holdings(byAgent, t.agentId).taskKeys.add(k)
+    holdings(byFramework, t.frameworkId).taskKeys.add(k)
+    countTask(t, 1)
+  }
+  function removeTask(k: string): TaskRecord | undefined {
+    const t = tasks.get(k)
+    if (!t) return undefined
+    countTask(t, -1)
+    tasks.delete(k)
+    holdings(byAgent, t.agentId).taskKeys.delete(k)
+    holdings(byFramework, t.frameworkId).taskKeys.delete(k)
+    dropIfEmpty(byAgent, t.agentId)
+    dropIfEmpty(byFramework, t.frameworkId)
+    return t
+  }
+  /** Changes a task in place, keeping the sums: `fn` may change its state, not its agent, framework, role or resources. */
+  const changeTask = (k: string, fn: (t: Mutable<TaskRecord>) => void): void => {
+    const t = tasks.get(k)
+    if (!t) return
+    countTask(t, -1)
+    fn(t)
+    countTask(t, 1)
+  }
+  const addOffer = (o: OfferRecord): void => {
+    removeOffer(o.id)
+    offers.set(o.id, o)
+    const a = holdings(byAgent, o.agentId)
+    const f = holdings(byFramework, o.frameworkId)
+    a.offerIds.add(o.id)
+    f.offerIds.add(o.id)
+    tallyOf(a.offered, '').add(o.resources)
+    tallyOf(f.offered, o.role).add(o.resources)
+  }
+  function removeOffer(id: string): void {
+    const o = offers.get(id)
+    if (!o) return
+    offers.delete(id)
+    const a = holdings(byAgent, o.agentId)
+    const f = holdings(byFramework, o.frameworkId)
+    a.offerIds.delete(id)
+    f.offerIds.delete(id)
+    takeBack(a.offered, '', o.resources)
+    takeBack(f.offered, o.role, o.resources)
+    dropIfEmpty(byAgent, o.agentId)
+    dropIfEmpty(byFramework, o.frameworkId)
+  }
 
   // Writes reach the store in the order the commands were applied. Nobody need await them.
   const writes = createWriteQueue((e: unknown) => log.error({ err: e }, 'master store write failed'))
@@ -55,20 +173,39 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     persist(() => store.put(`frameworks/${rec.id}`, rec))
   }
 
+  /** What the registry keeps of an agent. */
+  const registryEntry = (agent: AgentRecord): RecoveredAgent => ({
+    id: agent.id,
+    hostname: agent.hostname,
+    ip: agent.ip,
+    port: agent.port,
+    registeredAt: agent.registeredAt,
+    resources: resourcesToWire(agent.total),
+    attributes: [...agent.attributes],
+  })
+
   function apply(cmd: MasterCommand, at: number): void {
     switch (cmd.type) {
       case 'agents-recovered':
-        for (const a of cmd.agents) if (!agents.has(a.id)) recoveredAgents.set(a.id, { ...a })
+        for (const a of cmd.agents) {
+          if (agents.has(a.id)) continue
+          if (a.unreachableAt !== undefined) unreachableAgents.set(a.id, { ...a })
+          else recoveredAgents.set(a.id, { ...a })
+        }
         return
       case 'recovered-agent-expired': {
+        const a = recoveredAgents.get(cmd.agentId)
+        if (!a) return
         recoveredAgents.delete(cmd.agentId)
-        const id = cmd.agentId
-        persist(() => store.delete(`agents/${id}`))
+        const entry: RecoveredAgent = { ...a, unreachableAt: at }
+        unreachableAgents.set(entry.id, entry)
+        persist(() => store.put(`agents/${entry.id}`, entry))
         return
       }
       case 'agent-registered': {
-        const existing = agents.get(cmd.agentId) ?? recoveredAgents.get(cmd.agentId)
+        const existing = agents.get(cmd.agentId) ?? recoveredAgents.get(cmd.agentId) ?? unreachableAgents.get(cmd.agentId)
         recoveredAgents.delete(cmd.agentId)
+        unreachableAgents.delete(cmd.agentId)
         const agent: AgentRecord = {
           id: cmd.agentId,
           hostname: cmd.hostname,
@@ -82,15 +219,7 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
           ...(cmd.reregistered ? { reregisteredAt: at } : {}),
         }
         agents.set(agent.id, agent)
-        const entry: RecoveredAgent = {
-          id: agent.id,
-          hostname: agent.hostname,
-          ip: agent.ip,
-          port: agent.port,
-          registeredAt: agent.registeredAt,
-          resources: resourcesToWire(agent.total),
-          attributes: [...agent.attributes],
-        }
+        const entry = registryEntry(agent)
         persist(() => store.put(`agents/${entry.id}`, entry))
         return
       }
@@ -106,7 +235,11 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
       }
       case 'agent-unreachable': {
         const a = agents.get(cmd.agentId)
-        if (a) a.unreachableSince = at
+        if (!a) return
+        a.unreachableSince = at
+        // In the registry too, so that a new leader knows it for unreachable from the start.
+        const entry: RecoveredAgent = { ...registryEntry(a), unreachableAt: at }
+        persist(() => store.put(`agents/${entry.id}`, entry))
         return
       }
       case 'framework-recovered':
@@ -114,7 +247,7 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
         return
       case 'framework-subscribed': {
         const known = frameworks.get(cmd.frameworkId)
-        const f: Mutable<FrameworkRecord> = known ?? { id: cmd.frameworkId, info: cmd.info, roles: [], suppressedRoles: new Set(), refusals: new Map(), registeredAt: at }
+        const f: FrameworkEntry = known ?? { id: cmd.frameworkId, info: cmd.info, roles: [], suppressedRoles: new Set(), refusals: new Map(), registeredAt: at }
         f.info = cmd.info
         f.roles = rolesOf(cmd.info)
         if (known || cmd.resubscribed) f.reregisteredAt = at
@@ -161,7 +294,8 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
         const f = frameworks.get(cmd.frameworkId)
         if (!f || cmd.refuseSeconds <= 0) return
         const others = (f.refusals.get(cmd.agentId) ?? []).filter((r) => r.role !== cmd.role)
-        f.refusals = new Map(f.refusals).set(cmd.agentId, [...others, { role: cmd.role, resources: cmd.resources, until: at + cmd.refuseSeconds * 1000 }])
+        // In place: a copy per refusal would cost the number of agents on every ACCEPT.
+        f.refusals.set(cmd.agentId, [...others, { role: cmd.role, resources: cmd.resources, until: at + cmd.refuseSeconds * 1000 }])
         return
       }
       case 'roles-suppressed': {
@@ -183,42 +317,41 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
         return
       }
       case 'offer-created':
-        offers.set(cmd.offer.id, { ...cmd.offer, createdAt: at })
+        addOffer({ ...cmd.offer, createdAt: at })
         return
       case 'offer-removed':
-        offers.delete(cmd.offerId)
+        removeOffer(cmd.offerId)
         return
-      case 'task-added':
-        tasks.set(taskKey(cmd.task.frameworkId, cmd.task.taskId), { ...cmd.task })
-        return
-      case 'task-status': {
-        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
-        if (!t) return
-        t.state = cmd.status.state
-        if (cmd.latestState !== undefined && cmd.latestState !== cmd.status.state) t.latestState = cmd.latestState
-        else delete t.latestState
-        // As Mesos' Master::updateTask: a status of the same state as the latest one (a re-sent
-        // update, a health change) replaces it, so the list keeps one status per transition.
-        const kept = t.statuses.at(-1)?.state === cmd.status.state ? t.statuses.slice(0, -1) : t.statuses
-        t.statuses = [...kept, cmd.status].slice(-MAX_STATUSES)
-        if (cmd.status.uuid) t.pendingUuid = cmd.status.uuid
+      case 'task-added': {
+        const k = taskKey(cmd.task.frameworkId, cmd.task.taskId)
+        addTask(k, { ...cmd.task })
         return
       }
-      case 'task-state-reported': {
-        const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
-        if (t) t.state = cmd.state
+      case 'task-status':
+        changeTask(taskKey(cmd.frameworkId, cmd.taskId), (t) => {
+          t.state = cmd.status.state
+          if (cmd.latestState !== undefined && cmd.latestState !== cmd.status.state) t.latestState = cmd.latestState
+          else delete t.latestState
+          // As Mesos' Master::updateTask: a status of the same state as the latest one (a re-sent
+          // update, a health change) replaces it, so the list keeps one status per transition.
+          const kept = t.statuses.at(-1)?.state === cmd.status.state ? t.statuses.slice(0, -1) : t.statuses
+          t.statuses = [...kept, cmd.status].slice(-MAX_STATUSES)
+          if (cmd.status.uuid) t.pendingUuid = cmd.status.uuid
+        })
         return
-      }
+      case 'task-state-reported':
+        changeTask(taskKey(cmd.frameworkId, cmd.taskId), (t) => {
+          t.state = cmd.state
+        })
+        return
       case 'task-acknowledged': {
         const t = tasks.get(taskKey(cmd.frameworkId, cmd.taskId))
         if (t?.pendingUuid === cmd.uuid) delete t.pendingUuid
         return
       }
       case 'task-removed': {
-        const k = taskKey(cmd.frameworkId, cmd.taskId)
-        const t = tasks.get(k)
+        const t = removeTask(taskKey(cmd.frameworkId, cmd.taskId))
         if (!t) return
-        tasks.delete(k)
         completedTasks.push(t)
         if (completedTasks.length > MAX_COMPLETED_TASKS) completedTasks.shift()
         return
@@ -236,7 +369,17 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     completedTasks,
     offers,
     recoveredAgents,
+    unreachableAgents,
     removedFrameworkIds,
+    agentUsed: (id) => byAgent.get(id)?.used.get('')?.total() ?? EMPTY,
+    agentOffered: (id) => byAgent.get(id)?.offered.get('')?.total() ?? EMPTY,
+    frameworkUsed: (id) => totalsOf(byFramework.get(id)?.used),
+    frameworkOffered: (id) => totalsOf(byFramework.get(id)?.offered),
+    tasksOnAgent: (id) => [...(byAgent.get(id)?.taskKeys ?? [])].map((k) => tasks.get(k)!),
+    offersOnAgent: (id) => [...(byAgent.get(id)?.offerIds ?? [])].map((o) => offers.get(o)!),
+    tasksOfFramework: (id) => [...(byFramework.get(id)?.taskKeys ?? [])].map((k) => tasks.get(k)!),
+    offersOfFramework: (id) => [...(byFramework.get(id)?.offerIds ?? [])].map((o) => offers.get(o)!),
+    taskCount: (state) => taskCounts.get(state) ?? 0,
     apply,
     written: writes.written,
     async load(at) {

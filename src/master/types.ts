@@ -2,7 +2,7 @@
 // layer and the views read it through.
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import type { AgentRegisteredWire } from '../api/internal.js'
+import type { AgentRegisteredWire, StatusUpdateWire, TaskResultWire } from '../api/internal.js'
 import type { AttributeWire, FrameworkInfo, ResourceWire, SchedulerCall, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import type { Clock } from '../core/clock.js'
 import type { Resources } from '../core/resources.js'
@@ -40,6 +40,8 @@ export interface RecoveredAgent {
   /** The agent's total resources and attributes when it last registered (wire shapes). */
   readonly resources?: ResourceWire[]
   readonly attributes?: AttributeWire[]
+  /** When a master marked it unreachable (ms): a new leader takes it for unreachable at once. */
+  readonly unreachableAt?: number
 }
 
 // The records are read-only outside src/master/state.ts: only its `apply` changes them.
@@ -120,6 +122,8 @@ export interface AgentRegistration {
   attributes: AttributeWire[]
   version?: string
   tasks: Array<{ framework_id: string; task_info: TaskInfo; state: string; status?: TaskStatusWire }>
+  /** The agent process and its attempt number (see AgentRegistrationSchema): older attempts are refused. */
+  attempt?: { run: string; seq: number }
 }
 
 /**
@@ -130,7 +134,7 @@ export interface AgentRegistration {
 export type MasterCommand =
   /** Agents of the registry, read from the store when the master starts. */
   | { type: 'agents-recovered'; agents: readonly RecoveredAgent[] }
-  /** A recovered agent that did not re-register in time: dropped from the registry. */
+  /** A recovered agent that did not re-register in time: marked unreachable in the registry, as Mesos does. */
   | { type: 'recovered-agent-expired'; agentId: string }
   /** An agent registered (no agent_id) or re-registered: it is active again, with these resources. */
   | {
@@ -182,6 +186,28 @@ export interface MasterViews {
   readonly offers: ReadonlyMap<string, OfferRecord>
   /** Agents of the registry that have not re-registered since this master started. */
   readonly recoveredAgents: ReadonlyMap<string, RecoveredAgent>
+  /**
+   * Agents of the registry marked unreachable and not registered with this master: those that
+   * did not re-register in time, and those an earlier master had marked so.
+   */
+  readonly unreachableAgents: ReadonlyMap<string, RecoveredAgent>
+  // What follows is kept up to date as the state changes: each costs what the one agent or
+  // framework holds, never a scan of the cluster's tasks or offers.
+  /** What the agent's tasks that have not ended (on the agent) use. */
+  agentUsed(agentId: string): Resources
+  /** What the outstanding offers of the agent hold. */
+  agentOffered(agentId: string): Resources
+  /** What the framework's tasks that have not ended use, per role. */
+  frameworkUsed(frameworkId: string): ReadonlyMap<string, Resources>
+  /** What the framework's outstanding offers hold, per role. */
+  frameworkOffered(frameworkId: string): ReadonlyMap<string, Resources>
+  /** The tasks on the agent, ended or not, as long as the master keeps them. */
+  tasksOnAgent(agentId: string): TaskRecord[]
+  offersOnAgent(agentId: string): OfferRecord[]
+  tasksOfFramework(frameworkId: string): TaskRecord[]
+  offersOfFramework(frameworkId: string): OfferRecord[]
+  /** How many of the tasks the master keeps are in this state. */
+  taskCount(state: string): number
 }
 
 export interface Master extends MasterViews {
@@ -193,9 +219,7 @@ export interface Master extends MasterViews {
   subscribe(call: SchedulerCall, res: ServerResponse, acceptsRecordIo: boolean): Promise<void>
   handleCall(call: SchedulerCall, streamId: string | undefined): Promise<void>
   registerAgent(reg: AgentRegistration): Promise<AgentRegisteredWire>
-  agentStatusUpdate(agentId: string, frameworkId: string, status: TaskStatusWire, latestState?: string): void
-  agentUsed(agentId: string): Resources
-  agentOffered(agentId: string): Resources
+  agentStatusUpdates(agentId: string, updates: readonly StatusUpdateWire[]): TaskResultWire[]
   masterInfo(): Record<string, unknown>
   onOperatorEvent(listener: (e: OperatorEvent) => void): () => void
   metrics(): Record<string, number>

@@ -5,7 +5,6 @@ import type { AgentRecord, FrameworkRecord, Master, OfferRecord, RecoveredAgent,
 import { resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
-import { ended } from './offers.js'
 
 export const timeInfo = (ms: number): { nanoseconds: number } => ({ nanoseconds: Math.round(ms) * 1e6 })
 
@@ -53,9 +52,8 @@ export function offerV1(master: Master, o: OfferRecord): Record<string, unknown>
  * what the framework's tasks use and offered_resources what it holds in offers.
  */
 export function frameworkV1(master: Master, f: FrameworkRecord, connected = !!f.stream): Record<string, unknown> {
-  let used: Resources = EMPTY
-  for (const t of master.tasks.values()) if (t.frameworkId === f.id && !ended(t)) used = add(used, t.resources)
-  const offers = connected ? [...master.offers.values()].filter((o) => o.frameworkId === f.id) : []
+  const used = [...master.frameworkUsed(f.id).values()].reduce<Resources>(add, EMPTY)
+  const offers = connected ? master.offersOfFramework(f.id) : []
   const offered = offers.reduce<Resources>((acc, o) => add(acc, o.resources), EMPTY)
   return {
     framework_info: { ...f.info, id: { value: f.id } },

@@ -1,8 +1,10 @@
-import type { IKeyValue, Lease } from 'etcd3'
+import type { IKeyValue, Lease, WatchBuilder, Watcher } from 'etcd3'
 import type { Logger } from 'pino'
 import { rangeEndOf } from './etcd.js'
 import type { EtcdStore } from './etcd.js'
 import { NotLeaderError } from './errors.js'
+import { keepLeaseAlive } from './lease-keeper.js'
+import type { LeaseKeeper } from './lease-keeper.js'
 import type { BatchStore } from './store.js'
 
 // Leader election on etcd leases, as etcd's own concurrency.Election does it: each
@@ -53,15 +55,28 @@ export interface Leadership {
 
 export interface LeaderObserver {
   current(): Leader | undefined
+  /**
+   * The leader, if etcd confirmed it within the last maxAgeMs: a read of the election keys
+   * that started no longer ago than that succeeded. Otherwise undefined, whatever the watch
+   * last said: without a quorum etcd answers no read and sends no event, and the leader seen
+   * last may have lost its lease (its own watchdog has it step down after one TTL).
+   */
+  confirmed(maxAgeMs: number, now?: number): Leader | undefined
   close(): Promise<void>
 }
 
 export interface Election {
+  /** The lease TTL of each candidate. */
+  readonly ttlSeconds: number
   /** Resolves once elected; rejects if the lease is lost first or signal aborts. */
   campaign(candidate: Candidate, opts?: { signal?: AbortSignal }): Promise<Leadership>
   leader(): Promise<Leader | undefined>
-  /** Calls onChange with the leader now and at each change (undefined: none). */
-  observe(onChange: (leader: Leader | undefined) => void): Promise<LeaderObserver>
+  /**
+   * Calls onChange with the leader now and at each change (undefined: none). Besides the
+   * watch, it reads the leader every confirmEveryMs (default a quarter of the TTL), so that
+   * confirmed() can tell a leader etcd still vouches for from one a broken watch left behind.
+   */
+  observe(onChange: (leader: Leader | undefined) => void, opts?: { confirmEveryMs?: number }): Promise<LeaderObserver>
 }
 
 export interface ElectionOptions {
@@ -98,26 +113,31 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
   }
 
   async function leader(): Promise<Leader | undefined> {
-    const res = await call('leader', () =>
-      client.kv.range({ key: prefix, range_end: prefixEnd, sort_target: 'Create', sort_order: 'Ascend', limit: 1 }),
+    const res = await store.readAny('leader', (member) =>
+      member.kv.range({ key: prefix, range_end: prefixEnd, sort_target: 'Create', sort_order: 'Ascend', limit: 1 }),
     )
     return res.kvs[0] ? toLeader(res.kvs[0]) : undefined
   }
 
   async function campaign(candidate: Candidate, { signal }: { signal?: AbortSignal } = {}): Promise<Leadership> {
-    const grantSentAt = Date.now()
-    const lease = client.lease(ttlSeconds)
+    // The keep-alives are lease-keeper.ts's, through every member at once.
+    const lease = client.lease(ttlSeconds, { autoKeepAlive: false })
+    const grantedAt = Date.now()
+    let keeper: LeaseKeeper | undefined
     // Settles when the campaign must stop waiting: the lease is gone or the caller gave up.
     let stop: (reason: string) => void = () => undefined
     const stopped = new Promise<never>((_, reject) => {
       stop = (reason) => reject(new CampaignAbortedError(electionKey, reason))
     })
     stopped.catch(() => undefined)
-    lease.on('lost', (err) => stop(`lease lost: ${err.message}`))
     const onAbort = () => stop('aborted')
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       const leaseId = await Promise.race([call('campaign', () => lease.grant()), stopped])
+      // Counted from the grant: a candidate may wait longer than a TTL for its turn, its lease
+      // kept alive all along.
+      keeper = keepLeaseAlive({ members: store.members(), leaseId, ttlMs: ttlSeconds * 1000, grantedAt, log: electionLog })
+      keeper.onLost(() => stop('lease lost: etcd says it expired'))
       const key = Buffer.from(`${electionKey}${BigInt(leaseId).toString(16)}`)
       const res = await call('campaign', () =>
         client.kv.txn({
@@ -132,10 +152,17 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
       await Promise.race([waitForPredecessors(BigInt(revision), stopped), stopped])
       const own = await call('campaign', () => client.kv.range({ key }))
       if (own.kvs[0]?.create_revision !== revision) throw new CampaignAbortedError(electionKey, 'the election key was deleted while waiting')
-      const elected = createLeadership({ lease, leaseId, leader: { ...candidate, key: key.toString(), revision }, grantSentAt })
+      // A candidate waits on a lease that may have gone unanswered for a while (etcd electing a
+      // raft leader answers nothing, then extends every lease): a leader starts out on one
+      // that etcd confirmed for most of a TTL.
+      if (!(await Promise.race([keeper.confirm(ttlSeconds * 500, ttlSeconds * 1000), stopped]))) {
+        throw new CampaignAbortedError(electionKey, `etcd did not confirm the lease within ${ttlSeconds} s of the election`)
+      }
+      const elected = createLeadership({ lease, leaseId, leader: { ...candidate, key: key.toString(), revision }, keeper })
       electionLog.info({ candidate, revision }, 'elected')
-      return await elected
+      return elected
     } catch (err) {
+      keeper?.stop()
       lease.revoke().catch(() => lease.release())
       throw err
     } finally {
@@ -158,48 +185,64 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
       )
       const predecessor = res.kvs[0]
       if (!predecessor) return
-      const watcher = await call('campaign', () =>
-        client.watch().key(predecessor.key).startRevision(String(BigInt(res.header.revision) + 1n)).only('delete').create(),
-      )
+      // The watch may run on a member that a partition cut off, which nothing reports for
+      // seconds: every quarter TTL, every member is also asked whether the key is still there.
+      const watcher = watchNow(client.watch().key(predecessor.key).startRevision(String(BigInt(res.header.revision) + 1n)).only('delete'))
+      const done = new AbortController()
       try {
-        await Promise.race([new Promise<void>((resolve) => watcher.once('delete', () => resolve())), stopped])
+        await Promise.race([
+          new Promise<void>((resolve) => watcher.once('delete', () => resolve())),
+          untilGone(predecessor, done.signal),
+          stopped,
+        ])
       } finally {
+        done.abort()
         await watcher.cancel()
       }
     }
   }
 
-  async function createLeadership(opts: { lease: Lease; leaseId: string; leader: Leader; grantSentAt: number }): Promise<Leadership> {
-    const { lease, leaseId, leader } = opts
+  /**
+   * A watch asked for now and not waited on: its stream may be on a member that a partition
+   * cut off, and nothing says so for seconds. The callers do not count on it alone.
+   */
+  function watchNow(builder: WatchBuilder): Watcher {
+    const watcher = builder.watcher()
+    watcher.on('error', (err) => electionLog.debug({ err: String(err) }, 'watch failed'))
+    return watcher
+  }
+
+  async function untilGone(kv: IKeyValue, signal: AbortSignal): Promise<void> {
+    const everyMs = Math.max(50, (ttlSeconds * 1000) / 4)
+    while (!signal.aborted) {
+      await new Promise((r) => setTimeout(r, everyMs))
+      if (signal.aborted) return
+      const res = await store.readAny('campaign', (member) => member.kv.range({ key: kv.key })).catch(() => undefined)
+      if (res && res.kvs[0]?.create_revision !== kv.create_revision) return
+    }
+  }
+
+  function createLeadership(opts: { lease: Lease; leaseId: string; leader: Leader; keeper: LeaseKeeper }): Leadership {
+    const { lease, leaseId, leader, keeper } = opts
     const leaderLog = electionLog.child({ leaderId: leader.id, revision: leader.revision })
     const ttlMs = ttlSeconds * 1000
     let lostReason: LostReason | undefined
     let resolveLost: (reason: LostReason) => void = () => undefined
     const lost = new Promise<LostReason>((resolve) => (resolveLost = resolve))
     const listeners: Array<(reason: LostReason) => void> = []
-    const ownKeyWatcher = await call('campaign', () =>
-      client.watch().key(leader.key).startRevision(leader.revision).only('delete').create(),
-    )
+    const ownKeyWatcher = watchNow(client.watch().key(leader.key).startRevision(leader.revision).only('delete'))
 
-    // A lease is safe to count on until one TTL after the last keep-alive etcd confirmed
-    // was sent (the server counts from when it received it, which is later).
-    let confirmedUntil = opts.grantSentAt + ttlMs
-    let unansweredSince: number | undefined
-    lease.on('keepaliveFired', () => (unansweredSince ??= Date.now()))
-    lease.on('keepaliveSucceeded', () => {
-      if (unansweredSince !== undefined) confirmedUntil = Math.max(confirmedUntil, unansweredSince + ttlMs)
-      unansweredSince = undefined
-    })
     const watchdog = setInterval(() => {
-      if (Date.now() >= confirmedUntil) lose(LostReason.keepAliveTimeout)
+      if (Date.now() >= keeper.until()) lose(LostReason.keepAliveTimeout)
     }, Math.min(250, ttlMs / 8))
     watchdog.unref()
-    lease.on('lost', () => lose(LostReason.leaseLost))
+    keeper.onLost(() => lose(LostReason.leaseLost))
 
     function lose(reason: LostReason): void {
       if (lostReason) return
       lostReason = reason
       clearInterval(watchdog)
+      keeper.stop()
       leaderLog.warn({ reason }, 'lost leadership')
       ownKeyWatcher.cancel().catch(() => undefined)
       // Let the next candidate in now rather than when the lease runs out.
@@ -242,32 +285,60 @@ export function createElection({ store, electionKey, ttlSeconds = 10, log }: Ele
     }
   }
 
-  async function observe(onChange: (leader: Leader | undefined) => void): Promise<LeaderObserver> {
+  async function observe(onChange: (leader: Leader | undefined) => void, opts: { confirmEveryMs?: number } = {}): Promise<LeaderObserver> {
     let current: Leader | undefined
-    // Reads run one after another, so that a slow read never reports an older leader last.
-    let reading = Promise.resolve()
-    const refresh = () => {
-      reading = reading
-        .then(async () => {
-          const next = await leader()
-          if (next?.key === current?.key && next?.revision === current?.revision) return
-          current = next
-          onChange(next)
-        })
-        .catch((err: unknown) => electionLog.warn({ err: String(err) }, 'cannot read the leader'))
+    let confirmedAt = -Infinity
+    let closed = false
+    // One read at a time, so that a slow read never reports an older leader last; a refresh
+    // asked for meanwhile runs once after it. While etcd does not answer, reads do not pile up.
+    let reading: Promise<void> | undefined
+    let again = false
+    const readOnce = async (): Promise<void> => {
+      const startedAt = Date.now()
+      try {
+        const next = await leader()
+        confirmedAt = Math.max(confirmedAt, startedAt)
+        if (next?.key === current?.key && next?.revision === current?.revision) return
+        current = next
+        onChange(next)
+      } catch (err) {
+        electionLog.warn({ err: String(err) }, 'cannot read the leader')
+      }
     }
-    const watcher = await call('observe', () => client.watch().prefix(prefix).create())
-    watcher.on('data', refresh)
-    watcher.on('connected', refresh)
-    refresh()
-    await reading
+    const refresh = (): Promise<void> => {
+      if (closed) return Promise.resolve()
+      if (reading) {
+        again = true
+        return reading
+      }
+      reading = (async () => {
+        do {
+          again = false
+          await readOnce()
+        } while (again && !closed)
+        reading = undefined
+      })()
+      return reading
+    }
+    const watcher = watchNow(client.watch().prefix(prefix))
+    watcher.on('data', () => void refresh())
+    watcher.on('connected', () => void refresh())
+    const confirmEveryMs = opts.confirmEveryMs ?? Math.max(100, (ttlSeconds * 1000) / 4)
+    const timer = setInterval(() => void refresh(), confirmEveryMs)
+    timer.unref()
+    await refresh()
     return {
       current: () => current,
-      close: () => watcher.cancel(),
+      confirmed: (maxAgeMs, now = Date.now()) => (now - confirmedAt <= maxAgeMs ? current : undefined),
+      close: async () => {
+        closed = true
+        clearInterval(timer)
+        await watcher.cancel()
+      },
     }
   }
 
-  return { campaign, leader, observe }
+  return { ttlSeconds, campaign, leader, observe }
 }
 
 function toLeader(kv: IKeyValue): Leader {

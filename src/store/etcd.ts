@@ -1,13 +1,14 @@
+import { noop } from 'cockatiel'
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError } from 'etcd3'
-import type { ICompare, IKeyValue, IRequestOp } from 'etcd3'
+import type { ICompare, IKeyValue, IOptions, IRequestOp } from 'etcd3'
 import type { Logger } from 'pino'
 import { StoreUnavailableError } from './errors.js'
 import type { BatchStore, StoreWrite } from './store.js'
 
 // The etcd backend speaks etcd's v3 gRPC API through the `etcd3` client, which keeps one
-// connection per endpoint, fails over between endpoints and keeps leases alive. Each
-// unary call carries a deadline, so that a store call against a stopped etcd fails with a
-// StoreUnavailableError instead of waiting for it.
+// connection per endpoint and fails over between endpoints; leases are kept alive through
+// every member at once (lease-keeper.ts). Each unary call carries a deadline, so that a store
+// call against a stopped etcd fails with a StoreUnavailableError instead of waiting for it.
 
 export interface EtcdStoreOptions {
   /** Client URLs, e.g. ['http://127.0.0.1:2379']. */
@@ -40,6 +41,15 @@ export interface EtcdStore extends BatchStore {
   readonly requestTimeoutMs: number
   /** The client, for leases and watches on the same connections (election.ts). */
   readonly client: Etcd3
+  /** One client per member, made at the first call: lease keep-alives go to each (lease-keeper.ts). */
+  members(): readonly Etcd3[]
+  /**
+   * A linearizable read asked of every member at once; the first answer wins. A member cut off
+   * by the network keeps its connection open and answers nothing for seconds; one in a
+   * minority has no leader to confirm a read. So an answer is always current, and one member
+   * gone costs no time.
+   */
+  readAny<R>(operation: string, read: (member: Etcd3) => Promise<R>): Promise<R>
   /**
    * A view of this store whose writes apply only while fence holds, checked by etcd in the
    * same transaction as the writes. Its close() leaves the client open.
@@ -51,13 +61,28 @@ export interface EtcdStore extends BatchStore {
 
 const LIST_PAGE = 500
 
-export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = 5_000 }: EtcdStoreOptions): EtcdStore {
-  const client = new Etcd3({
-    hosts: [...endpoints],
-    dialTimeout: requestTimeoutMs,
-    // Streams (watches, lease keep-alives) stay open; every other call has a deadline.
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
-  })
+/** The deadline of a store call. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000
+
+export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS }: EtcdStoreOptions): EtcdStore {
+  const clientFor = (hosts: readonly string[], faultHandling?: IOptions['faultHandling']) =>
+    new Etcd3({
+      hosts: [...hosts],
+      ...(faultHandling ? { faultHandling } : {}),
+      dialTimeout: requestTimeoutMs,
+      // An endpoint cut off by the network sends no reset: HTTP/2 pings find it gone, so that
+      // watches move to another member. etcd refuses pings more often than its
+      // --grpc-keepalive-min-time (5 s by default). Lease keep-alives do not wait for that:
+      // they go to every member at once (lease-keeper.ts).
+      grpcOptions: { 'grpc.keepalive_time_ms': 5_000, 'grpc.keepalive_timeout_ms': 2_000, 'grpc.keepalive_permit_without_calls': 1 },
+      // Streams (watches, lease keep-alives) stay open; every other call has a deadline.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+    })
+  const client = clientFor(endpoints)
+  let members: Etcd3[] | undefined
+  // A member's own client neither retries nor skips its member after failures (the pool's
+  // circuit breaker): the callers ask every member at once and take the first answer.
+  const memberClients = (): readonly Etcd3[] => (members ??= endpoints.map((e) => clientFor([e], { host: () => noop, global: noop })))
   const storeLog = log.child({ component: 'store', backend: 'etcd', prefix })
   const raw = (key: string) => Buffer.from(prefix + key)
   const unwrap = (kv: IKeyValue) => kv.key.toString().slice(prefix.length)
@@ -116,7 +141,9 @@ export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = 5_000
         }
       },
       async close() {
-        if (!fence) client.close()
+        if (fence) return
+        client.close()
+        for (const m of members ?? []) m.close()
       },
     }
   }
@@ -127,6 +154,10 @@ export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = 5_000
     prefix,
     requestTimeoutMs,
     client,
+    members: memberClients,
+    readAny: (operation, read) => call(operation, () => Promise.any(memberClients().map(read)).catch((err: unknown) => {
+      throw err instanceof AggregateError ? err.errors[0] : err
+    })),
     fenced: (fence) => view(fence),
     unavailable,
   }

@@ -1,4 +1,6 @@
 // Runs a real `bin/dromos apps` process against a TestCluster, and a small Marathon client.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createSseParser } from '../../src/api/marathon-client.js'
 import type { TestCluster } from './cluster.js'
@@ -28,17 +30,18 @@ export class AppsProcess {
   url = ''
   port = 0
   constructor(
-    readonly cluster: TestCluster,
+    readonly cluster: Pick<TestCluster, 'masterUrl' | 'dir'>,
     readonly workDir: string,
   ) {}
 
-  static async start(cluster: TestCluster, extraArgs: string[] = []): Promise<AppsProcess> {
-    const a = new AppsProcess(cluster, join(cluster.dir, 'apps'))
+  /** `name` names its work dir and log under the cluster's dir (several instances in HA). */
+  static async start(cluster: Pick<TestCluster, 'masterUrl' | 'dir'>, extraArgs: string[] = [], name = 'apps'): Promise<AppsProcess> {
+    const a = new AppsProcess(cluster, join(cluster.dir, name))
     a.port = await freePort()
     a.url = `http://127.0.0.1:${a.port}`
     a.proc = new Proc(
       ['apps', '--master', cluster.masterUrl, '--port', String(a.port), '--work-dir', a.workDir, '--log-level', 'debug', ...extraArgs],
-      join(cluster.dir, 'apps.log'),
+      join(cluster.dir, `${name}.log`),
     )
     await a.waitReady()
     return a
@@ -121,4 +124,48 @@ export class EventStream {
     this.controller.abort()
     return this.done
   }
+}
+
+/** An HTTP callback subscriber on 127.0.0.1, as Marathon's http_callback posts events to one. */
+export interface CallbackSubscriber {
+  readonly url: string
+  readonly received: MarathonEventRecord[]
+  /** POSTs still to refuse with a 500. */
+  refuse: number
+  refused: number
+  close(): Promise<void>
+}
+
+/** Takes JSON POSTs to `path` (anything else gets a 400) and keeps their events in order. */
+export async function startCallbackSubscriber(path = '/events'): Promise<CallbackSubscriber> {
+  const server = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== path || req.headers['content-type'] !== 'application/json') {
+        res.statusCode = 400
+        return res.end()
+      }
+      if (sub.refuse > 0) {
+        sub.refuse--
+        sub.refused++
+        res.statusCode = 500
+        return res.end()
+      }
+      sub.received.push(JSON.parse(body) as MarathonEventRecord)
+      res.end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const sub: CallbackSubscriber = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
+    received: [],
+    refuse: 0,
+    refused: 0,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+  return sub
 }

@@ -1,10 +1,11 @@
 // Runs real `bin/dromos master` and `bin/dromos agent` processes for cross-process tests.
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
-import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { processesWhere } from './proc.js'
 
 /**
  * The repository's bin/dromos, found by walking up from this file: from test/lib/ when the
@@ -18,7 +19,8 @@ function findBin(): string {
   }
 }
 
-const BIN = findBin()
+/** bin/dromos, for a test that spawns it otherwise than through Proc. */
+export const BIN = findBin()
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -30,6 +32,31 @@ export async function freePort(): Promise<number> {
       s.close(() => res(port))
     })
   })
+}
+
+/** Whether a port on loopback can be listened on now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer()
+    s.once('error', () => res(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)))
+  })
+}
+
+/**
+ * The first of n consecutive ports that are all free now, for a command that derives ports
+ * from a base (up --ha: masters at +2 and +4, etcd members' peers at +1, ...), so that the
+ * derived ports of one base cannot land on another's.
+ */
+export async function freePortRun(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort()
+    if (base + n > 65_535) continue
+    let free = true
+    for (let p = base + 1; p < base + n && free; p++) free = await canListen(p)
+    if (free) return base
+  }
+  throw new Error(`no ${n} consecutive free ports found`)
 }
 
 export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
@@ -53,15 +80,22 @@ export class Proc {
   constructor(
     readonly args: string[],
     readonly logFile: string,
+    /** A network namespace to run it in (`ip netns exec`, which becomes the process itself). */
+    readonly netns?: string,
   ) {
     this.child = this.spawn()
     this.exited = this.watch()
   }
   private spawn(): ChildProcess {
     const out = createWriteStream(this.logFile, { flags: 'a' })
-    const child = spawn(process.execPath, [BIN, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    child.stdout?.pipe(out)
-    child.stderr?.pipe(out)
+    const command = [process.execPath, BIN, ...this.args]
+    const child = this.netns
+      ? spawn('ip', ['netns', 'exec', this.netns, ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Both streams share the file: neither may end it while the other still writes.
+    child.stdout?.pipe(out, { end: false })
+    child.stderr?.pipe(out, { end: false })
+    child.once('close', () => out.end())
     return child
   }
   private watch(): Promise<number | null> {
@@ -163,6 +197,43 @@ export class TestCluster {
   async stop(): Promise<void> {
     for (const a of this.agents) await a.proc.stop()
     await this.master?.stop()
+    killTasksUnder(this.dir)
     if (!process.env.DROMOS_KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Kills the process tasks that agents working under `dir` left running (they outlive their
+ * agent on purpose), each with its process group, and removes their empty cgroups: a test's
+ * tasks must not outlive the test. Returns how many tasks it killed.
+ */
+export function killTasksUnder(dir: string): number {
+  let killed = 0
+  const cmdlines = new Map<number, string>()
+  // The process containerizer's wrapper names its exit-status file in the agent's work dir.
+  const wrappers = processesWhere((p) => {
+    const cmdline = p.argv().join('\0')
+    cmdlines.set(p.pid, cmdline)
+    return cmdline.includes(`${dir}/`) && cmdline.includes('/run/process/')
+  })
+  for (const pid of wrappers) {
+    try {
+      process.kill(-pid, 'SIGKILL')
+      killed++
+    } catch {
+      // not a group leader, or gone already
+    }
+    for (const m of cmdlines.get(pid)!.matchAll(/'(\/sys\/fs\/cgroup\/[^']+)\/cgroup\.procs'/g)) {
+      for (let i = 0; i < 20; i++) {
+        try {
+          rmdirSync(m[1]!)
+          break
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EBUSY') break
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
+        }
+      }
+    }
+  }
+  return killed
 }

@@ -1,10 +1,10 @@
 // Runs a real `bin/dromos lb` (which owns a real HAProxy) against an AppsProcess.
-import { readdirSync, readFileSync } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import type { AppsProcess } from './apps.js'
 import { freePort, Proc, waitUntil } from './cluster.js'
+import { processesWhere } from './proc.js'
 
 // Keep-alive, as real clients do: HAProxy in http mode still routes each request.
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 })
@@ -44,6 +44,9 @@ export class LbProcess {
 
   async waitReady(): Promise<void> {
     await waitUntil('the lb to answer on its stats port', async () => (await fetch(`http://127.0.0.1:${this.statsPort}/_lb/state`)).ok)
+    // HAProxy answers on the stats port a moment before the lb counts the start (or takeover)
+    // as applied: a test that reads the reload counter next must see that first one in it.
+    await waitUntil('the lb to apply its first routes', async () => (await this.metric('dromos_lb_reloads_total')) >= 1)
   }
 
   async state(): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -64,13 +67,13 @@ export class LbProcess {
  */
 export function killHaproxiesUnder(dir: string): number {
   let killed = 0
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  for (const pid of processesWhere((p) => {
+    const argv = p.argv()
+    return argv[0]!.endsWith('haproxy') && argv.some((a) => a.startsWith(dir))
+  })) {
     try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      if (argv[0]?.endsWith('haproxy') && argv.some((a) => a.startsWith(dir))) {
-        process.kill(Number(pid), 'SIGKILL')
-        killed++
-      }
+      process.kill(pid, 'SIGKILL')
+      killed++
     } catch {
       // gone already
     }

@@ -57,7 +57,7 @@ const network = z.strictObject({ name: str.optional(), mode: z.enum(['container'
 
 const portDefinition = z.strictObject({ port: int.optional(), labels: labels.optional(), name: str.optional(), protocol: str.optional() })
 
-const appHealthCheck = z.strictObject({
+export const AppHealthCheck = z.strictObject({
   command: z.strictObject({ value: str }).optional(),
   gracePeriodSeconds: int.optional(),
   ignoreHttp1xx: z.boolean().optional(),
@@ -99,7 +99,7 @@ const appShape = {
   executor: str.optional(),
   executorResources: z.strictObject({ cpus: num.optional(), mem: num.optional(), disk: num.optional() }).optional(),
   fetch: z.array(artifact).optional(),
-  healthChecks: z.array(appHealthCheck).optional(),
+  healthChecks: z.array(AppHealthCheck).optional(),
   check: z.unknown().optional(),
   instances: int.optional(),
   labels: labels.optional(),
@@ -150,22 +150,27 @@ const taskState = z.enum([
   'TASK_LOST', 'TASK_DROPPED', 'TASK_UNREACHABLE', 'TASK_GONE', 'TASK_GONE_BY_OPERATOR', 'TASK_UNKNOWN',
 ])
 
-/** task.raml Task (the enriched task of /v2/tasks, /v2/apps/{id}/tasks and embed=apps.tasks). */
+/**
+ * task.raml Task (the enriched task of /v2/tasks, /v2/apps/{id}/tasks and embed=apps.tasks).
+ * The RAML marks the arrays optional, but Marathon's generated serializer writes an optional
+ * array without (pragma.omitEmpty) always, `[]` when empty (EnrichedTaskWritesTest), so here
+ * they are required; it leaves out only the optional fields that are not arrays when unset.
+ */
 export const Task = z.strictObject({
   appId: str,
-  healthCheckResults: z.array(Health).optional(),
+  healthCheckResults: z.array(Health),
   checkResult: z.unknown().optional(),
   host: str,
   id: str,
-  ipAddresses: z.array(ipAddr).optional(),
-  ports: z.array(int).optional(),
-  servicePorts: z.array(int).optional(),
+  ipAddresses: z.array(ipAddr),
+  ports: z.array(int),
+  servicePorts: z.array(int),
   slaveId: str.optional(),
   state: taskState,
   stagedAt: str.optional(),
   startedAt: str.optional(),
   version: str.optional(),
-  localVolumes: z.array(z.strictObject({ runSpecId: str, containerPath: str, uuid: str, persistenceId: str })).optional(),
+  localVolumes: z.array(z.strictObject({ runSpecId: str, containerPath: str, uuid: str, persistenceId: str })),
   region: str.optional(),
   zone: str.optional(),
   role: str,
@@ -351,8 +356,8 @@ const marathonConfig = z.strictObject({
 })
 
 /**
- * info.raml MarathonInfo. dromos keeps its state without ZooKeeper, so zookeeper_config names
- * none of ZooKeeperConfig's required fields; the keys it may hold are still checked.
+ * info.raml MarathonInfo. dromos keeps its state without ZooKeeper; zookeeper_config has
+ * ZooKeeperConfig's required keys all the same, describing its own store.
  */
 export const Info = z.strictObject({
   name: str,
@@ -363,14 +368,14 @@ export const Info = z.strictObject({
   frameworkId: str.nullable().optional(),
   marathon_config: marathonConfig,
   zookeeper_config: z.strictObject({
-    zk: str.optional(),
+    zk: str,
     zk_compression: z.boolean().optional(),
     zk_compression_threshold: int.optional(),
-    zk_connection_timeout: int.optional(),
+    zk_connection_timeout: int,
     zk_max_node_size: int.optional(),
-    zk_max_versions: int.optional(),
-    zk_session_timeout: int.optional(),
-    zk_timeout: int.optional(),
+    zk_max_versions: int,
+    zk_session_timeout: int,
+    zk_timeout: int,
   }),
   http_config: z.strictObject({ http_port: int, https_port: int }),
 })

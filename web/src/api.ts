@@ -18,9 +18,10 @@ export interface Task {
   ports: number[]
   slaveId: string
   state: string
-  stagedAt: string
+  /** Left out, as by Marathon, for a task no longer active (written off as unreachable). */
+  stagedAt?: string
   startedAt?: string
-  version: string
+  version?: string
   healthCheckResults: HealthCheckResult[]
 }
 
@@ -96,6 +97,7 @@ export interface MasterState {
     webui_url: string
     used_resources: V0Resources
     tasks: unknown[]
+    offers: Array<{ id: string; framework_id: string; slave_id: string; resources: V0Resources }>
   }>
 }
 
@@ -105,6 +107,7 @@ export interface Role {
   weight: number
   frameworks: string[]
   allocated?: V0Resources
+  offered?: V0Resources
   resources: V0Resources
 }
 
@@ -151,6 +154,8 @@ export const api = {
   apps: () => request<{ apps: App[] }>('GET', '/v2/apps').then((r) => r.apps),
   app: (id: string) => request<{ app: App }>('GET', appPath(id)).then((r) => r.app),
   versions: (id: string) => request<{ versions: string[] }>('GET', `${appPath(id)}/versions`).then((r) => r.versions),
+  /** A stored version of the app's definition. */
+  appVersion: (id: string, version: string) => request<Record<string, unknown>>('GET', `${appPath(id)}/versions/${encodeURIComponent(version)}`),
   deployments: () => request<Deployment[]>('GET', '/v2/deployments'),
   queue: () => request<{ queue: QueueItem[] }>('GET', '/v2/queue').then((r) => r.queue),
 }
@@ -158,7 +163,53 @@ export const api = {
 /** Where the master's state is read: on the master itself, or relayed by apps. */
 export const masterBase = (mode: 'apps' | 'master'): string => (mode === 'master' ? '/master' : '/dromos/master')
 
+/** Where the master's metrics are read (the allocator's role shares among them). */
+export const masterMetricsPath = (mode: 'apps' | 'master'): string => (mode === 'master' ? '/metrics/snapshot' : '/dromos/master/metrics/snapshot')
+
+/** The role's dominant share as the master's allocator reports it (Mesos' metric name). */
+export const dominantShareOf = (metrics: Readonly<Record<string, number>>, role: string): number | undefined => metrics[`allocator/mesos/roles/${role}/shares/dominant`]
+
 export const scalar = (r: V0Resources | undefined, name: string): number => {
   const v = r?.[name]
   return typeof v === 'number' ? v : 0
+}
+
+/** The parts of an agent's /state that say where a task's sandbox is. */
+export interface AgentState {
+  frameworks: AgentFramework[]
+  completed_frameworks?: AgentFramework[]
+}
+
+interface AgentFramework {
+  id: string
+  executors: Array<{ id: string; directory: string }>
+  completed_executors: Array<{ id: string; directory: string }>
+}
+
+/** A chunk of a sandbox file (Mesos' /files/read): text from byte `offset`. */
+export interface FileChunk {
+  data: string
+  offset: number
+}
+
+/** An agent's endpoints, relayed by apps and the master (the browser need not reach the agent). */
+const agentPath = (agentId: string, what: string): string => `/dromos/agent/${encodeURIComponent(agentId)}/${what}`
+
+export const agentApi = {
+  state: (agentId: string) => request<AgentState>('GET', agentPath(agentId, 'state')),
+  /** `offset` -1 asks only for the file's size (in `offset`). */
+  read: (agentId: string, path: string, offset: number, length?: number) =>
+    request<FileChunk>('GET', `${agentPath(agentId, 'files/read')}?path=${encodeURIComponent(path)}&offset=${offset}${length === undefined ? '' : `&length=${length}`}`),
+  /** The whole file, as the agent's files/download sends it. */
+  downloadUrl: (agentId: string, path: string): string => `${agentPath(agentId, 'files/download')}?path=${encodeURIComponent(path)}`,
+}
+
+/** The sandbox directory of the task's latest run on its agent, or undefined if the agent has none. */
+export function sandboxOf(state: AgentState, taskId: string): string | undefined {
+  // A command task's executor has the task's id.
+  for (const f of [...state.frameworks, ...(state.completed_frameworks ?? [])]) {
+    const e = [...f.executors, ...f.completed_executors].find((x) => x.id === taskId)
+    if (e) return e.directory
+  }
+  return undefined
 }

@@ -1,6 +1,9 @@
 // Live data: one EventSource on /v2/events (apps) or the operator API's event stream (master),
-// and a hook that refetches a view when an event concerns it. Nothing polls on a timer.
+// and a hook that refetches a view when an event concerns it. Only what no event reports is
+// re-read on a timer, and only while it is shown (see useLive's refreshMs).
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import type { FeedEntry } from './feed.ts'
+import { describeAppsEvent, describeMasterEvent } from './feed.ts'
 
 export interface LiveEvent {
   eventType: string
@@ -23,6 +26,27 @@ function setConnected(v: boolean): void {
 
 function emit(e: LiveEvent): void {
   for (const l of [...listeners]) l(e)
+}
+
+// The events seen since the page opened, newest first, for the cluster page's feed.
+const FEED_LIMIT = 100
+let feed: readonly FeedEntry[] = []
+let feedSeq = 0
+const feedListeners = new Set<() => void>()
+
+function record(type: string, what: string): void {
+  feed = [{ seq: ++feedSeq, at: new Date(), type, what }, ...feed].slice(0, FEED_LIMIT)
+  for (const l of feedListeners) l()
+}
+
+export function useEventFeed(): readonly FeedEntry[] {
+  return useSyncExternalStore(
+    (l) => {
+      feedListeners.add(l)
+      return () => feedListeners.delete(l)
+    },
+    () => feed,
+  )
 }
 
 /** Follows the apps framework's SSE stream; a reconnect counts as an event for every view. */
@@ -48,7 +72,9 @@ export function followAppsEvents(): () => void {
 
 function handleData(data: string): void {
   try {
-    emit(JSON.parse(data) as LiveEvent)
+    const e = JSON.parse(data) as LiveEvent
+    record(e.eventType, describeAppsEvent(e))
+    emit(e)
   } catch {
     // a heartbeat or a frame that is not JSON
   }
@@ -87,10 +113,13 @@ export function followMasterEvents(): () => void {
             if (nl < 0) break
             const length = Number(buffer.slice(0, nl))
             if (buffer.length < nl + 1 + length) break
-            const record = buffer.slice(nl + 1, nl + 1 + length)
+            const text = buffer.slice(nl + 1, nl + 1 + length)
             buffer = buffer.slice(nl + 1 + length)
-            const e = JSON.parse(record) as { type: string }
-            if (e.type !== 'HEARTBEAT' && e.type !== 'SUBSCRIBED') emit({ eventType: e.type })
+            const e = JSON.parse(text) as { type: string }
+            if (e.type !== 'HEARTBEAT' && e.type !== 'SUBSCRIBED') {
+              record(e.type, describeMasterEvent(e))
+              emit({ eventType: e.type })
+            }
           }
         }
       } catch {

@@ -1,33 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentStatusWire } from '../../api/internal.js'
 import type { TaskInfo } from '../../api/mesos.js'
 import { TaskInfoSchema } from '../../api/mesos.js'
-import { systemClock } from '../../core/clock.js'
-import { openSqliteStore } from '../../store/sqlite.js'
 import type { Agent } from '../agent.js'
 import { createAgent } from '../agent.js'
-import { masterStub } from '../state.testkit.js'
+import { hollowAgentOptions, masterStub, taskInfoWire } from '../state.testkit.js'
 import { createHollowContainerizer, parseDelayRange } from './hollow.js'
 import type { ContainerEvent, LaunchRequest } from './types.js'
 
-const log = pino({ level: 'silent' })
-
-const taskInfo = (id: string, extra: Record<string, unknown> = {}): TaskInfo =>
-  TaskInfoSchema.parse({
-    name: id,
-    task_id: { value: id },
-    agent_id: { value: 'a1' },
-    resources: [
-      { name: 'cpus', type: 'SCALAR', scalar: { value: 0.5 } },
-      { name: 'mem', type: 'SCALAR', scalar: { value: 64 } },
-    ],
-    command: { value: 'sleep 1000' },
-    ...extra,
-  })
+const taskInfo = (id: string, extra: Record<string, unknown> = {}): TaskInfo => TaskInfoSchema.parse({ ...taskInfoWire(id), ...extra })
 
 const request = (id: string): LaunchRequest => ({ agentId: 'a1', frameworkId: 'f1', taskInfo: taskInfo(id), sandboxDir: '/nonexistent', env: {}, hostPorts: [], cpus: 0.5, memMb: 64 })
 
@@ -92,21 +76,7 @@ describe('a real agent with the hollow containerizer', () => {
   const master = ackingMaster(() => agent)
   beforeAll(async () => {
     await new Promise<void>((r) => master.server.listen(0, '127.0.0.1', r))
-    agent = createAgent({
-      masterUrl: master.url(),
-      ip: '127.0.0.1',
-      port: 1,
-      hostname: 'h0',
-      workDir: dir,
-      resources: { scalars: { cpus: 4, mem: 1024 }, ranges: {} },
-      attributes: [],
-      containerizers: [createHollowContainerizer({ startMs: { min: 0, max: 5 } })],
-      store: openSqliteStore(':memory:'),
-      log,
-      clock: systemClock,
-      statusUpdateRetryMs: 200,
-      statusUpdateMaxRetryMs: 1000,
-    })
+    agent = createAgent(hollowAgentOptions({ masterUrl: master.url(), workDir: dir, startMs: { min: 0, max: 5 }, statusUpdateRetryMs: 200, statusUpdateMaxRetryMs: 1000 }))
     await agent.start()
   })
   afterAll(async () => {

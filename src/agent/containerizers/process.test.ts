@@ -19,7 +19,10 @@ const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)
 
 let root: string
 let seq = 0
-const containerizer = createProcessContainerizer()
+// A run directory of this file's own: recover() reads every task of the agent id below it,
+// and another run of this suite on the machine uses the same agent id.
+const runDir = path.join(tmpdir(), `dromos-process-test-${process.pid}`)
+const containerizer = createProcessContainerizer({ runDir })
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'dromos-process-'))
@@ -33,6 +36,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true })
+  await rm(runDir, { recursive: true, force: true })
 })
 
 interface StartOptions {

@@ -5,6 +5,8 @@ import { appStatus, ConfirmDialog, DataTable, ErrorBox, imageOrCmd, InstanceBar,
 import type { LiveEvent } from '../live.ts'
 import { appsOf, useLive } from '../live.ts'
 import { editUrl, Link, navigate } from '../router.tsx'
+import { TaskLog } from './TaskLog.tsx'
+import { VersionDiff } from './VersionDiff.tsx'
 
 const REASONS: Readonly<Record<string, string>> = {
   UnfulfilledRole: 'the offer’s role is not accepted',
@@ -157,6 +159,13 @@ export function AppPage({ id }: { id: string }) {
   const queue = useLive(api.queue, concerns, `queue:${id}`, deploying ? QUEUE_REFRESH_MS : undefined)
   const versions = useLive(() => api.versions(id), concerns, `versions:${id}`)
   const waiting = queue.data?.find((q) => q.app.id === id)
+  // The task whose logs are open; kept when it ends, so its last output stays readable.
+  const [logTask, setLogTask] = useState<Task>()
+  // The focus goes back to the button that opened the view, if its task is still listed.
+  const closeLog = (taskId: string): void => {
+    setLogTask(undefined)
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-log-task="${CSS.escape(taskId)}"]`)?.focus())
+  }
   if (app.error instanceof ApiError && app.error.status === 404) {
     return (
       <section>
@@ -210,7 +219,7 @@ export function AppPage({ id }: { id: string }) {
           {(a.tasks ?? []).length === 0 ? (
             <p className="empty">No tasks.</p>
           ) : (
-            <DataTable columns={['Task', 'Address', 'State', 'Health', 'Started', 'Version']} testId="tasks-table">
+            <DataTable columns={['Task', 'Address', 'State', 'Health', 'Started', 'Version', 'Logs']} testId="tasks-table">
               {(a.tasks ?? []).map((t) => (
                 <tr key={t.id}>
                   <td className="mono truncate" title={t.id}>
@@ -225,10 +234,23 @@ export function AppPage({ id }: { id: string }) {
                   </td>
                   <td>{since(t.startedAt ?? t.stagedAt)}</td>
                   <td>{t.version === a.version ? 'current' : since(t.version)}</td>
+                  <td>
+                    <button
+                      className="small-button"
+                      aria-expanded={logTask?.id === t.id}
+                      aria-controls={logTask?.id === t.id ? 'task-log' : undefined}
+                      aria-label={`Logs of ${t.id}`}
+                      data-log-task={t.id}
+                      onClick={() => setLogTask(logTask?.id === t.id ? undefined : t)}
+                    >
+                      Logs
+                    </button>
+                  </td>
                 </tr>
               ))}
             </DataTable>
           )}
+          {logTask && <TaskLog key={logTask.id} task={logTask} onClose={() => closeLog(logTask.id)} />}
           <div className="columns">
             <div>
               <h2>Configuration</h2>
@@ -247,6 +269,8 @@ export function AppPage({ id }: { id: string }) {
               </ol>
             </div>
           </div>
+          <h2 id="changes-title">Changes between versions</h2>
+          <VersionDiff appId={a.id} versions={versions.data ?? []} current={a.version} />
         </>
       )}
     </section>

@@ -1,0 +1,93 @@
+// Offers: one placement decision over every offer of a pass (placeApps), applied as it comes
+// back: instances recorded, tasks launched with an ACCEPT per offer, the rest declined, and
+// offers suppressed once nothing waits for launches.
+import type { OfferWire, TaskInfo } from '../../api/mesos.js'
+import { newUuid } from '../../core/ids.js'
+import { offerViewFromWire } from '../offer-view.js'
+import { placeApps } from '../placement.js'
+import { isAlive } from '../reconcile.js'
+import { servicePortsOf } from '../service-ports.js'
+import { instanceIdFor, taskIdFor } from '../task-ids.js'
+import { buildTaskInfo } from '../task-info.js'
+import type { Instance } from '../types.js'
+import { Condition } from '../types.js'
+import type { FrameworkContext } from './context.js'
+import { nowIso } from './context.js'
+import type { LaunchQueue } from './launch-queue.js'
+
+export type OfferHandler = (offers: OfferWire[]) => Promise<void>
+
+export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQueue): OfferHandler {
+  const { state, log } = ctx
+  return async function onOffers(offers) {
+    const client = ctx.client
+    if (!client) return
+    const views = offers.map(offerViewFromWire)
+    const ipOf = new Map(offers.map((o) => [o.id.value, o.url?.address?.ip ?? o.hostname]))
+    const byId = new Map(views.map((v) => [v.id, v]))
+    const wanted = launchQueue.needs()
+    launchQueue.endSatisfiedAttempts(wanted)
+    const ready = wanted.filter(({ app }) => !launchQueue.launchDelayActive(app))
+    const blocked = ready.length < wanted.length
+    const appById = new Map(ready.map((w) => [w.app.id, w.app]))
+    // One decision over every offer of the pass, applied as it comes back.
+    const placement = placeApps({
+      demands: ready.map(({ app, count }) => ({ app, count, running: state.instancesOf(app.id).filter(isAlive) })),
+      offers: views,
+      portsInUse: [...state.instances.values()].filter(isAlive),
+    })
+    launchQueue.noteOffers(offers, ready, placement)
+    const tasksByOffer = new Map<string, TaskInfo[]>()
+    for (const launch of placement.launches) {
+      const app = appById.get(launch.appId)!
+      const view = byId.get(launch.offerId)!
+      const uuid = newUuid()
+      const taskId = taskIdFor(app.id, uuid)
+      const servicePorts = servicePortsOf(app)
+      const instance: Instance = {
+        instanceId: instanceIdFor(app.id, uuid),
+        taskId,
+        appId: app.id,
+        version: app.version,
+        configVersion: app.versionInfo.lastConfigChangeAt,
+        agentId: launch.agentId,
+        agentIp: ipOf.get(launch.offerId) ?? launch.hostname,
+        agentAttributes: view.attributes,
+        host: launch.hostname,
+        hostPorts: launch.hostPorts,
+        servicePorts,
+        condition: Condition.Provisioned,
+        mesosState: 'TASK_STAGING',
+        stagedAt: nowIso(ctx),
+        ipAddresses: [],
+        goal: 'Running',
+      }
+      await state.apply({ type: 'instance-put', instance })
+      const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
+      tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
+    }
+    // An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE.
+    const declined = views.filter((v) => !tasksByOffer.has(v.id)).map((v) => v.id)
+    await Promise.all([
+      ...views.map(async (view) => {
+        const tasks = tasksByOffer.get(view.id)
+        if (!tasks) return
+        try {
+          await client.accept([view.id], tasks, 1)
+        } catch (e) {
+          log.warn({ err: (e as Error).message, offerId: view.id }, 'offer answer failed')
+          // Whether the master launched them is unknown: ask at once rather than at the next
+          // periodic reconciliation. Tasks it never saw come back as gone and are replaced.
+          client.reconcile(tasks.map((t) => ({ taskId: t.task_id.value, agentId: view.agentId }))).catch(() => undefined)
+        }
+      }),
+      declined.length === 0
+        ? undefined
+        : client.decline(declined, wanted.length > 0 || blocked ? 1 : 30).catch((e: unknown) => log.warn({ err: (e as Error).message, offers: declined.length }, 'offer answer failed')),
+    ])
+    if (wanted.length === 0 && !blocked && !ctx.suppressed) {
+      ctx.suppressed = true
+      client.suppress().catch(() => (ctx.suppressed = false))
+    }
+  }
+}

@@ -1,0 +1,119 @@
+// The reconciling pass: level-triggered, it compares every app's target with its instances
+// (decideApp) and acts on the difference: it writes off, expunges and kills instances, asks
+// the master for offers when launches wait, and drives deployments forward.
+import { decideApp } from '../reconcile.js'
+import { Condition } from '../types.js'
+import type { FrameworkContext } from './context.js'
+import type { ActiveChecks } from '../event-payloads.js'
+import { activeChecks, healthCheckEvents } from '../event-payloads.js'
+import { advanceDeployments } from './deployments.js'
+import type { Kills } from './kills.js'
+import type { LaunchQueue } from './launch-queue.js'
+import { publishInstanceChanged } from './publish.js'
+import { appOf, effectiveTarget, knownAppIds } from './targets.js'
+
+export interface ReconcilingPass {
+  /** Runs a pass soon, in the queue. */
+  soon(): void
+  /** No pass runs from now on. */
+  stop(): void
+}
+
+export function createReconcilingPass(
+  ctx: FrameworkContext,
+  deps: { kills: Kills; launchQueue: LaunchQueue; stopChecks: (instanceId: string) => void },
+): ReconcilingPass {
+  const { state, log, clock, events } = ctx
+  const { kills, launchQueue, stopChecks } = deps
+  let stopped = false
+
+  // Launch demand seen by the previous pass: more demand asks the master for offers at once.
+  let lastDemand = 0
+  let publishedChecks: ActiveChecks[] = []
+  /** Level-triggered, as Marathon's health check reconciliation: the checks of each version in use, against those announced. */
+  function publishHealthCheckChanges(): void {
+    const now = activeChecks(state.apps.values(), [...state.instances.values()].map((i) => ({ appId: i.appId, version: i.version, definition: appOf(state, i) })))
+    for (const e of healthCheckEvents(publishedChecks, now)) {
+      // One branch per type, so that publish sees each type with its own fields.
+      if (e.eventType === 'add_health_check_event') events.publish(e.eventType, e.fields)
+      else events.publish(e.eventType, e.fields)
+    }
+    publishedChecks = now
+  }
+  async function tick(): Promise<void> {
+    if (stopped) return
+    try {
+      // A step that finished since the last pass releases the next one before deciding.
+      await advanceDeployments(ctx)
+      const now = clock.now()
+      let wantsOffers = false
+      let demand = 0
+      for (const id of knownAppIds(state)) {
+        const target = effectiveTarget(state, id)
+        const instances = state.instancesOf(id)
+        const d = decideApp({ target, instances, nowMs: now })
+        for (const instanceId of d.inactivate) {
+          const i = state.instances.get(instanceId)
+          if (i) {
+            const next = { ...i, condition: Condition.UnreachableInactive }
+            await state.apply({ type: 'instance-put', instance: next })
+            publishInstanceChanged(events, next)
+          }
+        }
+        for (const instanceId of d.expunge) {
+          stopChecks(instanceId)
+          await state.apply({ type: 'instance-removed', instanceId })
+        }
+        for (const k of d.kill) {
+          const i = state.instances.get(k.instanceId)
+          if (i) {
+            log.info({ appId: id, instanceId: i.instanceId, reason: k.reason }, 'killing instance')
+            await kills.killInstance(i, 'Decommissioned')
+          }
+        }
+        if (d.launch > 0 && target && !launchQueue.launchDelayActive(target)) {
+          wantsOffers = true
+          demand += d.launch
+        }
+        if (d.launch > 0 && target && launchQueue.launchDelayActive(target)) {
+          const until = state.delays.get(target.id)?.until ?? now
+          setTimeout(() => soon(), Math.max(0, until - now) + 5).unref()
+        }
+        await kills.resendUnanswered(instances, now)
+      }
+      await advanceDeployments(ctx)
+      publishHealthCheckChanges()
+      // REVIVE also clears the refusals left by earlier declines, so new demand is offered
+      // resources on the master's next allocation instead of after the refusals expire.
+      const client = ctx.client
+      if (wantsOffers && (ctx.suppressed || demand > lastDemand) && client?.connected()) {
+        ctx.suppressed = false
+        await client.revive().catch(() => (ctx.suppressed = true))
+      }
+      lastDemand = demand
+    } catch (e) {
+      log.error({ err: e }, 'reconciling pass failed')
+    }
+  }
+
+  // Passes run in the same queue as offers, updates and API changes: one writer. A pass asked
+  // for while one is queued is folded into it; one asked for while a pass runs is queued next.
+  let tickQueued = false
+  function soon(): void {
+    if (tickQueued || stopped) return
+    tickQueued = true
+    setImmediate(() => {
+      void ctx.enqueue(async () => {
+        tickQueued = false
+        await tick()
+      })
+    })
+  }
+
+  return {
+    soon,
+    stop: () => {
+      stopped = true
+    },
+  }
+}
