@@ -36,6 +36,10 @@ export function createRegistration(o: { opts: AgentOptions; masters: Masters; st
   const { opts, masters, state, sender, log } = o
   const { clock } = opts
   let inFlight: Promise<void> | undefined
+  // The attempt under way, and the new master for whose sake one was called off: an attempt
+  // may wait up to its timeout on a master that a partition cut off, while the new leader pings.
+  let attemptAbort: AbortController | undefined
+  let calledOffFor: string | undefined
   let watchdog: NodeJS.Timeout | undefined
   let stopped = false
   // Every attempt is numbered, per run of this process: the master refuses one older than an
@@ -60,8 +64,9 @@ export function createRegistration(o: { opts: AgentOptions; masters: Masters; st
     }
   }
 
-  async function attempt(): Promise<void> {
+  async function attempt(signal: AbortSignal): Promise<void> {
     const r = await fetchLeader(masters, MasterInternalPath.register, {
+      signal,
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(registration()),
@@ -79,10 +84,16 @@ export function createRegistration(o: { opts: AgentOptions; masters: Masters; st
     inFlight = (async () => {
       let delay = 200
       while (!stopped) {
+        const abort = (attemptAbort = new AbortController())
         try {
-          await attempt()
+          await attempt(abort.signal)
           return
         } catch (e) {
+          if (abort.signal.aborted && !stopped) {
+            log.info('registration attempt called off for the new master: registering with it')
+            delay = 200
+            continue
+          }
           log.warn({ err: (e as Error).message, retryInMs: delay }, 'registration failed; retrying')
           await new Promise((res) => setTimeout(res, delay))
           delay = Math.min(delay * 2, 5000)
@@ -90,6 +101,7 @@ export function createRegistration(o: { opts: AgentOptions; masters: Masters; st
       }
     })().finally(() => {
       inFlight = undefined
+      attemptAbort = undefined
     })
     return inFlight
   }
@@ -100,13 +112,16 @@ export function createRegistration(o: { opts: AgentOptions; masters: Masters; st
     ping(id, fromMaster, address) {
       if (id && state.agentId && id !== state.agentId) return false
       state.apply({ type: 'master-pinged' }, clock.now())
-      if (fromMaster && state.masterId && fromMaster !== state.masterId && !inFlight) {
+      if (fromMaster && state.masterId && fromMaster !== state.masterId && (!inFlight || calledOffFor !== fromMaster)) {
         log.info({ masterId: fromMaster, previous: state.masterId, master: address }, 'pinged by a new master: re-registering')
         // It is most likely the new leader: try it first (it redirects, if not). Only a master
         // of --master is taken at its word.
         const url = address ? masterUrlOf(address) : undefined
         if (url && masters.order().includes(url)) masters.answered(url)
-        void register()
+        // An attempt under way may be waiting on the old master: called off, once per new master.
+        calledOffFor = fromMaster
+        if (inFlight) attemptAbort?.abort()
+        else void register()
       }
       return true
     },

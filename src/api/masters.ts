@@ -129,15 +129,18 @@ const MAX_REDIRECTS = 20
  * Redirects are followed (fetch does, keeping a 307's method and body); a master that does
  * not answer, or answers 503 (no leader elected, or still recovering), makes it try the
  * next. Returns the first other answer, with the leader remembered; throws the last error
- * when no master gave one.
+ * when no master gave one, or at once when init.signal aborts.
  */
 export async function fetchLeader(masters: Masters, path: string, init: RequestInit & { timeoutMs?: number }): Promise<Response> {
   let last: unknown = new Error('no master')
   for (const base of masters.order()) {
     let r: Response
+    const timeout = AbortSignal.timeout(init.timeoutMs ?? 10_000)
     try {
-      r = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 10_000) })
+      r = await fetch(`${base}${path}`, { ...init, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout })
     } catch (e) {
+      // Called off by the caller: not the master's fault, and no other is tried.
+      if (init.signal?.aborted) throw e
       last = e
       masters.failed(base)
       continue
