@@ -113,10 +113,18 @@ export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = DEFAU
     if (!res.succeeded && fence) throw fence.refused(operation, writes.map((w) => w.key))
   }
 
+  function readAny<R>(operation: string, read: (member: Etcd3) => Promise<R>): Promise<R> {
+    return call(operation, () =>
+      Promise.any(memberClients().map(read)).catch((err: unknown) => {
+        throw err instanceof AggregateError ? err.errors[0] : err
+      }),
+    )
+  }
+
   function view(fence: WriteFence | undefined): BatchStore {
     return {
       async get<T>(key: string) {
-        const res = await call('get', () => client.kv.range({ key: raw(key) }))
+        const res = await readAny('get', (member) => member.kv.range({ key: raw(key) }))
         const kv = res.kvs[0]
         return kv ? (JSON.parse(kv.value.toString()) as T) : undefined
       },
@@ -130,8 +138,8 @@ export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = DEFAU
         let from = raw(listPrefix)
         let revision: string | undefined
         for (;;) {
-          const res = await call('list', () =>
-            client.kv.range({ key: from, range_end: end, limit: LIST_PAGE, ...(revision ? { revision } : {}) }),
+          const res = await readAny('list', (member) =>
+            member.kv.range({ key: from, range_end: end, limit: LIST_PAGE, ...(revision ? { revision } : {}) }),
           )
           revision ??= res.header.revision
           for (const kv of res.kvs) out.push([unwrap(kv), JSON.parse(kv.value.toString()) as T])
@@ -155,9 +163,7 @@ export function openEtcdStore({ endpoints, prefix, log, requestTimeoutMs = DEFAU
     requestTimeoutMs,
     client,
     members: memberClients,
-    readAny: (operation, read) => call(operation, () => Promise.any(memberClients().map(read)).catch((err: unknown) => {
-      throw err instanceof AggregateError ? err.errors[0] : err
-    })),
+    readAny,
     fenced: (fence) => view(fence),
     unavailable,
   }
