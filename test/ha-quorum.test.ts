@@ -1,18 +1,19 @@
 // etcd loses its quorum under HA masters: 3 etcd members on loopback, 3 `dromos master
-// --store etcd://…`, 2 agents running process tasks, and dromos apps given every master. Two
-// of the three members are killed with SIGKILL. Every master must then answer 503 on the
-// scheduler and operator APIs, at once and for as long as the outage lasts: no 500, no hang,
-// no 307 to a leader etcd cannot vouch for. The leader's watchdog makes it exit (code 1);
-// the test restarts it as a supervisor would. The tasks run on untouched. When the members
-// start again on their data dirs, a leader is elected and the agents and the framework come
-// back to it with the same tasks, none restarted, without anyone's help.
+// --store etcd://…`, 2 agents running process tasks, and 2 dromos apps in HA on the same etcd,
+// given every master. Two of the three members are killed with SIGKILL. Every master must
+// then answer 503 on the scheduler and operator APIs, and every dromos apps 503 on its REST
+// API, at once and for as long as the outage lasts: no 500, no hang, no 307 or forwarding to
+// a leader etcd cannot vouch for. The leaders' watchdogs make them exit (code 1); the test
+// restarts them as a supervisor would. The tasks run on untouched. When the members start
+// again on their data dirs, leaders are elected and the agents and the framework come back
+// with the same tasks, none restarted, without anyone's help.
 import { describe, expect, it } from 'vitest'
 import { EventStream } from './lib/apps.js'
 import { waitUntil } from './lib/cluster.js'
 import type { HaMaster, TaskSeen } from './lib/ha.js'
 import { tasksSeen, useFailoverCluster } from './lib/ha.js'
 
-const cluster = useFailoverCluster()
+const cluster = useFailoverCluster({ appsInstances: 2 })
 
 const runningTasks = (): Promise<TaskSeen[]> => tasksSeen(cluster.apps, '/quorum')
 
@@ -67,13 +68,34 @@ async function answers(): Promise<Array<{ master: number; answer: Answer }>> {
   return out
 }
 
-/** As a supervisor would: a master that exited is started again. Returns the exit codes seen. */
-function superviseMasters(exits: Array<{ master: number; code: number | null }>): void {
+/** As a supervisor would: a master or dromos apps that exited is started again. Returns the exit codes seen. */
+function superviseMasters(exits: Array<{ master: number; code: number | null }>, appsExits: Array<number | null> = []): void {
   for (const m of cluster.ha.masters) {
     if (cluster.ha.alive(m)) continue
     exits.push({ master: m.index, code: m.proc.child.exitCode })
     m.proc.restart()
   }
+  for (const a of cluster.allApps) {
+    if (a.proc.child.exitCode === null && a.proc.child.signalCode === null) continue
+    appsExits.push(a.proc.child.exitCode)
+    a.proc.restart()
+  }
+}
+
+/** Each dromos apps instance's answer to a REST call: `503 message`, its status, or why none came. */
+async function appsAnswers(): Promise<Answer[]> {
+  return Promise.all(
+    cluster.allApps.map(async (a) => {
+      try {
+        const r = await fetch(`${a.url}/v2/apps`, { redirect: 'manual', signal: AbortSignal.timeout(3000) })
+        const text = await r.text()
+        return r.status === 503 ? `503 ${(JSON.parse(text) as { message: string }).message}` : String(r.status)
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } }
+        return e.name === 'TimeoutError' ? 'no answer in 3 s' : `refused (${e.cause?.code ?? e.message})`
+      }
+    }),
+  )
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -102,15 +124,23 @@ describe('etcd loses its quorum', () => {
     // Until every live master answers 503 to both calls. Before that (at most about one
     // lease) the leader may still answer as one and standbys may still name it; never a 500.
     const exits: Array<{ master: number; code: number | null }> = []
+    const appsExits: Array<number | null> = []
     const seenBefore: Answer[] = []
     await waitUntil(
-      'every master to answer 503 to the scheduler and operator APIs',
+      'every master and every dromos apps to answer 503',
       async () => {
-        superviseMasters(exits)
+        superviseMasters(exits, appsExits)
         const a = await answers()
-        seenBefore.push(...a.map((x) => x.answer))
-        if (a.length > 0 && a.length === 2 * cluster.ha.masters.filter((m) => cluster.ha.alive(m)).length && a.every((x) => x.answer.startsWith('503 '))) return true
-        throw new Error(`answers so far: ${JSON.stringify(a)}`)
+        const fromApps = await appsAnswers()
+        seenBefore.push(...a.map((x) => x.answer), ...fromApps)
+        if (
+          a.length > 0 &&
+          a.length === 2 * cluster.ha.masters.filter((m) => cluster.ha.alive(m)).length &&
+          [...a.map((x) => x.answer), ...fromApps].every((x) => x.startsWith('503 '))
+        ) {
+          return true
+        }
+        throw new Error(`answers so far: ${JSON.stringify(a)}, dromos apps: ${JSON.stringify(fromApps)}`)
       },
       30_000,
       50,
@@ -121,10 +151,13 @@ describe('etcd loses its quorum', () => {
     // From then on, for as long as the outage lasts, nothing but 503, each within 3 s, from
     // every master, the leader that stepped down included once it is started again.
     const during: Answer[] = []
+    const duringApps: Answer[] = []
     const outageUntil = Date.now() + 10_000
     while (Date.now() < outageUntil) {
-      superviseMasters(exits)
-      during.push(...(await answers()).map((x) => x.answer))
+      superviseMasters(exits, appsExits)
+      const [a, fromApps] = await Promise.all([answers(), appsAnswers()])
+      during.push(...a.map((x) => x.answer))
+      duringApps.push(...fromApps)
       await sleep(200)
     }
     expect(during.length).toBeGreaterThan(20)
@@ -136,6 +169,11 @@ describe('etcd loses its quorum', () => {
     // master does on lost leadership; no standby exited.
     expect(exits.map((x) => x.master)).toEqual([oldLeader.index])
     expect(exits[0]?.code).toBe(1)
+    // dromos apps the same: 503 "Could not determine the current leader", as Marathon says it,
+    // from both instances; the leader stepped down and exited 1, the standby did not exit.
+    expect(duringApps.filter((x) => x.startsWith('503 ')).length).toBeGreaterThan(10)
+    expect(new Set(duringApps.filter((x) => !x.startsWith('refused')))).toEqual(new Set(['503 Could not determine the current leader']))
+    expect(appsExits).toEqual([1])
     // The tasks ran on through it all.
     expect(await agentTasks()).toEqual(onAgents)
 
@@ -147,7 +185,7 @@ describe('etcd loses its quorum', () => {
     await waitUntil(
       'the agents and the framework back on the new leader with their tasks',
       async () => {
-        superviseMasters(exits)
+        superviseMasters(exits, appsExits)
         const r = await fetch(`${leader.url}/master/state`, { redirect: 'manual', signal: AbortSignal.timeout(2000) })
         if (r.status !== 200) return false
         const s = (await r.json()) as { slaves: unknown[]; frameworks: Array<{ id: string; active: boolean; tasks: Array<{ state: string }> }> }
@@ -161,9 +199,11 @@ describe('etcd loses its quorum', () => {
     console.log(
       `etcd quorum lost (2 of 3 members SIGKILLed, lease ${cluster.ha.leaderLeaseMs} ms): every master 503 after ${to503.toFixed(2)} s; ` +
         `${during.length} calls over the 10 s outage all 503 (${refused} refused while the stepped-down leader restarted); ` +
+        `dromos apps: ${duringApps.length} calls, all 503 or refused (${duringApps.filter((x) => x.startsWith('refused')).length} refused); ` +
         `quorum back: leader elected in ${elected.toFixed(2)} s, agents and framework back with their tasks in ${recovered.toFixed(2)} s`,
     )
 
+    await waitUntil('dromos apps to serve again', async () => (await cluster.apps.req('GET', '/v2/apps')).status === 200, 30_000, 50)
     // None of the tasks was restarted or lost, and the framework heard of no other state.
     expect(await runningTasks()).toEqual(before)
     expect(await agentTasks()).toEqual(onAgents)
