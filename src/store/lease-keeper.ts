@@ -56,6 +56,7 @@ export function keepLeaseAlive(opts: LeaseKeeperOptions): LeaseKeeper {
   const intervalMs = opts.intervalMs ?? Math.max(50, Math.floor(ttlMs / 4))
   let confirmedUntil = opts.grantedAt + ttlMs
   let lost = false
+  let stopped = false
   const listeners: Array<() => void> = []
   /** Called at each confirmation (and at the loss). */
   const waiters = new Set<() => void>()
@@ -86,7 +87,8 @@ export function keepLeaseAlive(opts: LeaseKeeperOptions): LeaseKeeper {
       .leaseKeepAlive()
       .then((stream) => {
         m.opening = false
-        if (lost) {
+        // Stopped (or lost) while the stream opened: it is not kept.
+        if (stopped) {
           stream.on('error', () => undefined)
           stream.end()
           return
@@ -122,6 +124,7 @@ export function keepLeaseAlive(opts: LeaseKeeperOptions): LeaseKeeper {
   }
 
   function tick(): void {
+    if (stopped) return
     const at = now()
     members.forEach((m, i) => {
       const oldest = m.unanswered[0]
@@ -136,6 +139,7 @@ export function keepLeaseAlive(opts: LeaseKeeperOptions): LeaseKeeper {
   tick()
 
   function stop(): void {
+    stopped = true
     clearInterval(timer)
     for (const m of members) drop(m)
   }
