@@ -7,9 +7,10 @@
 // Marathon does not write for its type or without one it does, fails the test. Process tasks
 // only, on one agent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AppsProcess, EventStream, startCallbackSubscriber } from './lib/apps.js'
-import type { CallbackSubscriber } from './lib/apps.js'
-import { TestCluster, waitUntil } from './lib/cluster.js'
+import { EventStream, startAppsCluster, startCallbackSubscriber, stopAppsCluster } from './lib/apps.js'
+import type { AppsProcess, CallbackSubscriber } from './lib/apps.js'
+import type { TestCluster } from './lib/cluster.js'
+import { waitUntil } from './lib/cluster.js'
 import { eventProblems } from './lib/marathon-events.js'
 
 let cluster: TestCluster
@@ -17,16 +18,11 @@ let apps: AppsProcess
 let sub: CallbackSubscriber | undefined
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ agents: [{ hostname: 'agent-e', resources: 'cpus:4;mem:2048;disk:1000;ports:[31700-31799]' }] })
-  apps = await AppsProcess.start(cluster)
+  ({ cluster, apps } = await startAppsCluster({ hostname: 'agent-e', resources: 'cpus:4;mem:2048;disk:1000;ports:[31700-31799]' }))
 })
 
 afterAll(async () => {
-  if (apps) {
-    await apps.removeAllApps()
-    await apps.proc.stop()
-  }
-  await cluster?.stop()
+  await stopAppsCluster({ cluster, apps })
   await sub?.close()
 })
 

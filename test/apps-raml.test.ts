@@ -3,8 +3,10 @@
 // with strict schemas written from Marathon's RAML: no response may hold a key Marathon's
 // types do not have.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AppsProcess } from './lib/apps.js'
-import { TestCluster, waitUntil } from './lib/cluster.js'
+import type { AppsProcess } from './lib/apps.js'
+import { startAppsCluster, stopAppsCluster } from './lib/apps.js'
+import type { TestCluster } from './lib/cluster.js'
+import { waitUntil } from './lib/cluster.js'
 import type { z } from 'zod'
 import {
   App,
@@ -40,8 +42,7 @@ const UNREADY = '/raml/unready'
 const QUEUED = '/raml/queued'
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ agents: [{ hostname: 'agent-r', attributes: 'rack:r1', resources: 'cpus:4;mem:2048;disk:1000;ports:[31600-31699]' }] })
-  apps = await AppsProcess.start(cluster)
+  ({ cluster, apps } = await startAppsCluster({ hostname: 'agent-r', attributes: 'rack:r1', resources: 'cpus:4;mem:2048;disk:1000;ports:[31600-31699]' }))
   const create = async (body: Record<string, unknown>): Promise<void> => {
     const r = await apps.req('POST', '/v2/apps', body)
     expect(r.status, JSON.stringify(r.body)).toBe(201)
@@ -76,13 +77,7 @@ beforeAll(async () => {
   }, 60_000)
 }, 180_000)
 
-afterAll(async () => {
-  if (apps) {
-    await apps.removeAllApps()
-    await apps.proc.stop()
-  }
-  await cluster?.stop()
-})
+afterAll(() => stopAppsCluster({ cluster, apps }))
 
 async function get<T>(path: string, schema: z.ZodType<T>, status = 200): Promise<T> {
   const r = await apps.req('GET', path)

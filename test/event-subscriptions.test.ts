@@ -5,9 +5,10 @@
 // tab-separated task list of running tasks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMarathonClient } from '../src/api/marathon-client.js'
-import { AppsProcess, EventStream, startCallbackSubscriber } from './lib/apps.js'
-import type { CallbackSubscriber, MarathonEventRecord } from './lib/apps.js'
-import { TestCluster, waitUntil } from './lib/cluster.js'
+import { EventStream, startAppsCluster, startCallbackSubscriber, stopAppsCluster } from './lib/apps.js'
+import type { AppsProcess, CallbackSubscriber, MarathonEventRecord } from './lib/apps.js'
+import type { TestCluster } from './lib/cluster.js'
+import { waitUntil } from './lib/cluster.js'
 import { processesWhere } from './lib/proc.js'
 
 type Subscriber = CallbackSubscriber
@@ -18,16 +19,11 @@ let apps: AppsProcess
 const subscribers: Subscriber[] = []
 
 beforeAll(async () => {
-  cluster = await TestCluster.start({ agents: [{ hostname: '127.0.0.1', resources: 'cpus:4;mem:2048;disk:1000;ports:[31400-31499]' }] })
-  apps = await AppsProcess.start(cluster)
+  ({ cluster, apps } = await startAppsCluster({ hostname: '127.0.0.1', resources: 'cpus:4;mem:2048;disk:1000;ports:[31400-31499]' }))
 })
 
 afterAll(async () => {
-  if (apps) {
-    await apps.removeAllApps()
-    await apps.proc.stop()
-  }
-  await cluster?.stop()
+  await stopAppsCluster({ cluster, apps })
   for (const s of subscribers) await s.close()
 })
 

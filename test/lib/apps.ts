@@ -3,8 +3,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createSseParser } from '../../src/api/marathon-client.js'
-import type { TestCluster } from './cluster.js'
-import { freePort, Proc, waitUntil } from './cluster.js'
+import type { AgentSpec } from './cluster.js'
+import { freePort, Proc, TestCluster, waitUntil } from './cluster.js'
 
 export interface MarathonEventRecord {
   eventType: string
@@ -168,4 +168,25 @@ export async function startCallbackSubscriber(path = '/events'): Promise<Callbac
     },
   }
   return sub
+}
+
+/** A TestCluster with one agent, and a `dromos apps` on it. */
+export async function startAppsCluster(agent: AgentSpec): Promise<{ cluster: TestCluster; apps: AppsProcess }> {
+  const cluster = await TestCluster.start({ agents: [agent] })
+  try {
+    return { cluster, apps: await AppsProcess.start(cluster) }
+  } catch (err) {
+    // The caller gets nothing to stop: the cluster is stopped here.
+    await cluster.stop()
+    throw err
+  }
+}
+
+/** Removes every app, so that no task outlives the test, then stops dromos apps and the cluster. */
+export async function stopAppsCluster(c: { cluster?: TestCluster; apps?: AppsProcess }): Promise<void> {
+  if (c.apps) {
+    await c.apps.removeAllApps()
+    await c.apps.proc.stop()
+  }
+  await c.cluster?.stop()
 }
