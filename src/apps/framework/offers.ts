@@ -38,35 +38,44 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     })
     launchQueue.noteOffers(offers, ready, placement)
     const tasksByOffer = new Map<string, TaskInfo[]>()
-    for (const launch of placement.launches) {
-      const app = appById.get(launch.appId)!
-      const view = byId.get(launch.offerId)!
-      const uuid = newUuid()
-      const taskId = taskIdFor(app.id, uuid)
-      const servicePorts = servicePortsOf(app)
-      const instance: Instance = {
-        instanceId: instanceIdFor(app.id, uuid),
-        taskId,
-        appId: app.id,
-        version: app.version,
-        configVersion: app.versionInfo.lastConfigChangeAt,
-        agentId: launch.agentId,
-        agentIp: ipOf.get(launch.offerId) ?? launch.hostname,
-        agentAttributes: view.attributes,
-        host: launch.hostname,
-        hostPorts: launch.hostPorts,
-        servicePorts,
-        condition: Condition.Provisioned,
-        mesosState: 'TASK_STAGING',
-        stagedAt: nowIso(ctx),
-        ipAddresses: [],
-        goal: 'Running',
+    // The pass's instances go to the store in one batch, and the answers leave once it is
+    // written: an instance is stored before its task can run, as Marathon does.
+    let written: Promise<void> = Promise.resolve()
+    await state.batch(async () => {
+      for (const launch of placement.launches) {
+        const app = appById.get(launch.appId)!
+        const view = byId.get(launch.offerId)!
+        const uuid = newUuid()
+        const taskId = taskIdFor(app.id, uuid)
+        const servicePorts = servicePortsOf(app)
+        const instance: Instance = {
+          instanceId: instanceIdFor(app.id, uuid),
+          taskId,
+          appId: app.id,
+          version: app.version,
+          configVersion: app.versionInfo.lastConfigChangeAt,
+          agentId: launch.agentId,
+          agentIp: ipOf.get(launch.offerId) ?? launch.hostname,
+          agentAttributes: view.attributes,
+          host: launch.hostname,
+          hostPorts: launch.hostPorts,
+          servicePorts,
+          condition: Condition.Provisioned,
+          mesosState: 'TASK_STAGING',
+          stagedAt: nowIso(ctx),
+          ipAddresses: [],
+          goal: 'Running',
+        }
+        await state.apply({ type: 'instance-put', instance })
+        const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
+        tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
       }
-      await state.apply({ type: 'instance-put', instance })
-      const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
-      tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
-    }
-    // An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE.
+      written = new Promise<void>((resolve) => state.afterWrites(resolve))
+    })
+    await written
+    // An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE. The
+    // queue waits for the master's answers: sending the next pass's ACCEPTs before them made
+    // launches to agents pile up and time out at 1,000 agents (BENCHMARKS.md).
     const declined = views.filter((v) => !tasksByOffer.has(v.id)).map((v) => v.id)
     await Promise.all([
       ...views.map(async (view) => {
