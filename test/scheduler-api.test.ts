@@ -245,6 +245,46 @@ describe('status updates', () => {
     await teardown(f)
   })
 
+  it('takes a batch of acknowledgements in one request where its SUBSCRIBE answer says so (a dromos extension), and refuses a bad batch by name', async () => {
+    const f = await subscribe({ name: 'batched-acks', autoAck: false })
+    expect(f.headers['dromos-batched-calls']).toBe('ACKNOWLEDGE')
+    const offer = (await f.waitOffers()).offers.offers[0]
+    const task = (id: string): Record<string, unknown> => ({ name: id, task_id: { value: id }, resources: [scalar('cpus', 0.1), scalar('mem', 32)], command: { value: 'sleep 60' } })
+    await f.launch(offer, [task('batch-1'), task('batch-2')])
+    const starting = [await f.waitUpdate('batch-1', 'TASK_STARTING'), await f.waitUpdate('batch-2', 'TASK_STARTING')].map((e) => e.update.status)
+    const batch = (calls: unknown[], streamId = f.streamId) =>
+      fetch(`${cluster.masterUrl}/api/v1/scheduler`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Mesos-Stream-Id': streamId }, body: JSON.stringify(calls) })
+    const ack = (s: { agent_id: unknown; task_id: unknown; uuid: string }, over: Record<string, unknown> = {}) => ({
+      type: 'ACKNOWLEDGE',
+      framework_id: { value: f.frameworkId },
+      acknowledge: { agent_id: s.agent_id, task_id: s.task_id, uuid: s.uuid, ...over },
+    })
+
+    // Refused whole before any is taken: empty, another call type, or a call without its body.
+    for (const bad of [[], [ack(starting[0]!), { type: 'KILL', framework_id: { value: f.frameworkId }, kill: { task_id: { value: 'batch-1' } } }], [{ type: 'ACKNOWLEDGE', framework_id: { value: f.frameworkId } }]]) {
+      const r = await batch(bad)
+      expect(r.status).toBe(400)
+      expect(await r.text()).toMatch(/^Failed to validate request/)
+    }
+    const wrongStream = await batch([ack(starting[0]!), ack(starting[1]!)], '00000000-0000-0000-0000-000000000000')
+    expect(wrongStream.status).toBe(400)
+    expect(await wrongStream.text()).toMatch(/^Call 0 of the batch: The stream ID/)
+    const unknownAgent = await batch([ack(starting[0]!, { uuid: 'not-the-uuid' }), ack(starting[1]!, { agent_id: { value: 'no-such-agent' } })])
+    expect(unknownAgent.status).toBe(400)
+    expect(await unknownAgent.text()).toBe('Call 1 of the batch: Unknown agent no-such-agent')
+    // None of those acknowledged anything: RUNNING still waits behind each STARTING.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(f.updatesOf('batch-1').concat(f.updatesOf('batch-2')).every((s) => s.state === 'TASK_STARTING')).toBe(true)
+
+    // Both in one request: each task's next update follows.
+    const taken = await batch(starting.map((s) => ack(s)))
+    expect(taken.status).toBe(202)
+    await f.waitUpdate('batch-1', 'TASK_RUNNING')
+    await f.waitUpdate('batch-2', 'TASK_RUNNING')
+    expect((await f.call({ type: 'REVIVE' })).status).toBe(202)
+    await teardown(f)
+  })
+
   it('answers RECONCILE truthfully for known and unknown tasks, explicit and implicit', async () => {
     const f = await subscribe({ name: 'reconcile', capabilities: ['PARTITION_AWARE'] })
     const offer = (await f.waitOffers()).offers.offers[0]

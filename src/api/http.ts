@@ -73,7 +73,11 @@ export async function parseBody<T>(ctx: RequestContext, schema: z.ZodType<T>, ma
   // Mesos answers 415 Unsupported Media Type, not 400, to a body it cannot read at all.
   if (type && !type.includes('json')) throw new DromosError('UNSUPPORTED_MEDIA_TYPE', 415, `Expecting 'Content-Type' of application/json, got '${type}'`)
   const text = await readBody(ctx.req, maxBodyBytes)
-  const raw = stripNulls(parseJson(text))
+  return validateBody(schema, stripNulls(parseJson(text)))
+}
+
+/** A parsed body checked against `schema`: a 400 that says what is wrong, as parseBody's. */
+export function validateBody<T>(schema: z.ZodType<T>, raw: unknown): T {
   const parsed = schema.safeParse(raw)
   if (!parsed.success) throw new BadRequestError(`Failed to validate request: ${zodMessage(parsed.error)}`)
   return parsed.data

@@ -190,6 +190,21 @@ export const SchedulerCallSchema = z.looseObject({
 })
 export type SchedulerCall = z.infer<typeof SchedulerCallSchema>
 
+/**
+ * A dromos extension of the v1 scheduler API, for a framework that acknowledges updates by the
+ * thousand: a JSON array of ACKNOWLEDGE calls in one POST, taken in order and answered 202 as
+ * one call alone would be. A master that takes them names the call types on its SUBSCRIBE
+ * answer in this header; Mesos sends no such header, and a client that does not see it sends a
+ * call a request, as the Mesos API has it.
+ */
+export const BATCHED_CALLS_HEADER = 'Dromos-Batched-Calls'
+/** The most calls one batch holds. */
+export const MAX_BATCHED_CALLS = 10_000
+export const AcknowledgeBatchSchema = z
+  .array(z.object({ framework_id: Value, type: z.literal('ACKNOWLEDGE'), acknowledge: z.object({ agent_id: Value, task_id: Value, uuid: z.string().min(1) }) }))
+  .min(1)
+  .max(MAX_BATCHED_CALLS)
+
 export interface TaskStatusWire {
   task_id: Value
   state: string

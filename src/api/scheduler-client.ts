@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { createRecordIoDecoder } from './http.js'
 import { createMasters, isRecovering, redirectTarget } from './masters.js'
 import type { OfferWire, TaskInfo, TaskStatusWire } from './mesos.js'
+import { BATCHED_CALLS_HEADER, MAX_BATCHED_CALLS } from './mesos.js'
 import { keptAlivePool, postJson } from './post-json.js'
 
 export interface FrameworkInfoInput {
@@ -83,6 +84,8 @@ const SUBSCRIBE_TIMEOUT_MS = 5_000
  * connection each. The master handles them one at a time anyway.
  */
 const CALL_CONNECTIONS = 8
+/** Acknowledgements a batch holds: about 300 bytes each, well inside a master's body limit. */
+const ACKS_PER_BATCH = Math.min(1_000, MAX_BATCHED_CALLS)
 
 export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerClient {
   const { log } = opts
@@ -156,6 +159,7 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
         return
       }
       streamId = String(response.headers['mesos-stream-id'] ?? '')
+      acksBatched = String(response.headers[BATCHED_CALLS_HEADER.toLowerCase()] ?? '').split(',').some((t) => t.trim() === 'ACKNOWLEDGE')
       const decode = createRecordIoDecoder((json) => {
         lastEventAt = Date.now()
         let event: SchedulerEvent
@@ -249,14 +253,52 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
   }
 
   const pool = keptAlivePool(CALL_CONNECTIONS)
+  function post(body: string, type: string): Promise<void> {
+    if (!streamId) return Promise.reject(new CallFailedError(type, 0, 'not subscribed'))
+    return postJson(`${masters.current()}/api/v1/scheduler`, body, { headers: { 'Mesos-Stream-Id': streamId }, timeoutMs: 30_000, agent: pool }).then(async (r) => {
+      if (r.status !== 202) throw new CallFailedError(type, r.status, await r.text())
+    })
+  }
   async function call(body: Record<string, unknown>): Promise<void> {
     if (!streamId || !frameworkId) throw new CallFailedError(String(body.type), 0, 'not subscribed')
-    const r = await postJson(`${masters.current()}/api/v1/scheduler`, JSON.stringify({ framework_id: { value: frameworkId }, ...body }), {
-      headers: { 'Mesos-Stream-Id': streamId },
-      timeoutMs: 30_000,
-      agent: pool,
+    return post(JSON.stringify({ framework_id: { value: frameworkId }, ...body }), String(body.type))
+  }
+
+  // Acknowledgements asked for in one turn of the event loop leave together: in one request
+  // where the master takes batches (it says so on SUBSCRIBE), else a call each. A batch the
+  // master refuses is sent again a call each, so that one bad acknowledgement costs only itself.
+  let acksBatched = false
+  let acks: Array<{ status: TaskStatusWire; resolve: () => void; reject: (e: Error) => void }> = []
+  const ackCall = (s: TaskStatusWire): Record<string, unknown> => ({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: s.agent_id, task_id: s.task_id, uuid: s.uuid } })
+  function sendAcks(): void {
+    const due = acks
+    acks = []
+    for (let i = 0; i < due.length; i += ACKS_PER_BATCH) {
+      const part = due.slice(i, i + ACKS_PER_BATCH)
+      const alone = (): void => {
+        for (const a of part) call(ackCall(a.status)).then(a.resolve, a.reject)
+      }
+      if (part.length === 1 || !acksBatched || !frameworkId) {
+        alone()
+        continue
+      }
+      const fid = { value: frameworkId }
+      post(JSON.stringify(part.map((a) => ({ framework_id: fid, ...ackCall(a.status) }))), 'ACKNOWLEDGE').then(
+        () => {
+          for (const a of part) a.resolve()
+        },
+        (e: unknown) => {
+          if (e instanceof CallFailedError && e.status >= 400 && e.status < 500) alone()
+          else for (const a of part) a.reject(e as Error)
+        },
+      )
+    }
+  }
+  function acknowledge(status: TaskStatusWire): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (acks.length === 0) setImmediate(sendAcks)
+      acks.push({ status, resolve, reject })
     })
-    if (r.status !== 202) throw new CallFailedError(String(body.type), r.status, await r.text())
   }
 
   return {
@@ -291,8 +333,7 @@ export function createSchedulerClient(opts: SchedulerClientOptions): SchedulerCl
       }),
     decline: (offerIds, refuseSeconds) =>
       call({ type: 'DECLINE', decline: { offer_ids: offerIds.map((value) => ({ value })), filters: { refuse_seconds: refuseSeconds } } }),
-    acknowledge: (status) =>
-      call({ type: 'ACKNOWLEDGE', acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid } }),
+    acknowledge,
     kill: (taskId, agentId, gracePeriodSeconds) =>
       call({
         type: 'KILL',

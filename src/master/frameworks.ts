@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import { writeRecord } from '../api/http.js'
 import { AgentInternalPath } from '../api/internal.js'
 import type { SchedulerCall } from '../api/mesos.js'
+import { BATCHED_CALLS_HEADER } from '../api/mesos.js'
 import { BadRequestError, ForbiddenError } from '../core/errors.js'
 import { newUuid } from '../core/ids.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
@@ -137,6 +138,7 @@ export function createFrameworks(ctx: MasterContext, deps: { offers: Offers; upd
       'Content-Type': acceptsRecordIo ? 'application/recordio' : 'application/json',
       ...(acceptsRecordIo ? { 'Message-Content-Type': 'application/json' } : {}),
       'Mesos-Stream-Id': streamId,
+      [BATCHED_CALLS_HEADER]: 'ACKNOWLEDGE',
       'Cache-Control': 'no-cache',
       Connection: 'keep-alive',
     })

@@ -8,12 +8,12 @@ import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, TaskRecor
 import { MASTER_VERSION } from './master.js'
 import { agentV1, frameworkV1, recoveredAgentV1, taskV1 } from './views.js'
 import type { RequestContext, Router } from '../api/http.js'
-import { createRouter, listen, parseBody, sendJson, sendJsonText, sendText, writeRecord } from '../api/http.js'
+import { createRouter, listen, parseBody, sendJson, sendJsonText, sendText, validateBody, writeRecord } from '../api/http.js'
 import type { StatusUpdateWire, TaskResultsWire } from '../api/internal.js'
 import { AgentRegistrationSchema, AgentStatusUpdatesSchema, MasterInternalPath } from '../api/internal.js'
 import type { AttributeSchema } from '../api/mesos.js'
-import { resourcesFromWire, resourcesToWire, SchedulerCallSchema, v0Resources } from '../api/mesos.js'
-import { BadRequestError, NotFoundError } from '../core/errors.js'
+import { AcknowledgeBatchSchema, resourcesFromWire, resourcesToWire, SchedulerCallSchema, v0Resources } from '../api/mesos.js'
+import { BadRequestError, DromosError, NotFoundError } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import { isTerminal } from '../core/task-state.js'
@@ -50,14 +50,29 @@ export function createMasterRouter(opts: Omit<MasterHttpOptions, 'host' | 'port'
 
   // ---- scheduler API ----
   router.on('POST', '/api/v1/scheduler', async (ctx) => {
-    const call = await parseBody(ctx, SchedulerCallSchema, maxBodyBytes)
-    if (call.type === 'SUBSCRIBE') {
-      const accept = String(ctx.req.headers.accept ?? '')
-      await master.subscribe(call, ctx.res, accept.includes('application/recordio'))
-      return
+    const raw = await parseBody(ctx, z.unknown(), maxBodyBytes)
+    const header = ctx.req.headers['mesos-stream-id']
+    const streamId = typeof header === 'string' ? header : undefined
+    if (Array.isArray(raw)) {
+      // A batch of acknowledgements (BATCHED_CALLS_HEADER): each taken as if it came alone.
+      // The first call refused stops the batch; the answer names it, those before it stand.
+      for (const [i, call] of validateBody(AcknowledgeBatchSchema, raw).entries()) {
+        try {
+          await master.handleCall(call, streamId)
+        } catch (e) {
+          if (e instanceof DromosError) throw new DromosError(e.code, e.status, `Call ${i} of the batch: ${e.message}`)
+          throw e
+        }
+      }
+    } else {
+      const call = validateBody(SchedulerCallSchema, raw)
+      if (call.type === 'SUBSCRIBE') {
+        const accept = String(ctx.req.headers.accept ?? '')
+        await master.subscribe(call, ctx.res, accept.includes('application/recordio'))
+        return
+      }
+      await master.handleCall(call, streamId)
     }
-    const streamId = ctx.req.headers['mesos-stream-id']
-    await master.handleCall(call, typeof streamId === 'string' ? streamId : undefined)
     if (!ctx.res.headersSent) {
       ctx.res.writeHead(202, { 'Content-Length': 0 })
       ctx.res.end()
