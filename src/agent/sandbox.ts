@@ -1,37 +1,40 @@
 // Where a task runs and what it is given: its sandbox directory, its host ports and the
 // environment the agent injects, as a Mesos agent lays them out.
-import { mkdirSync, renameSync, symlinkSync, unlinkSync } from 'node:fs'
+import { mkdir, rename, symlink, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import type { TaskInfo } from '../api/mesos.js'
 import { resourcesFromWire } from '../api/mesos.js'
 import { newUuid } from '../core/ids.js'
 
-/** Creates the directory of a new run of the task and points runs/latest at it. */
-export function createSandbox(o: { workDir: string; agentId: string | undefined; frameworkId: string; taskId: string; log: Logger }): string {
-  const sandbox = join(o.workDir, 'slaves', o.agentId ?? 'unregistered', 'frameworks', o.frameworkId, 'executors', o.taskId, 'runs', newUuid())
-  mkdirSync(sandbox, { recursive: true })
-  linkLatestRun(sandbox, o.log)
-  return sandbox
+/** The directory of a new run of the task, as a Mesos agent lays it out. */
+export function sandboxPath(o: { workDir: string; agentId: string | undefined; frameworkId: string; taskId: string }): string {
+  return join(o.workDir, 'slaves', o.agentId ?? 'unregistered', 'frameworks', o.frameworkId, 'executors', o.taskId, 'runs', newUuid())
+}
+
+/**
+ * Creates a run's directory and points runs/latest at it. Off the event loop: an agent given
+ * thousands of tasks at once (or a process of many hollow agents) would otherwise block on the
+ * file system for seconds, long enough for the master's calls to it to time out.
+ */
+export async function makeSandbox(sandbox: string, log: Logger): Promise<void> {
+  await mkdir(sandbox, { recursive: true })
+  await linkLatestRun(sandbox, log)
 }
 
 /**
  * Points runs/latest at the run being launched, as Mesos does for its executor directories.
  * The link is relative, so the work directory may move; it is replaced in one rename.
  */
-function linkLatestRun(sandbox: string, log: Logger): void {
+async function linkLatestRun(sandbox: string, log: Logger): Promise<void> {
   const runs = dirname(sandbox)
   const tmp = join(runs, `.latest-${newUuid()}`)
   try {
-    symlinkSync(basename(sandbox), tmp)
-    renameSync(tmp, join(runs, 'latest'))
+    await symlink(basename(sandbox), tmp)
+    await rename(tmp, join(runs, 'latest'))
   } catch (e) {
     log.warn({ err: e, sandbox }, 'could not link runs/latest')
-    try {
-      unlinkSync(tmp)
-    } catch {
-      // not created
-    }
+    await unlink(tmp).catch(() => undefined)
   }
 }
 

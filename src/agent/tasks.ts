@@ -11,7 +11,7 @@ import { scalar } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
 import type { ContainerEvent, Containerizer } from './containerizers/types.js'
 import { LaunchFailedError } from './containerizers/types.js'
-import { createSandbox, gracePeriodOf, portsOf, taskEnv } from './sandbox.js'
+import { gracePeriodOf, makeSandbox, portsOf, sandboxPath, taskEnv } from './sandbox.js'
 import type { AgentState } from './state.js'
 import type { StatusUpdateSender } from './status-updates.js'
 import type { AgentOptions, AgentTask } from './types.js'
@@ -143,6 +143,24 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
     if (t.containerId && c) await c.kill(t.info.task_id.value, gracePeriodMs)
   }
 
+  // The sandboxes asked for in one turn of the event loop are waited for together, so that the
+  // tasks of one launch request go on together and their first updates leave in one request.
+  let turn: { made: Array<Promise<unknown>>; all: Promise<unknown> } | undefined
+  function withTurn<T>(made: Promise<T>): Promise<T> {
+    if (!turn) {
+      const group: { made: Array<Promise<unknown>>; all: Promise<unknown> } = { made: [], all: Promise.resolve() }
+      group.all = new Promise((resolve) =>
+        setImmediate(() => {
+          if (turn === group) turn = undefined
+          resolve(Promise.all(group.made))
+        }),
+      )
+      turn = group
+    }
+    turn.made.push(made)
+    return turn.all.then(() => made)
+  }
+
   async function launch(frameworkId: string, framework: FrameworkInfo | undefined, info: TaskInfo): Promise<void> {
     const tid = info.task_id.value
     const existing = state.task(frameworkId, tid)
@@ -154,7 +172,7 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
     // The tasks of one launch request share their FrameworkInfo: it is checkpointed once.
     if (framework && state.frameworks.get(frameworkId) !== framework) state.apply({ type: 'framework-info', frameworkId, info: framework }, at)
     const containerizer = opts.containerizers.find((c) => c.supports(info))
-    const sandbox = createSandbox({ workDir: opts.workDir, agentId: state.agentId, frameworkId, taskId: tid, log })
+    const sandbox = sandboxPath({ workDir: opts.workDir, agentId: state.agentId, frameworkId, taskId: tid })
     const hostPorts = portsOf(info)
     state.apply(
       {
@@ -171,7 +189,18 @@ export function createTaskRunner(o: { opts: AgentOptions; state: AgentState; sen
       at,
     )
     const t = state.task(frameworkId, tid)!
+    const made = withTurn(
+      makeSandbox(sandbox, log).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      ),
+    )
     await state.written()
+    const unmade = await made
+    if (unmade) {
+      await update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: `Could not create the sandbox: ${unmade.message}` })
+      return
+    }
     if (!containerizer) {
       await update(t, TaskState.FAILED, { reason: 'REASON_CONTAINER_LAUNCH_FAILED', message: 'No containerizer on this agent can run the task' })
       return
