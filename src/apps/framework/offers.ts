@@ -74,10 +74,9 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     })
     await written
     // An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE. The
-    // queue waits for the master's answers: sending the next pass's ACCEPTs before them made
-    // launches to agents pile up and time out at 1,000 agents (BENCHMARKS.md).
+    // queue does not wait for the master's answers: deploys, updates and the next offers go on.
     const declined = views.filter((v) => !tasksByOffer.has(v.id)).map((v) => v.id)
-    await Promise.all([
+    void Promise.all([
       ...views.map(async (view) => {
         const tasks = tasksByOffer.get(view.id)
         if (!tasks) return
