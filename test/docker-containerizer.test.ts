@@ -114,6 +114,15 @@ async function getText(url: string, timeoutMs = 5_000): Promise<string> {
   }
 }
 
+/** The file's text, or nothing while it is not written yet. */
+function readIfThere(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
 async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!cond()) {
@@ -269,7 +278,7 @@ describe('docker containerizer', () => {
     const req = request({ command: 'trap "exit 0" TERM; echo ready; while true; do sleep 0.1; done' })
     await dz.launch(req, recorder().onEvent)
     // A SIGTERM that lands before the trap is set would be ignored (the shell is PID 1).
-    await waitFor(() => readFileSync(join(req.sandboxDir, 'stdout'), 'utf8').includes('ready'))
+    await waitFor(() => readIfThere(join(req.sandboxDir, 'stdout')).includes('ready'))
     const taskId = req.taskInfo.task_id.value
 
     // A second containerizer stands for the agent after a restart: it knows only the labels.

@@ -183,9 +183,11 @@ async function partitionRound(host: number, mode: PartitionMode, holdMs: number)
   // duplicate, none lost.
   expect(ids(settled)).toEqual(ids(before))
   expect(new Set(settled.map((t) => t.id)).size).toBe(N)
+  // A replacement leaves the app's tasks once it is being killed; its TASK_KILLED comes after.
+  const killedOf = (): string[] => [...new Set(events.events.filter((e) => e.appId === APP && e.taskStatus === 'TASK_KILLED').map((e) => e.taskId as string))].sort()
+  await waitUntil('the replacements to be reported TASK_KILLED', async () => killedOf().length >= replacements.length || undefined, 30_000, 50).catch(() => undefined)
   const statuses = events.events.filter((e) => e.appId === APP)
-  const killed = [...new Set(statuses.filter((e) => e.taskStatus === 'TASK_KILLED').map((e) => e.taskId as string))].sort()
-  expect(killed).toEqual(ids(replacements))
+  expect(killedOf()).toEqual(ids(replacements))
   for (const c of onCut) {
     const seen = statuses.filter((e) => e.taskId === c.id).map((e) => e.taskStatus as string)
     expect(seen).toContain('TASK_UNREACHABLE')
