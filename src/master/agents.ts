@@ -141,7 +141,8 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
     await state.written()
     log.info({ agentId: id, hostname: reg.hostname, resources: formatResources(reg.resources), reregistered: !!reg.agent_id }, 'agent registered')
     emitOperator(ctx, { type: 'AGENT_ADDED', agent_added: { agent: agentV1(ctx.master(), state.agents.get(id)!) } })
-    offers.allocateSoon()
+    // As Mesos' allocator on addSlave: a pass over the new agent only.
+    offers.allocateSoon([id])
     return { agent_id: id, ping_interval_ms: opts.agentPingTimeoutMs, master_id: ctx.runId }
   }
 
