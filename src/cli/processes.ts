@@ -84,6 +84,21 @@ function reservePort(ip: string): Promise<number> {
   })
 }
 
+/**
+ * Starts an agent on a port found free, and on another if that one is taken before the agent
+ * listens on it: the port is free only until the agent binds it, and the kernel may hand it to
+ * an outgoing connection meanwhile (a process of many hollow agents makes thousands of those).
+ */
+async function onFreePort(ip: string, start: (port: number) => Promise<Running>): Promise<Running> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await reservePort(ip))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw e
+    }
+  }
+}
+
 function agentResources(flags: AgentFlags, workDir: string): Resources {
   const detected = detectResources(workDir)
   // Given resources replace the detected ones kind by kind, as --resources does in Mesos.
@@ -166,7 +181,8 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   const resources = agentResources(flags, workDir)
   const count = flags.count ?? 1
   if (count === 1 && flags.portBase === undefined && flags.hostnamePrefix === undefined) {
-    const one = await startOneAgent({ flags, log, store, workDir, port: flags.port || (await reservePort(flags.ip)), hostname: flags.hostname ?? osHostname(), resources })
+    const start = (port: number): Promise<Running> => startOneAgent({ flags, log, store, workDir, port, hostname: flags.hostname ?? osHostname(), resources })
+    const one = flags.port ? await start(flags.port) : await onFreePort(flags.ip, start)
     return {
       url: one.url,
       async stop(opts) {
@@ -186,9 +202,9 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   try {
     for (let i = 0; i < count; i++) {
       const hostname = `${prefix}${i}`
-      const port = flags.portBase !== undefined ? flags.portBase + i : await reservePort(flags.ip)
       const agentLog = log.child({ hostname })
-      agents.push(await startOneAgent({ flags, log: agentLog, store: scopedStore(shared, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources }))
+      const start = (port: number): Promise<Running> => startOneAgent({ flags, log: agentLog, store: scopedStore(shared, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources })
+      agents.push(flags.portBase !== undefined ? await start(flags.portBase + i) : await onFreePort(flags.ip, start))
     }
   } catch (e) {
     await stopAll()
