@@ -208,7 +208,7 @@ describe('etcd down', () => {
         (e: unknown) => e,
       )
       const failedMs = since(t)
-      expect(err).toBeInstanceOf(StoreUnavailableError)
+      expect(err, String(err)).toBeInstanceOf(StoreUnavailableError)
       expect(failedMs).toBeLessThan(4 * requestTimeoutMs)
       console.log(`etcd frozen: get failed in ${failedMs} ms (deadline ${requestTimeoutMs} ms per call)`)
     } finally {
