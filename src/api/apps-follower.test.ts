@@ -9,6 +9,9 @@ import { appsOfEvent, createAppsFollower } from './apps-follower.js'
 /** A scripted apps API: each read of an app answers the app's version at that moment, after a chosen delay. */
 async function scriptedApps() {
   const versions = new Map<string, number>([['/a', 1]])
+  const labels = new Map<string, Record<string, string>>()
+  const readsOf = new Map<string, number>()
+  const body = (id: string, version: number) => ({ id, version, ...(labels.has(id) ? { labels: labels.get(id) } : {}) })
   const delays: number[] = []
   let streams: ServerResponse[] = []
   let reads = 0
@@ -25,12 +28,13 @@ async function scriptedApps() {
     if (url.pathname === '/v2/apps') {
       fullReads++
       res.writeHead(200, { 'Content-Type': 'application/json' })
-      res.end(JSON.stringify({ apps: [...versions].map(([id, version]) => ({ id, version })) }))
+      res.end(JSON.stringify({ apps: [...versions].map(([id, version]) => body(id, version)) }))
       return
     }
     const id = url.pathname.slice('/v2/apps'.length)
     const version = versions.get(id)
     reads++
+    readsOf.set(id, (readsOf.get(id) ?? 0) + 1)
     setTimeout(() => {
       answered++
       if (version === undefined) {
@@ -38,14 +42,17 @@ async function scriptedApps() {
         return
       }
       res.writeHead(200, { 'Content-Type': 'application/json' })
-      res.end(JSON.stringify({ app: { id, version } }))
+      res.end(JSON.stringify({ app: body(id, version) }))
     }, delays.shift() ?? 0)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     versions,
+    labels,
     delays,
+    /** Reads of this one app so far. */
+    readsOf: (id: string) => readsOf.get(id) ?? 0,
     reads: () => reads,
     /** Reads of one app answered so far. */
     answered: () => answered,
@@ -186,6 +193,43 @@ describe('apps follower', () => {
     api.send({ eventType: 'status_update_event', appId: '/a' })
     await until(() => seen.includes(6))
     expect(infos.at(-1)?.patched).toBe(false)
+  })
+
+  it('neither reads nor patches an app it does not follow for its task events, and follows it once a deployment brings the labels', async () => {
+    api = await scriptedApps()
+    api.labels.set('/a', { G: 'x' })
+    api.versions.set('/b', 1)
+    const patched: string[] = []
+    const f = createAppsFollower({
+      appsUrl: api.url,
+      log: pino({ level: 'silent' }),
+      follows: (app) => (app.labels as Record<string, string> | undefined)?.G === 'x',
+      patch: (app, e) => {
+        patched.push(`${app.id} ${String(e.eventType)}`)
+        return undefined
+      },
+      onChange: async () => undefined,
+    })
+    follower = f
+    f.start()
+    await until(() => f.resyncs() === 1 && f.apps.has('/b'))
+    for (const eventType of ['status_update_event', 'health_status_changed_event', 'instance_changed_event']) {
+      api.send({ eventType, appId: '/b', runSpecId: '/b' })
+    }
+    // An event of the followed app after them: once it is read, the others had their turn.
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => api!.readsOf('/a') === 1)
+    await f.settled()
+    expect(api.readsOf('/b')).toBe(0)
+    expect(patched).toEqual(['/a status_update_event'])
+    // A deployment is read whatever the copy says, and its labels now put /b in.
+    api.labels.set('/b', { G: 'x' })
+    api.versions.set('/b', 2)
+    api.send({ eventType: 'deployment_info', plan: { steps: [{ actions: [{ action: 'RestartApplication', app: '/b' }] }] } })
+    await until(() => f.apps.get('/b')?.version === 2)
+    api.send({ eventType: 'status_update_event', appId: '/b' })
+    await until(() => api!.readsOf('/b') === 2)
+    expect(patched).toEqual(['/a status_update_event', '/b deployment_info', '/b status_update_event'])
   })
 
   it('reads everything again after the event stream is cut', async () => {

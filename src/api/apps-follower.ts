@@ -32,6 +32,18 @@ const APP_OF_EVENT: Record<string, (e: Record<string, unknown>) => string[]> = {
   api_post_event: (e) => [String((e.appDefinition as { id?: string } | undefined)?.id ?? '')],
 }
 
+/**
+ * Events about an app's tasks, not its definition: none of them can change whether the app
+ * matters to a follower given `follows` (its labels change only through a deployment).
+ */
+const TASK_EVENTS: ReadonlySet<string> = new Set([
+  'status_update_event',
+  'health_status_changed_event',
+  'instance_health_changed_event',
+  'instance_changed_event',
+  'unhealthy_instance_kill_event',
+])
+
 /** What lies behind one call of onChange, for timing the path from an event to its effect. */
 export interface ChangeInfo {
   /** An event was applied to a copy directly (`patch`), without waiting for a read. */
@@ -77,6 +89,12 @@ export function createAppsFollower(opts: {
    */
   patch?: (app: FollowedApp, event: Record<string, unknown>) => FollowedApp | undefined
   onEvent?: () => void
+  /**
+   * Whether the tasks of an app matter (the load balancer: an app of its group). The task events
+   * of an app whose copy it does not follow are neither patched nor read: at scale they are most
+   * of the stream. Its deployments are still read, and the copy then decides again.
+   */
+  follows?: (app: FollowedApp) => boolean
   /** Called with how long each read of one app took, in ms. */
   onRead?: (ms: number) => void
   now?: () => number
@@ -254,9 +272,19 @@ export function createAppsFollower(opts: {
     return true
   }
 
+  /**
+   * False for a task event of an app whose copy (after the first full read) says it does not
+   * matter. While a read of the app is out, it may bring a definition that does: the event then
+   * gets a read of its own after it.
+   */
+  function followed(id: string, e: Record<string, unknown>): boolean {
+    const copy = apps.get(id)
+    return !opts.follows || floor === 0 || !copy || reading.has(id) || !TASK_EVENTS.has(String(e.eventType)) || opts.follows(copy)
+  }
+
   function onEvent(e: Record<string, unknown>): void {
     opts.onEvent?.()
-    const ids = appsOfEvent(e)
+    const ids = appsOfEvent(e).filter((id) => followed(id, e))
     if (ids.length === 0) return
     const at = now()
     let patched = false

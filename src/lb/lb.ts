@@ -17,7 +17,7 @@ import type { Haproxy } from './haproxy.js'
 import type { Applied } from './plan.js'
 import { planChange, renderConfig } from './plan.js'
 import type { LbApp, RejectedRoute, Routes } from './routes.js'
-import { bindArgsWanted, routes } from './routes.js'
+import { bindArgsWanted, mayServe, routes } from './routes.js'
 
 /** This machine's own addresses: where a frontend may listen (HAPROXY_{n}_BIND_ADDR). */
 function localAddresses(): string[] {
@@ -229,6 +229,8 @@ export function createLoadBalancer(opts: LoadBalancerOptions): LoadBalancer {
     onRead: (ms) => metrics.reads.observe(ms / 1000),
     // The runtime API then applies a task's new state or health without waiting for a read.
     patch: (app, e) => applyEvent(app as unknown as LbApp, e) as unknown as FollowedApp | undefined,
+    // The storm of another group's tasks costs only the parsing of its events.
+    follows: (app) => mayServe(app as unknown as LbApp, opts.group),
     onChange: async (since, info) => {
       try {
         await applyRoutes(since, info)

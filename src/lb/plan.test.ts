@@ -4,7 +4,7 @@ import type { Applied } from './plan.js'
 import type { RenderOptions } from './plan.js'
 import { MIN_SLOTS, planChange, renderConfig } from './plan.js'
 import type { Backend, LbApp, Routes } from './routes.js'
-import { backendName, bindArgsWanted, routes } from './routes.js'
+import { backendName, bindArgsWanted, mayServe, routes } from './routes.js'
 
 function backend(name: string, servers: Array<[string, number, boolean?]>, over: Partial<Backend> = {}): Backend {
   return {
@@ -186,6 +186,32 @@ describe('routes', () => {
     expect(b.name).toBe('shop_web_10005')
     expect(b.mode).toBe('tcp')
     expect(b.servers.map((s) => `${s.taskId}:${s.port}:${s.draining}`)).toEqual(['t1:31000:false', 't4:31003:true'])
+  })
+
+  it('says an app may be served wherever routes() serves any of its ports, and no longer follows one it never serves', () => {
+    const groups = fc.constantFrom('external', 'internal', 'external, internal', ' internal ,x')
+    const labels = fc.record({ HAPROXY_GROUP: groups, HAPROXY_0_GROUP: groups, HAPROXY_1_GROUP: groups, HAPROXY_1_PORT: fc.constant('10777') }, { requiredKeys: [] })
+    const mappings = [
+      { containerPort: 8080, hostPort: 0, servicePort: 10005 },
+      { containerPort: 8081, hostPort: 0, servicePort: 10006 },
+    ]
+    let served = 0
+    let skipped = 0
+    fc.assert(
+      fc.property(labels, fc.constantFrom('external', 'internal', '*'), (l, group) => {
+        const a = app({ labels: l as Record<string, string>, container: { portMappings: mappings } })
+        const backends = routes([a], { group }).backends.length
+        if (backends > 0) served++
+        if (!mayServe(a, group)) skipped++
+        // Never a route for an app the lb would stop following.
+        return backends === 0 || mayServe(a, group)
+      }),
+    )
+    expect(served).toBeGreaterThan(0)
+    expect(skipped).toBeGreaterThan(0)
+    expect(mayServe(app({ labels: {} }), '*')).toBe(true)
+    expect(mayServe(app({ labels: { HAPROXY_1_GROUP: 'internal' } }), 'internal')).toBe(true)
+    expect(mayServe(app({ labels: { HAPROXY_GROUP: 'internal', HAPROXY_0_VHOST: 'internal' } }), 'external')).toBe(false)
   })
 
   it('honours HAPROXY_GROUP, _PORT, _MODE, _VHOST, _BALANCE and readiness', () => {

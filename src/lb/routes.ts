@@ -231,6 +231,15 @@ function inGroup(lbGroup: string, appGroups: string | undefined): boolean {
   return appGroups.split(',').map((g) => g.trim()).includes(lbGroup)
 }
 
+/**
+ * Whether any port of the app may be served by an lb of this group: `*`, or the app's
+ * HAPROXY_GROUP or a port's HAPROXY_{n}_GROUP names it. Only such an app's tasks matter to it.
+ */
+export function mayServe(app: Pick<LbApp, 'labels'>, lbGroup: string): boolean {
+  if (lbGroup === '*') return true
+  return Object.entries(app.labels ?? {}).some(([k, v]) => (k === 'HAPROXY_GROUP' || /^HAPROXY_\d+_GROUP$/.test(k)) && inGroup(lbGroup, v))
+}
+
 const DRAINING_STATES: ReadonlySet<string> = new Set(['TASK_KILLING'])
 
 /** Backend names: the app id's path segments joined with '_', then the service port. */
