@@ -5,7 +5,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
 //       [--hollow-start-ms 0-10] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents]
-//       [--timeout SECONDS]
+//       [--timeout SECONDS] [--lb] [--lb-instances 1000]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
 // tasks) and 10k (10,000 agents, 100,000 tasks), the last two only when asked for. Each agent
@@ -28,6 +28,10 @@
 // status_update_events. A chart of running tasks over time (the master's count and the events
 // the bench saw) goes to --svg as a hand-built SVG (no charting library is needed for two lines).
 //
+// --lb also runs a real `dromos lb` with its HAProxy through the storm and, after it, scales an
+// app of its group 1 → --lb-instances → a tenth → back, timing each step until HAProxy's
+// enabled servers are the app's tasks and counting the lb's reloads (bench/scale-lb.ts).
+//
 // --cpu-prof master,apps,agents profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
 // per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything
@@ -41,6 +45,8 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
+import { agentHostnamePrefix, lbScalePhase, startLb } from './scale-lb.js'
+import type { ScaleLb } from './scale-lb.js'
 
 const SIZES = {
   small: { agents: 100, tasks: 1_000 },
@@ -49,7 +55,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--lb-instances N]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -64,6 +70,8 @@ const { values: argv } = parseArgs({
     svg: { type: 'string' },
     'cpu-prof': { type: 'string', default: '' },
     timeout: { type: 'string' },
+    lb: { type: 'boolean', default: false },
+    'lb-instances': { type: 'string', default: '1000' },
   },
 })
 const SIZE = argv.size as keyof typeof SIZES
@@ -76,9 +84,11 @@ const TASKS = Number(argv.tasks ?? SIZES[SIZE].tasks)
 const PER_APP = Number(argv['instances-per-app'])
 const PER_PROCESS = Number(argv['agents-per-process'])
 const HEALTH = !argv['no-health']
+const LB = argv.lb
+const LB_INSTANCES = Number(argv['lb-instances'])
 const PROFILED = new Set(argv['cpu-prof'].split(',').map((s) => s.trim()).filter(Boolean))
 const SVG = argv.svg ?? join(tmpdir(), `dromos-scale-${SIZE}.svg`)
-if (![AGENTS, TASKS, PER_APP, PER_PROCESS].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => p !== 'master' && p !== 'apps' && p !== 'agents')) {
+if (![AGENTS, TASKS, PER_APP, PER_PROCESS, LB_INSTANCES].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => p !== 'master' && p !== 'apps' && p !== 'agents')) {
   process.stderr.write(USAGE)
   process.exit(2)
 }
@@ -277,7 +287,7 @@ async function main(): Promise<void> {
     for (let k = 0, left = AGENTS; left > 0; k++, left -= PER_PROCESS) {
       const count = Math.min(PER_PROCESS, left)
       const p = start(`agents-${k}`, [
-        'agent', '--master', masterUrl, '--containerizers', 'hollow', '--count', String(count), '--hostname-prefix', `hollow-${k}-`, '--port', '0',
+        'agent', '--master', masterUrl, '--containerizers', 'hollow', '--count', String(count), '--hostname-prefix', LB ? agentHostnamePrefix(k) : `hollow-${k}-`, '--port', '0',
         '--work-dir', join(dir, `agents-${k}`), '--resources', AGENT_RESOURCES, '--hollow-start-ms', argv['hollow-start-ms'], '--log-level', argv['log-level'],
       ], dir)
       procs.push(p)
@@ -293,13 +303,15 @@ async function main(): Promise<void> {
     const appsProc = start('apps', ['apps', '--master', masterUrl, '--port', String(appsPort), '--work-dir', join(dir, 'apps'), '--log-level', argv['log-level']], dir)
     procs.push(appsProc)
     await waitUntil('apps to register', async () => !!(await json<{ frameworkId: string | null }>(`${appsUrl}/v2/info`)).frameworkId, 60_000)
+    const lb: ScaleLb | undefined = LB ? await startLb({ appsUrl, dir, logLevel: argv['log-level'], start: (name, args) => start(name, args, dir) }) : undefined
+    if (lb) procs.push(lb.proc)
     probe = await subscribeProbe(masterUrl)
     events = await TimedEventStream.open(appsUrl, ['status_update_event'])
     interrupts.check()
 
     // -- the storm: deploy, while sampling and timing the APIs --
     const before = await metrics()
-    const usageBefore = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid) }
+    const usageBefore = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid) }
     const samples: Array<{ at: number; running: number; offers: number }> = []
     const latency = { apps: [] as number[], state: [] as number[], call: [] as number[] }
     let storming = true
@@ -361,7 +373,7 @@ async function main(): Promise<void> {
     storming = false
     await Promise.all([sampler, prober])
     const after = await metrics()
-    const usageAfter = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid) }
+    const usageAfter = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid) }
     const agentUsage = agentProcs.map((p) => procUsage(p.child.pid))
 
     // -- the numbers --
@@ -386,6 +398,7 @@ async function main(): Promise<void> {
       [`allocation pass p50 / p99 / max (latest ${after[`${RUN}/count`] ?? 0})`, `${fmt(after[`${RUN}/p50`] ?? NaN)} / ${fmt(after[`${RUN}/p99`] ?? NaN)} / ${fmt(after[`${RUN}/max`] ?? NaN)} ms`],
       ['master CPU during storm', `${fmt(usageAfter.master.cpuSecs - usageBefore.master.cpuSecs)} s`],
       ['apps CPU during storm', `${fmt(usageAfter.apps.cpuSecs - usageBefore.apps.cpuSecs)} s`],
+      ...(lb ? [['lb CPU during storm (its group has no app yet)', `${fmt(usageAfter.lb.cpuSecs - usageBefore.lb.cpuSecs)} s`] as [string, string]] : []),
       ['agent processes CPU (total, all run)', `${fmt(agentUsage.reduce((n, u) => n + u.cpuSecs, 0))} s`],
       ['master peak RSS', `${fmt(usageAfter.master.hwmMb, 0)} MiB`],
       ['apps peak RSS', `${fmt(usageAfter.apps.hwmMb, 0)} MiB`],
@@ -395,6 +408,7 @@ async function main(): Promise<void> {
       [`scheduler RECONCILE p50 / p99 (n=${latency.call.length})`, `${fmt(quantile(latency.call, 0.5))} / ${fmt(quantile(latency.call, 0.99))} ms`],
       [`event lag p50 / p99 / max (n=${lags.length})`, `${fmt(quantile(lags, 0.5))} / ${fmt(quantile(lags, 0.99))} / ${fmt(Math.max(...lags))} ms`],
     ]
+    if (lb) rows.push(...(await lbScalePhase({ appsUrl, lb, instances: LB_INSTANCES, stepTimeoutMs: Math.max(120_000, LB_INSTANCES * 120) })))
     const w = Math.max(...rows.map(([k]) => k.length))
     process.stdout.write(`\n${'metric'.padEnd(w)}  value\n`)
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${pad(v, 12)}\n`)

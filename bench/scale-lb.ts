@@ -1,0 +1,158 @@
+// The lb phase of bench/scale (--lb): a real `dromos lb` with its HAProxy follows the storm
+// (it serves one group, so the storm's apps only cost it their events), then an app of its
+// group scales 1 → N → N/10 → N. Each step is timed from the POST or PUT until HAProxy's
+// enabled servers are exactly the app's running tasks (read from the stats socket, `show
+// servers state`), alongside the apps framework's own count, and counts the lb's reloads: only
+// the first growth of the backend's slots may reload, the rest go through the runtime API.
+//
+// The app has no health check, so HAProxy checks nothing: no traffic goes to the hollow
+// tasks, whose agents are named by loopback addresses (see agentHostnamePrefix) so that the
+// lb resolves them as it resolves any agent's hostname.
+import { lookup } from 'node:dns/promises'
+import { createConnection } from 'node:net'
+import { join } from 'node:path'
+import { backendName } from '../src/lb/routes.js'
+import type { Proc } from '../test/lib/cluster.js'
+import { freePort, waitUntil } from '../test/lib/cluster.js'
+import { fmt, now, sleep } from './lib.js'
+
+export const LB_GROUP = 'scale-lb'
+const APP_ID = '/scale/lb'
+
+/**
+ * Hostnames that resolve to a loopback address without DNS: `127.<k+1>.<i>` is an IPv4 address
+ * in the shorthand that getaddrinfo takes (the last part 16 bits wide), one per agent i of
+ * process k, up to 65,536 agents a process.
+ */
+export const agentHostnamePrefix = (k: number): string => `127.${k + 1}.`
+
+export interface ScaleLb {
+  readonly proc: Proc
+  readonly statsPort: number
+  readonly socketPath: string
+  metric(name: string): Promise<number>
+}
+
+export async function startLb(o: { appsUrl: string; dir: string; logLevel: string; start: (name: string, args: string[]) => Proc }): Promise<ScaleLb> {
+  const [httpPort, httpsPort, appIdPort, statsPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const workDir = join(o.dir, 'lb')
+  const proc = o.start('lb', [
+    'lb', '--apps', o.appsUrl, '--group', LB_GROUP, '--bind-address', '127.0.0.1', '--http-port', String(httpPort), '--https-port', String(httpsPort),
+    '--app-id-port', String(appIdPort), '--stats-port', String(statsPort), '--work-dir', workDir, '--log-level', o.logLevel,
+  ])
+  const metric = async (name: string): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${statsPort}/metrics`)).text()
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+    return line ? Number(line.split(' ')[1]) : 0
+  }
+  await waitUntil('the lb to apply its first routes', async () => (await metric('dromos_lb_reloads_total')) >= 1, 30_000)
+  return { proc, statsPort, socketPath: join(workDir, 'haproxy.sock'), metric }
+}
+
+/** HAProxy's SRV_ADMF_FMAINT | IMAINT | FDRAIN | IDRAIN | RMAINT. */
+const NOT_SERVING = 0x01 | 0x02 | 0x08 | 0x10 | 0x20
+
+/** One runtime API command over its own connection to the stats socket. */
+function runtime(socketPath: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath)
+    let out = ''
+    sock.setTimeout(5_000, () => sock.destroy(new Error(`HAProxy did not answer '${command}'`)))
+    sock.on('connect', () => sock.end(`${command}\n`))
+    sock.on('data', (d) => (out += d.toString()))
+    sock.on('error', reject)
+    sock.on('close', () => resolve(out))
+  })
+}
+
+/**
+ * The servers of a backend that take new traffic, as address:port, from `show servers state`:
+ * running (operational state 2) and neither in maintenance nor draining (admin flags FMAINT,
+ * IMAINT, RMAINT, FDRAIN, IDRAIN; CMAINT only records the `disabled` of the configuration). An
+ * unknown backend (before the reload that writes it) has none.
+ */
+async function enabledServers(socketPath: string, backend: string): Promise<Set<string>> {
+  const out = await runtime(socketPath, `show servers state ${backend}`)
+  const lines = out.split('\n')
+  const header = lines.find((l) => l.startsWith('# be_id'))
+  if (!header) return new Set()
+  const cols = header.slice(2).split(' ')
+  const [addr, op, admin, port] = ['srv_addr', 'srv_op_state', 'srv_admin_state', 'srv_port'].map((c) => cols.indexOf(c))
+  const servers = new Set<string>()
+  for (const l of lines) {
+    if (!l || l.startsWith('#') || /^\d+$/.test(l)) continue
+    const f = l.split(' ')
+    if (f[op!] === '2' && (Number(f[admin!]) & NOT_SERVING) === 0) servers.add(`${f[addr!]}:${f[port!]}`)
+  }
+  return servers
+}
+
+/** The app's running tasks as address:port, resolving the agents' hostnames as the lb does. */
+async function runningTasks(appsUrl: string): Promise<Set<string>> {
+  const r = await fetch(`${appsUrl}/v2/apps${APP_ID}/tasks`)
+  const { tasks } = (await r.json()) as { tasks: Array<{ host: string; ports?: number[]; state?: string }> }
+  const out = new Set<string>()
+  for (const t of tasks) {
+    if (t.state !== undefined && t.state !== 'TASK_RUNNING') continue
+    out.add(`${(await lookup(t.host, { family: 4 })).address}:${t.ports?.[0]}`)
+  }
+  return out
+}
+
+interface Step {
+  readonly what: string
+  readonly instances: number
+  appsSecs: number
+  haproxySecs: number
+  reloads: number
+  runtimeChanges: number
+  matches: boolean
+}
+
+/** Scales the lb's app through its steps; the rows of the report. */
+export async function lbScalePhase(o: { appsUrl: string; lb: ScaleLb; instances: number; stepTimeoutMs: number }): Promise<Array<[string, string]>> {
+  const servicePort = await freePort()
+  const backend = backendName(APP_ID, servicePort)
+  const n = o.instances
+  const plan: Array<[string, number]> = [['create', 1], ['scale up', n], ['scale down', Math.max(1, Math.floor(n / 10))], ['scale up again', n]]
+  const steps: Step[] = []
+  for (const [what, instances] of plan) {
+    const [reloadsBefore, changesBefore] = [await o.lb.metric('dromos_lb_reloads_total'), await o.lb.metric('dromos_lb_changes_applied_total')]
+    const t0 = now()
+    const r =
+      what === 'create'
+        ? await fetch(`${o.appsUrl}/v2/apps`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ id: APP_ID, cmd: 'sleep 100000', cpus: 0.01, mem: 4, instances, portDefinitions: [{ port: servicePort }], labels: { HAPROXY_GROUP: LB_GROUP } }),
+          })
+        : await fetch(`${o.appsUrl}/v2/apps${APP_ID}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ instances }) })
+    if (!r.ok) throw new Error(`${what} of ${APP_ID} answered ${r.status}: ${await r.text()}`)
+    let appsAt = NaN
+    let haproxyAt = NaN
+    const deadline = t0 + o.stepTimeoutMs
+    // Both sides polled in turn until both reach the count; HAProxy's side is what converges.
+    while ((Number.isNaN(appsAt) || Number.isNaN(haproxyAt)) && now() < deadline) {
+      if (Number.isNaN(appsAt)) {
+        const { app } = (await (await fetch(`${o.appsUrl}/v2/apps${APP_ID}`)).json()) as { app: { tasksRunning: number; tasksStaged: number; deployments: unknown[] } }
+        if (app.tasksRunning === instances && app.tasksStaged === 0 && app.deployments.length === 0) appsAt = now()
+      }
+      if (Number.isNaN(haproxyAt) && (await enabledServers(o.lb.socketPath, backend)).size === instances) haproxyAt = now()
+      await sleep(10)
+    }
+    const [servers, tasks] = [await enabledServers(o.lb.socketPath, backend), await runningTasks(o.appsUrl)]
+    steps.push({
+      what,
+      instances,
+      appsSecs: (appsAt - t0) / 1000,
+      haproxySecs: (haproxyAt - t0) / 1000,
+      reloads: (await o.lb.metric('dromos_lb_reloads_total')) - reloadsBefore,
+      runtimeChanges: (await o.lb.metric('dromos_lb_changes_applied_total')) - changesBefore,
+      matches: servers.size === tasks.size && [...servers].every((s) => tasks.has(s)),
+    })
+  }
+  return steps.map((s) => [
+    `lb: ${s.what} to ${s.instances}`,
+    `apps ${fmt(s.appsSecs, 2)} s, HAProxy ${fmt(s.haproxySecs, 2)} s, ${s.reloads} reload(s), ${s.runtimeChanges} runtime change(s), servers ${s.matches ? '=' : '≠'} tasks`,
+  ])
+}
