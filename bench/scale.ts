@@ -30,7 +30,7 @@
 //
 // --lb also runs a real `dromos lb` with its HAProxy through the storm and, after it, scales an
 // app of its group 1 → --lb-instances → a tenth → back, timing each step until HAProxy's
-// enabled servers are the app's tasks and counting the lb's reloads (bench/scale-lb.ts).
+// enabled servers are the app's tasks and counting the lb's reloads (bench/scale/lb.ts).
 //
 // --cpu-prof master,apps,agents profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
@@ -45,8 +45,8 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
-import { agentHostnamePrefix, lbScalePhase, startLb } from './scale-lb.js'
-import type { ScaleLb } from './scale-lb.js'
+import { agentHostnamePrefix, lbScalePhase, startLb } from './scale/lb.js'
+import type { ScaleLb } from './scale/lb.js'
 
 const SIZES = {
   small: { agents: 100, tasks: 1_000 },

@@ -1,4 +1,4 @@
-// The lb phase of bench/scale (--lb): a real `dromos lb` with its HAProxy follows the storm
+// The lb phase of bench/scale.ts (--lb): a real `dromos lb` with its HAProxy follows the storm
 // (it serves one group, so the storm's apps only cost it their events), then an app of its
 // group scales 1 → N → N/10 → N. Each step is timed from the POST or PUT until HAProxy's
 // enabled servers are exactly the app's running tasks (read from the stats socket, `show
@@ -11,10 +11,10 @@
 import { lookup } from 'node:dns/promises'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
-import { backendName } from '../src/lb/routes.js'
-import type { Proc } from '../test/lib/cluster.js'
-import { freePort, waitUntil } from '../test/lib/cluster.js'
-import { fmt, now, sleep } from './lib.js'
+import { backendName } from '../../src/lb/routes.js'
+import type { Proc } from '../../test/lib/cluster.js'
+import { freePort, waitUntil } from '../../test/lib/cluster.js'
+import { fmt, now, sleep } from '../lib.js'
 
 export const LB_GROUP = 'scale-lb'
 const APP_ID = '/scale/lb'
