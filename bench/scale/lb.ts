@@ -153,6 +153,6 @@ export async function lbScalePhase(o: { appsUrl: string; lb: ScaleLb; instances:
   }
   return steps.map((s) => [
     `lb: ${s.what} to ${s.instances}`,
-    `apps ${fmt(s.appsSecs, 2)} s, HAProxy ${fmt(s.haproxySecs, 2)} s, ${s.reloads} reload(s), ${s.runtimeChanges} runtime change(s), servers ${s.matches ? '=' : '≠'} tasks`,
+    `apps ${fmt(s.appsSecs, 2)} s, HAProxy ${fmt(s.haproxySecs, 2)} s, ${s.reloads} reload(s), ${s.runtimeChanges} server state change(s) through the runtime API, servers ${s.matches ? '=' : '≠'} tasks`,
   ])
 }
