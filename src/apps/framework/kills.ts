@@ -40,7 +40,8 @@ export function createKills(ctx: FrameworkContext, deps: { stopChecks: (instance
       return
     }
     if (cur.goal !== goal) await state.apply({ type: 'instance-put', instance: { ...cur, goal } })
-    await sendKill()
+    // Once the goal is stored, and without holding the queue until the master answers.
+    state.afterWrites(() => void sendKill())
   }
 
   return {

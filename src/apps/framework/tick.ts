@@ -42,6 +42,11 @@ export function createReconcilingPass(
   }
   async function tick(): Promise<void> {
     if (stopped) return
+    // The pass's writes go to the store together at its end, so that it never waits, while it
+    // holds the queue, for the writes queued before it; what it sends the master waits for them.
+    await state.batch(pass)
+  }
+  async function pass(): Promise<void> {
     try {
       // A step that finished since the last pass releases the next one before deciding.
       await advanceDeployments(ctx)
@@ -88,7 +93,8 @@ export function createReconcilingPass(
       const client = ctx.client
       if (wantsOffers && (ctx.suppressed || demand > lastDemand) && client?.connected()) {
         ctx.suppressed = false
-        await client.revive().catch(() => (ctx.suppressed = true))
+        // Not awaited: the queue goes on while the master answers.
+        void client.revive().catch(() => (ctx.suppressed = true))
       }
       lastDemand = demand
     } catch (e) {
