@@ -9,7 +9,7 @@ import { isAlive } from '../reconcile.js'
 import { servicePortsOf } from '../service-ports.js'
 import { instanceIdFor, taskIdFor } from '../task-ids.js'
 import { buildTaskInfo } from '../task-info.js'
-import type { Instance } from '../types.js'
+import type { Instance, OfferView } from '../types.js'
 import { Condition } from '../types.js'
 import type { FrameworkContext } from './context.js'
 import { nowIso } from './context.js'
@@ -19,6 +19,25 @@ export type OfferHandler = (offers: OfferWire[]) => Promise<void>
 
 export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQueue): OfferHandler {
   const { state, log } = ctx
+
+  /** An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE. Nothing waits for the master's answers. */
+  function answer(views: readonly OfferView[], tasksByOffer: ReadonlyMap<string, TaskInfo[]>, refuseSeconds: number): void {
+    const client = ctx.client
+    if (!client) return
+    for (const view of views) {
+      const tasks = tasksByOffer.get(view.id)
+      if (!tasks) continue
+      client.accept([view.id], tasks, 1).catch((e: unknown) => {
+        log.warn({ err: (e as Error).message, offerId: view.id }, 'offer answer failed')
+        // Whether the master launched them is unknown: ask at once rather than at the next
+        // periodic reconciliation. Tasks it never saw come back as gone and are replaced.
+        client.reconcile(tasks.map((t) => ({ taskId: t.task_id.value, agentId: view.agentId }))).catch(() => undefined)
+      })
+    }
+    const declined = views.filter((v) => !tasksByOffer.has(v.id)).map((v) => v.id)
+    if (declined.length > 0) client.decline(declined, refuseSeconds).catch((e: unknown) => log.warn({ err: (e as Error).message, offers: declined.length }, 'offer answer failed'))
+  }
+
   return async function onOffers(offers) {
     const client = ctx.client
     if (!client) return
@@ -39,8 +58,8 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     launchQueue.noteOffers(offers, ready, placement)
     const tasksByOffer = new Map<string, TaskInfo[]>()
     // The pass's instances go to the store in one batch, and the answers leave once it is
-    // written: an instance is stored before its task can run, as Marathon does.
-    let written: Promise<void> = Promise.resolve()
+    // written: an instance is stored before its task can run, as Marathon does. The queue
+    // waits for neither: deploys, updates and the next offers go on.
     await state.batch(async () => {
       for (const launch of placement.launches) {
         const app = appById.get(launch.appId)!
@@ -70,29 +89,8 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
         const info = buildTaskInfo({ app, taskId, offer: view, hostPorts: launch.hostPorts, servicePorts })
         tasksByOffer.set(view.id, [...(tasksByOffer.get(view.id) ?? []), info])
       }
-      written = new Promise<void>((resolve) => state.afterWrites(resolve))
+      state.afterWrites(() => answer(views, tasksByOffer, wanted.length > 0 || blocked ? 1 : 30))
     })
-    await written
-    // An ACCEPT names the offers of one agent; every offer declined goes in one DECLINE. The
-    // queue does not wait for the master's answers: deploys, updates and the next offers go on.
-    const declined = views.filter((v) => !tasksByOffer.has(v.id)).map((v) => v.id)
-    void Promise.all([
-      ...views.map(async (view) => {
-        const tasks = tasksByOffer.get(view.id)
-        if (!tasks) return
-        try {
-          await client.accept([view.id], tasks, 1)
-        } catch (e) {
-          log.warn({ err: (e as Error).message, offerId: view.id }, 'offer answer failed')
-          // Whether the master launched them is unknown: ask at once rather than at the next
-          // periodic reconciliation. Tasks it never saw come back as gone and are replaced.
-          client.reconcile(tasks.map((t) => ({ taskId: t.task_id.value, agentId: view.agentId }))).catch(() => undefined)
-        }
-      }),
-      declined.length === 0
-        ? undefined
-        : client.decline(declined, wanted.length > 0 || blocked ? 1 : 30).catch((e: unknown) => log.warn({ err: (e as Error).message, offers: declined.length }, 'offer answer failed')),
-    ])
     if (wanted.length === 0 && !blocked && !ctx.suppressed) {
       ctx.suppressed = true
       client.suppress().catch(() => (ctx.suppressed = false))
