@@ -12,6 +12,9 @@ import type { LaunchQueue } from './launch-queue.js'
 import { publishInstanceChanged } from './publish.js'
 import { appOf, effectiveTarget, knownAppIds } from './targets.js'
 
+/** A pass waits at least this many times the last pass's length after it: passes take at most a third of the queue. */
+const PASS_SPACING = 2
+
 export interface ReconcilingPass {
   /** Runs a pass soon, in the queue. */
   soon(): void
@@ -104,16 +107,26 @@ export function createReconcilingPass(
 
   // Passes run in the same queue as offers, updates and API changes: one writer. A pass asked
   // for while one is queued is folded into it; one asked for while a pass runs is queued next.
+  // A pass looks at every app and instance, so that passes asked for back to back (a status
+  // batch, a deploy, the next batch...) would take the queue over as the instances grow: the
+  // next one starts no sooner than PASS_SPACING times the last one's length after it ended.
+  // Passes of a few ms, as in a small cluster, are not held back noticeably.
   let tickQueued = false
+  let lastPass = { endedAt: 0, ms: 0 }
   function soon(): void {
     if (tickQueued || stopped) return
     tickQueued = true
-    setImmediate(() => {
+    const run = (): void => {
       void ctx.enqueue(async () => {
         tickQueued = false
+        const t0 = performance.now()
         await tick()
+        lastPass = { endedAt: performance.now(), ms: performance.now() - t0 }
       })
-    })
+    }
+    const wait = lastPass.endedAt + PASS_SPACING * lastPass.ms - performance.now()
+    if (wait > 1) setTimeout(run, wait).unref()
+    else setImmediate(run)
   }
 
   return {
