@@ -23,6 +23,7 @@ import { createChanges } from './framework/changes.js'
 import { createChecks } from './framework/checks.js'
 import type { FrameworkContext } from './framework/context.js'
 import { createSerialQueue } from './framework/context.js'
+import { createDecisions } from './framework/decisions.js'
 import { createKills } from './framework/kills.js'
 import { createLaunchQueue } from './framework/launch-queue.js'
 import { createOfferHandler } from './framework/offers.js'
@@ -102,6 +103,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     enqueueBatch: queue.enqueueBatch,
     // Every part asks for passes and the pass drives every part, so the pass is made last;
     // nothing asks for one before start() or an API change.
+    decide: createDecisions(state),
     tickSoon: () => pass.soon(),
   }
   const launchQueue = createLaunchQueue(ctx)

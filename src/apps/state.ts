@@ -75,6 +75,13 @@ export interface AppsState {
   versions(appId: string): Promise<string[]>
   version(appId: string, version: string): Promise<AppDefinition | undefined>
   instancesOf(appId: string): Instance[]
+  /**
+   * Changes whenever one of the app's instances is put or removed, and never comes back to an
+   * earlier value: what was derived from an app's instances holds while this is the same.
+   */
+  instancesRevision(appId: string): number
+  /** The deployment that changes the app, if one does (the first begun, should two). */
+  deploymentOf(appId: string): DeploymentRecord | undefined
   /** The ids of the apps that have instances. */
   instanceAppIds(): Iterable<string>
   byTaskId(taskId: string): Instance | undefined
@@ -91,7 +98,12 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const byTask = new Map<string, string>()
   // Each app's instances, in the order of `instances`, so that an app's are found without a scan.
   const byApp = new Map<string, Map<string, Instance>>()
+  // One counter for every app, so that an app removed and made again starts past its old revisions.
+  let revision = 0
+  const revisions = new Map<string, number>()
+  const touch = (appId: string): void => void revisions.set(appId, ++revision)
   const unindex = (i: Instance): void => {
+    touch(i.appId)
     byTask.delete(i.taskId)
     const own = byApp.get(i.appId)
     own?.delete(i.instanceId)
@@ -106,12 +118,15 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       instances.delete(i.instanceId)
     }
     instances.set(i.instanceId, i)
+    touch(i.appId)
     byTask.set(i.taskId, i.instanceId)
     let own = byApp.get(i.appId)
     if (!own) byApp.set(i.appId, (own = new Map()))
     own.set(i.instanceId, i)
   }
   const deployments = new Map<string, DeploymentRecord>()
+  // Each app's deployment, made again from `deployments` after they change.
+  let deploymentByApp: Map<string, DeploymentRecord> | undefined
   const delays = new Map<string, LaunchDelay>()
   const lastFailures = new Map<string, TaskFailure>()
   const groups = new Map<string, GroupSpec>()
@@ -192,10 +207,12 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
         }
         case 'deployment-put': {
           deployments.set(cmd.deployment.id, cmd.deployment)
+          deploymentByApp = undefined
           return put(`apps/deployments/${cmd.deployment.id}`, cmd.deployment)
         }
         case 'deployment-removed': {
           deployments.delete(cmd.deploymentId)
+          deploymentByApp = undefined
           return del(`apps/deployments/${cmd.deploymentId}`)
         }
         case 'delay-put': {
@@ -255,6 +272,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       for (const [, app] of await store.list<AppDefinition>('apps/current/')) apps.set(app.id, app)
       for (const [, inst] of await store.list<Instance>('apps/instances/')) putInstance(inst)
       for (const [, d] of await store.list<DeploymentRecord>('apps/deployments/')) deployments.set(d.id, d)
+      deploymentByApp = undefined
       for (const [, g] of await store.list<GroupSpec>('apps/groups/')) groups.set(g.id, g)
       for (const url of (await store.get<string[]>('apps/event-subscriptions')) ?? []) eventSubscriptions.add(url)
       for (const [k, d] of await store.list<LaunchDelay>('apps/delay/')) delays.set(decodeURIComponent(k.slice('apps/delay/'.length)), d)
@@ -271,6 +289,14 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
     },
     instancesOf(appId) {
       return [...(byApp.get(appId)?.values() ?? [])]
+    },
+    instancesRevision: (appId) => revisions.get(appId) ?? 0,
+    deploymentOf(appId) {
+      if (!deploymentByApp) {
+        deploymentByApp = new Map()
+        for (const d of deployments.values()) for (const id of d.affectedApps) if (!deploymentByApp.has(id)) deploymentByApp.set(id, d)
+      }
+      return deploymentByApp.get(appId)
     },
     instanceAppIds: () => byApp.keys(),
     byTaskId(taskId) {

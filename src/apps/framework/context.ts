@@ -5,6 +5,7 @@ import type { SchedulerClient } from '../../api/scheduler-client.js'
 import type { Clock } from '../../core/clock.js'
 import type { EventBus } from '../events.js'
 import type { AppsState } from '../state.js'
+import type { Decide } from './decisions.js'
 
 export interface FrameworkContext {
   readonly state: AppsState
@@ -24,6 +25,8 @@ export interface FrameworkContext {
    * the same `run` that has not started, else it starts one. Arrival order holds.
    */
   readonly enqueueBatch: <T>(run: (items: T[]) => Promise<void>, item: T) => void
+  /** Each app's decision against a target, kept while its instances and that target stay the same (decisions.ts). */
+  readonly decide: Decide
   /** Asks for a reconciling pass (tick.ts) soon; many asks make one pass. */
   readonly tickSoon: () => void
 }

@@ -1,6 +1,5 @@
 // Driving deployments: a step is done when every app in it has reached the step's target,
 // and then the next one starts; a deployment without steps left is finished.
-import { decideApp } from '../reconcile.js'
 import type { DeploymentRecord } from '../state.js'
 import type { FrameworkContext } from './context.js'
 import { planJson, stepJson } from './publish.js'
@@ -21,7 +20,7 @@ export async function advanceDeployments(ctx: FrameworkContext): Promise<void> {
       const done = step.actions.every(({ action, app }) => {
         if (action === 'StartApplication') return true
         const target = action === 'StopApplication' ? null : (d.target[app] ?? null)
-        return decideApp({ target, instances: state.instancesOf(app), nowMs: clock.now() }).complete
+        return ctx.decide(app, target, clock.now()).decision.complete
       })
       if (!done) break
       for (const { action, app } of step.actions) {

@@ -5,7 +5,6 @@ import type { OfferWire } from '../../api/mesos.js'
 import type { OfferStats } from '../offer-stats.js'
 import { emptyOfferStats, recordPass } from '../offer-stats.js'
 import type { PlaceAppsResult } from '../placement.js'
-import { decideApp } from '../reconcile.js'
 import type { AppDefinition, Instance } from '../types.js'
 import type { FrameworkContext } from './context.js'
 import { effectiveTarget, knownAppIds } from './targets.js'
@@ -59,7 +58,7 @@ export function createLaunchQueue(ctx: FrameworkContext): LaunchQueue {
     for (const id of knownAppIds(state)) {
       const target = effectiveTarget(state, id)
       if (!target) continue
-      const d = decideApp({ target, instances: state.instancesOf(id), nowMs: clock.now() })
+      const d = ctx.decide(id, target, clock.now()).decision
       if (d.launch > 0) out.push({ app: target, count: d.launch })
     }
     return out

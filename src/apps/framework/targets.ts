@@ -5,8 +5,7 @@ import { stepOf } from '../plan.js'
 import type { AppDefinition, Instance } from '../types.js'
 
 export function deploymentOf(state: AppsState, appId: string): DeploymentRecord | undefined {
-  for (const d of state.deployments.values()) if (d.affectedApps.includes(appId)) return d
-  return undefined
+  return state.deploymentOf(appId)
 }
 
 export function effectiveTarget(state: AppsState, appId: string): AppDefinition | null {

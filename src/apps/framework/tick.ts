@@ -1,8 +1,9 @@
 // The reconciling pass: level-triggered, it compares every app's target with its instances
 // (decideApp) and acts on the difference: it writes off, expunges and kills instances, asks
 // the master for offers when launches wait, and drives deployments forward.
-import { decideApp } from '../reconcile.js'
 import { Condition } from '../types.js'
+import type { DeploymentRecord } from '../state.js'
+import type { AppDefinition } from '../types.js'
 import type { FrameworkContext } from './context.js'
 import type { ActiveChecks } from '../event-payloads.js'
 import { activeChecks, healthCheckEvents } from '../event-payloads.js'
@@ -32,16 +33,37 @@ export function createReconcilingPass(
 
   // Launch demand seen by the previous pass: more demand asks the master for offers at once.
   let lastDemand = 0
-  let publishedChecks: ActiveChecks[] = []
-  /** Level-triggered, as Marathon's health check reconciliation: the checks of each version in use, against those announced. */
+  // The health checks of each app's versions in use, and what they were derived from.
+  const checksOf = new Map<string, { revision: number; app: AppDefinition | undefined; deployment: DeploymentRecord | undefined; checks: ActiveChecks[] }>()
+  /**
+   * Level-triggered, as Marathon's health check reconciliation: the checks of each version in
+   * use, against those announced. Only the apps whose instances, definition or deployment
+   * changed since the last pass are looked at again.
+   */
   function publishHealthCheckChanges(): void {
-    const now = activeChecks(state.apps.values(), [...state.instances.values()].map((i) => ({ appId: i.appId, version: i.version, definition: appOf(state, i) })))
-    for (const e of healthCheckEvents(publishedChecks, now)) {
-      // One branch per type, so that publish sees each type with its own fields.
-      if (e.eventType === 'add_health_check_event') events.publish(e.eventType, e.fields)
-      else events.publish(e.eventType, e.fields)
+    const ids = new Set(knownAppIds(state))
+    const publish = (before: readonly ActiveChecks[], now: readonly ActiveChecks[]): void => {
+      for (const e of healthCheckEvents(before, now)) {
+        // One branch per type, so that publish sees each type with its own fields.
+        if (e.eventType === 'add_health_check_event') events.publish(e.eventType, e.fields)
+        else events.publish(e.eventType, e.fields)
+      }
     }
-    publishedChecks = now
+    for (const [id, kept] of checksOf) {
+      if (ids.has(id)) continue
+      checksOf.delete(id)
+      publish(kept.checks, [])
+    }
+    for (const id of ids) {
+      const revision = state.instancesRevision(id)
+      const app = state.apps.get(id)
+      const deployment = state.deploymentOf(id)
+      const kept = checksOf.get(id)
+      if (kept && kept.revision === revision && kept.app === app && kept.deployment === deployment) continue
+      const checks = activeChecks(app ? [app] : [], state.instancesOf(id).map((i) => ({ appId: i.appId, version: i.version, definition: appOf(state, i) })))
+      checksOf.set(id, { revision, app, deployment, checks })
+      publish(kept?.checks ?? [], checks)
+    }
   }
   async function tick(): Promise<void> {
     if (stopped) return
@@ -58,8 +80,7 @@ export function createReconcilingPass(
       let demand = 0
       for (const id of knownAppIds(state)) {
         const target = effectiveTarget(state, id)
-        const instances = state.instancesOf(id)
-        const d = decideApp({ target, instances, nowMs: now })
+        const { decision: d, leaving } = ctx.decide(id, target, now)
         for (const instanceId of d.inactivate) {
           const i = state.instances.get(instanceId)
           if (i) {
@@ -87,7 +108,7 @@ export function createReconcilingPass(
           const until = state.delays.get(target.id)?.until ?? now
           setTimeout(() => soon(), Math.max(0, until - now) + 5).unref()
         }
-        await kills.resendUnanswered(instances, now)
+        await kills.resendUnanswered(leaving, now)
       }
       await advanceDeployments(ctx)
       publishHealthCheckChanges()
