@@ -568,7 +568,7 @@ describe('task statuses as Mesos keeps them (Master::updateTask)', () => {
     process.kill(-pid, 'SIGKILL')
     const { openSqliteStore } = await import('../src/store/sqlite.js')
     const store = openSqliteStore(`${agent.workDir}/checkpoint.db`)
-    for (const prefix of ['tasks/', 'updates/']) for (const [k] of await store.list(prefix)) await store.delete(k)
+    for (const prefix of ['tasks/', 'task-progress/', 'updates/']) for (const [k] of await store.list(prefix)) await store.delete(k)
     await store.close()
     from = stream.events.length
     const fFrom = f.events.length

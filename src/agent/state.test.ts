@@ -109,7 +109,7 @@ describe('agent state', () => {
     expect([...s.updates.keys()]).toEqual(['f1/t4'])
     expect(s.updates.get('f1/t4')).toMatchObject({ attempt: 1, updates: [{ status: { uuid: 'u12' }, seq: 1 }, { status: { uuid: 'u13' }, seq: 2 }] })
     expect(s.frameworks.get('f1')?.name).toBe('one, again')
-    expect(sortedEntries(store.kv).map(([k]) => k)).toEqual(['agent', 'completed/f1', 'completed/f2', 'frameworks/f1', 'frameworks/f2', 'tasks/f1/t4', 'tasks/f2/t3', 'updates/f1/t4'])
+    expect(sortedEntries(store.kv).map(([k]) => k)).toEqual(['agent', 'completed/f1', 'completed/f2', 'frameworks/f1', 'frameworks/f2', 'task-progress/f1/t4', 'task-progress/f2/t3', 'tasks/f1/t4', 'tasks/f2/t3', 'updates/f1/t4'])
   })
 
   it('numbers each task\'s updates from 1, in the order they are made, whether queued or not', async () => {
@@ -165,7 +165,19 @@ describe('agent state', () => {
     )
     // Loading writes nothing.
     await loaded.written()
-    expect(sortedEntries(first.store.kv)).toHaveLength(8)
+    expect(sortedEntries(first.store.kv)).toHaveLength(10)
+  })
+
+  it('reads each task as launched with what it reached since over it, and no task from what a task reached alone', async () => {
+    const store = unevenStore()
+    const info = taskInfo('t1')
+    const status = (state: string, uuid: string): TaskStatusWire => ({ task_id: { value: 't1' }, state, timestamp: 5, uuid })
+    store.kv.set('tasks/f1/t1', { frameworkId: 'f1', info, frameworkCapabilities: [], sandbox: '/s', containerizer: 'hollow', hostPorts: [], state: 'TASK_STAGING' })
+    store.kv.set('task-progress/f1/t1', { state: 'TASK_RUNNING', latest: status('TASK_RUNNING', 'u2'), updateSeq: 2, containerId: 'c1' })
+    store.kv.set('task-progress/f1/t7', { state: 'TASK_RUNNING', latest: status('TASK_RUNNING', 'u7') })
+    const s = await loadedFrom(store)
+    expect([...s.tasks.keys()]).toEqual(['f1/t1'])
+    expect(s.task('f1', 't1')).toMatchObject({ state: 'TASK_RUNNING', updateSeq: 2, containerId: 'c1', latest: { uuid: 'u2' }, info })
   })
 
   it('reads a checkpoint in the layout earlier agents wrote', async () => {

@@ -10,7 +10,7 @@ import { assertNever } from '../core/errors.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
 import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
-import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, PendingUpdateCheckpoint, TaskCheckpoint, UpdateQueue } from './types.js'
+import type { AgentCheckpoint, AgentCommand, AgentTask, CompletedCheckpoint, CompletedTask, PendingUpdate, PendingUpdateCheckpoint, TaskCheckpoint, TaskProgressCheckpoint, UpdateQueue } from './types.js'
 import { MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK, MAX_COMPLETED_FRAMEWORKS, taskKey } from './types.js'
 
 export interface AgentState {
@@ -45,13 +45,21 @@ export interface AgentState {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-const toCheckpoint = (t: AgentTask): TaskCheckpoint => ({
+const toCheckpoint = (t: AgentTask): TaskCheckpoint => ({ ...launchedOf(t), ...progressOf(t) })
+
+/** What a task was launched with, which never changes: written once, at the launch. */
+const launchedOf = (t: AgentTask): TaskCheckpoint => ({
   frameworkId: t.frameworkId,
   info: t.info,
   frameworkCapabilities: [...t.frameworkCapabilities],
   sandbox: t.sandbox,
   containerizer: t.containerizer,
   hostPorts: [...t.hostPorts],
+  state: t.state,
+})
+
+/** What changes as a task runs: written at each change, without the TaskInfo (most of a task's bytes). */
+const progressOf = (t: AgentTask): TaskProgressCheckpoint => ({
   state: t.state,
   ...(t.latest ? { latest: t.latest } : {}),
   ...(t.updateSeq > 0 ? { updateSeq: t.updateSeq } : {}),
@@ -73,6 +81,15 @@ const fromCheckpoint = (cp: TaskCheckpoint): AgentTask => ({
 })
 
 const byKey = <T>(entries: Iterable<readonly [string, T]>): Array<[string, T]> => [...entries].map(([k, v]): [string, T] => [k, v]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+
+/** The tasks a store holds, each as launched with what it reached since (a checkpoint of earlier agents has it all under `tasks/`). */
+async function tasksIn(store: Store): Promise<TaskCheckpoint[]> {
+  const progress = new Map((await store.list<TaskProgressCheckpoint>('task-progress/')).map(([k, p]) => [k.slice('task-progress/'.length), p]))
+  return (await store.list<TaskCheckpoint>('tasks/')).map(([k, t]) => {
+    const p = progress.get(k.slice('tasks/'.length))
+    return p ? { ...t, ...p } : t
+  })
+}
 
 export function createAgentState(opts: { store: Store; log: Logger }): AgentState {
   const { store, log } = opts
@@ -113,11 +130,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
   }
   const put = (key: string, value: unknown): void => record({ op: 'put', key, value })
   const del = (key: string): void => record({ op: 'delete', key })
-  const putTask = (t: AgentTask): void => {
-    const k = taskKey(t.frameworkId, t.info.task_id.value)
-    const cp = toCheckpoint(t)
-    put(`tasks/${k}`, cp)
-  }
+  const putTask = (t: AgentTask): void => put(`task-progress/${taskKey(t.frameworkId, t.info.task_id.value)}`, progressOf(t))
   const putQueue = (k: string, q: UpdateQueue): void => {
     const list = [...q.updates]
     if (list.length === 0) del(`updates/${k}`)
@@ -144,6 +157,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
       del(`completed/${oldest}`)
     }
     del(`tasks/${k}`)
+    del(`task-progress/${k}`)
   }
 
   function apply(cmd: AgentCommand, at: number): void {
@@ -195,8 +209,9 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
       }
       case 'task-launched': {
         const t: AgentTask = { ...cmd.task, state: TaskState.STAGING, updateSeq: 0, killRequested: false }
-        tasks.set(taskKey(t.frameworkId, t.info.task_id.value), t)
-        putTask(t)
+        const k = taskKey(t.frameworkId, t.info.task_id.value)
+        tasks.set(k, t)
+        put(`tasks/${k}`, launchedOf(t))
         return
       }
       case 'container-started':
@@ -301,7 +316,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
       const checkpoint: AgentCheckpoint = {
         ...(saved ? { agentId: saved.agentId } : {}),
         frameworks: (await store.list<FrameworkInfo>('frameworks/')).map(([k, info]) => [k.slice('frameworks/'.length), info] as const),
-        tasks: (await store.list<TaskCheckpoint>('tasks/')).map(([, t]) => t),
+        tasks: await tasksIn(store),
         completed: (await store.list<CompletedCheckpoint>('completed/')).map(([, c]) => c),
         updates: (await store.list<PendingUpdateCheckpoint[]>('updates/')).map(([k, list]) => [k.slice('updates/'.length), list] as const),
       }

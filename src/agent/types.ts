@@ -82,7 +82,8 @@ export const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK = 150
 export const MAX_COMPLETED_FRAMEWORKS = 50
 
 // ---- the checkpoint, as the store holds it ----
-// Keys: `agent`, `frameworks/<fid>`, `tasks/<fid>/<tid>`, `completed/<fid>`, `updates/<fid>/<tid>`.
+// Keys: `agent`, `frameworks/<fid>`, `tasks/<fid>/<tid>` (as launched), `task-progress/<fid>/<tid>`
+// (what the task reached since, over the launch's), `completed/<fid>`, `updates/<fid>/<tid>`.
 // Work directories outlive upgrades: change these shapes only compatibly.
 
 export interface TaskCheckpoint {
@@ -98,6 +99,9 @@ export interface TaskCheckpoint {
   readonly updateSeq?: number
   readonly containerId?: string
 }
+
+/** What a task reached since its launch; a task's checkpoint is its launch's with this over it. */
+export type TaskProgressCheckpoint = Pick<TaskCheckpoint, 'state' | 'latest' | 'updateSeq' | 'containerId'>
 
 /** A queued update as checkpointed: one written before updates were numbered has no seq. */
 export type PendingUpdateCheckpoint = Omit<PendingUpdate, 'seq'> & { readonly seq?: number }
