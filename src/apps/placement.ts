@@ -114,11 +114,14 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
   const { app } = input
   const want = Math.max(0, Math.floor(input.count))
 
+  // Where the app's instances run, and those agents' attributes, matter to its constraints
+  // only: an app without constraints does not go over its instances for them.
+  const constrained = app.constraints.length > 0
   const attributes: Record<string, Readonly<Record<string, string>>> = { ...(input.agentAttributes ?? {}) }
-  for (const i of input.running) if (i.agentAttributes) attributes[i.agentId] = i.agentAttributes
+  if (constrained) for (const i of input.running) if (i.agentAttributes) attributes[i.agentId] = i.agentAttributes
   for (const o of input.offers) attributes[o.agentId] = o.attributes
 
-  const placed: PlacedOn[] = constraintRelevantInstances(app, input.running).map((i) => ({ agentId: i.agentId, host: i.host }))
+  const placed: PlacedOn[] = constrained ? constraintRelevantInstances(app, input.running).map((i) => ({ agentId: i.agentId, host: i.host })) : []
 
   // Offers never list ports in use, but a stale offer must still not double-book a port. An
   // agent's set is copied from input.takenPorts the first time it is asked for.
@@ -128,7 +131,9 @@ export function placeInstances(input: PlaceInstancesInput): PlacementResult {
     if (!set) takenPorts.set(agentId, (set = new Set(input.takenPorts?.get(agentId))))
     return set
   }
-  for (const i of [...input.running, ...(input.portsInUse ?? [])]) for (const p of i.hostPorts) taken(i.agentId).add(p)
+  // Only the offered agents' ports are ever looked up.
+  const offered = new Set(input.offers.map((o) => o.agentId))
+  for (const list of [input.running, input.portsInUse ?? []]) for (const i of list) if (i.hostPorts.length > 0 && offered.has(i.agentId)) for (const p of i.hostPorts) taken(i.agentId).add(p)
 
   const states: OfferState[] = input.offers.map((offer) => ({
     offer,

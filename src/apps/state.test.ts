@@ -97,12 +97,12 @@ describe('apps state', () => {
 })
 
 describe('apps state, instances by app', () => {
-  it('instancesOf and byTaskId agree with a scan of every instance, after any puts and removals', async () => {
+  it('instancesOf, instancesOnAgent and byTaskId agree with a scan of every instance, after any puts and removals', async () => {
     const instanceIds = ['i1', 'i2', 'i3', 'i4']
     const cmd: fc.Arbitrary<AppsCommand> = fc.oneof(
       fc
-        .record({ instanceId: fc.constantFrom(...instanceIds), appId: fc.constantFrom('/a', '/b', '/c'), task: fc.constantFrom('1', '2') })
-        .map(({ instanceId, appId, task }): AppsCommand => ({ type: 'instance-put', instance: testInstance({ instanceId, appId, taskId: `${instanceId}.${task}` }) })),
+        .record({ instanceId: fc.constantFrom(...instanceIds), appId: fc.constantFrom('/a', '/b', '/c'), task: fc.constantFrom('1', '2'), agentId: fc.constantFrom('a1', 'a2') })
+        .map(({ instanceId, appId, task, agentId }): AppsCommand => ({ type: 'instance-put', instance: testInstance({ instanceId, appId, agentId, taskId: `${instanceId}.${task}` }) })),
       fc.constantFrom(...instanceIds).map((instanceId): AppsCommand => ({ type: 'instance-removed', instanceId })),
     )
     await fc.assert(
@@ -111,6 +111,7 @@ describe('apps state, instances by app', () => {
         const all = [...state.instances.values()]
         for (const appId of ['/a', '/b', '/c']) expect(state.instancesOf(appId)).toEqual(all.filter((i) => i.appId === appId))
         expect([...state.instanceAppIds()].sort()).toEqual([...new Set(all.map((i) => i.appId))].sort())
+        for (const agentId of ['a1', 'a2', 'a3']) expect([...state.instancesOnAgent(agentId)].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(all.filter((i) => i.agentId === agentId).sort((x, y) => x.instanceId.localeCompare(y.instanceId)))
         for (const id of instanceIds) for (const task of ['1', '2']) expect(state.byTaskId(`${id}.${task}`)).toEqual(all.find((i) => i.taskId === `${id}.${task}`))
       }),
       { seed: 20_261_201, numRuns: 200 },

@@ -84,6 +84,8 @@ export interface AppsState {
   deploymentOf(appId: string): DeploymentRecord | undefined
   /** The ids of the apps that have instances. */
   instanceAppIds(): Iterable<string>
+  /** The instances placed on the agent, of every app. */
+  instancesOnAgent(agentId: string): Iterable<Instance>
   byTaskId(taskId: string): Instance | undefined
 }
 
@@ -102,12 +104,16 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   let revision = 0
   const revisions = new Map<string, number>()
   const touch = (appId: string): void => void revisions.set(appId, ++revision)
+  const byAgent = new Map<string, Map<string, Instance>>()
   const unindex = (i: Instance): void => {
     touch(i.appId)
     byTask.delete(i.taskId)
     const own = byApp.get(i.appId)
     own?.delete(i.instanceId)
     if (own?.size === 0) byApp.delete(i.appId)
+    const on = byAgent.get(i.agentId)
+    on?.delete(i.instanceId)
+    if (on?.size === 0) byAgent.delete(i.agentId)
   }
   const putInstance = (i: Instance): void => {
     const prev = instances.get(i.instanceId)
@@ -116,6 +122,9 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       // One that moves to another app goes to the end of both maps, so that they keep one order.
       unindex(prev)
       instances.delete(i.instanceId)
+    } else if (prev && prev.agentId !== i.agentId) {
+      byAgent.get(prev.agentId)?.delete(i.instanceId)
+      if (byAgent.get(prev.agentId)?.size === 0) byAgent.delete(prev.agentId)
     }
     instances.set(i.instanceId, i)
     touch(i.appId)
@@ -123,6 +132,9 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
     let own = byApp.get(i.appId)
     if (!own) byApp.set(i.appId, (own = new Map()))
     own.set(i.instanceId, i)
+    let on = byAgent.get(i.agentId)
+    if (!on) byAgent.set(i.agentId, (on = new Map()))
+    on.set(i.instanceId, i)
   }
   const deployments = new Map<string, DeploymentRecord>()
   // Each app's deployment, made again from `deployments` after they change.
@@ -299,6 +311,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       return deploymentByApp.get(appId)
     },
     instanceAppIds: () => byApp.keys(),
+    instancesOnAgent: (agentId) => byAgent.get(agentId)?.values() ?? [],
     byTaskId(taskId) {
       const id = byTask.get(taskId)
       return id ? instances.get(id) : undefined

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { openSqliteStore } from '../../store/sqlite.js'
-import { decideApp, isTerminalCondition } from '../reconcile.js'
+import { decideApp, isAlive, isTerminalCondition } from '../reconcile.js'
 import type { AppsCommand, DeploymentRecord } from '../state.js'
 import { createAppsState } from '../state.js'
 import { T0, testApp, testInstance } from '../testing.js'
@@ -70,6 +70,7 @@ describe('kept decisions', () => {
             const instances = state.instancesOf(appId)
             expect(got.instances).toEqual(instances)
             expect(got.decision).toEqual(decideApp({ target, instances, nowMs: now }))
+            expect(got.alive).toEqual(instances.filter(isAlive))
             expect(got.leaving).toEqual(instances.filter((i) => i.goal !== 'Running' && !isTerminalCondition(i.condition)))
           }
         }

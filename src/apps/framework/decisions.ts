@@ -4,7 +4,7 @@
 // decideApp reads the clock only for unreachable instances: an app with one is decided again
 // on every ask.
 import type { AppDecision } from '../reconcile.js'
-import { decideApp, isTerminalCondition } from '../reconcile.js'
+import { decideApp, isAlive, isTerminalCondition } from '../reconcile.js'
 import type { AppsState } from '../state.js'
 import type { AppDefinition, Instance } from '../types.js'
 import { Condition } from '../types.js'
@@ -12,6 +12,8 @@ import { Condition } from '../types.js'
 export interface Decided {
   readonly decision: AppDecision
   readonly instances: readonly Instance[]
+  /** Its instances that count towards its instances (isAlive). */
+  readonly alive: readonly Instance[]
   /** Its instances that are being killed (their goal is no longer Running) and have not ended. */
   readonly leaving: readonly Instance[]
 }
@@ -34,8 +36,9 @@ export function createDecisions(state: AppsState): Decide {
     const instances = state.instancesOf(appId)
     const decision = decideApp({ target, instances, nowMs })
     const timed = target !== null && instances.some((i) => i.condition === Condition.Unreachable || i.condition === Condition.UnreachableInactive)
+    const alive = instances.filter(isAlive)
     const leaving = instances.filter((i) => i.goal !== 'Running' && !isTerminalCondition(i.condition))
-    const next: Kept = { decision, instances, leaving, revision, target, timed }
+    const next: Kept = { decision, instances, alive, leaving, revision, target, timed }
     if (instances.length === 0 && target === null) kept.delete(appId)
     else kept.set(appId, next)
     return next

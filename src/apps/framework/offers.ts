@@ -50,10 +50,14 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     const blocked = ready.length < wanted.length
     const appById = new Map(ready.map((w) => [w.app.id, w.app]))
     // One decision over every offer of the pass, applied as it comes back.
+    // Ports can clash on the offered agents only.
+    const portsInUse = [...new Set(views.map((v) => v.agentId))].flatMap((agentId) => [...state.instancesOnAgent(agentId)].filter(isAlive))
+    const now = ctx.clock.now()
     const placement = placeApps({
-      demands: ready.map(({ app, count }) => ({ app, count, running: state.instancesOf(app.id).filter(isAlive) })),
+      // `app` is the target the launch queue decided with: its kept decision, with its instances.
+      demands: ready.map(({ app, count }) => ({ app, count, running: ctx.decide(app.id, app, now).alive })),
       offers: views,
-      portsInUse: [...state.instances.values()].filter(isAlive),
+      portsInUse,
     })
     launchQueue.noteOffers(offers, ready, placement)
     const tasksByOffer = new Map<string, TaskInfo[]>()
