@@ -5,7 +5,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
 //       [--hollow-start-ms 0-10] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents]
-//       [--timeout SECONDS] [--lb] [--lb-instances 1000]
+//       [--timeout SECONDS] [--lb] [--lb-instances 1000] [--max-launches-in-flight N]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
 // tasks) and 10k (10,000 agents, 100,000 tasks), the last two only when asked for. Each agent
@@ -43,6 +43,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { DEFAULT_MAX_LAUNCHES_IN_FLIGHT } from '../src/apps/framework.js'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
 import { agentHostnamePrefix, lbScalePhase, startLb } from './scale/lb.js'
@@ -55,7 +56,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--lb-instances N]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--lb-instances N] [--max-launches-in-flight N]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -72,6 +73,7 @@ const { values: argv } = parseArgs({
     timeout: { type: 'string' },
     lb: { type: 'boolean', default: false },
     'lb-instances': { type: 'string', default: '1000' },
+    'max-launches-in-flight': { type: 'string' },
   },
 })
 const SIZE = argv.size as keyof typeof SIZES
@@ -274,7 +276,7 @@ async function main(): Promise<void> {
   const interrupts = handleInterrupts(cleanup)
   try {
     const apps = Math.ceil(TASKS / PER_APP)
-    process.stdout.write(`scale ${SIZE}: ${AGENTS} hollow agents in ${Math.ceil(AGENTS / PER_PROCESS)} process(es), ${apps} apps, ${TASKS} tasks, health checks ${HEALTH ? 'on' : 'off'}\n`)
+    process.stdout.write(`scale ${SIZE}: ${AGENTS} hollow agents in ${Math.ceil(AGENTS / PER_PROCESS)} process(es), ${apps} apps, ${TASKS} tasks, health checks ${HEALTH ? 'on' : 'off'}, launches in flight at most ${argv['max-launches-in-flight'] ?? DEFAULT_MAX_LAUNCHES_IN_FLIGHT}\n`)
 
     // -- the cluster --
     const masterPort = await freePort()
@@ -300,7 +302,7 @@ async function main(): Promise<void> {
 
     const appsPort = await freePort()
     const appsUrl = `http://127.0.0.1:${appsPort}`
-    const appsProc = start('apps', ['apps', '--master', masterUrl, '--port', String(appsPort), '--work-dir', join(dir, 'apps'), '--log-level', argv['log-level']], dir)
+    const appsProc = start('apps', ['apps', '--master', masterUrl, '--port', String(appsPort), '--work-dir', join(dir, 'apps'), '--log-level', argv['log-level'], ...(argv['max-launches-in-flight'] ? ['--max-launches-in-flight', argv['max-launches-in-flight']] : [])], dir)
     procs.push(appsProc)
     await waitUntil('apps to register', async () => !!(await json<{ frameworkId: string | null }>(`${appsUrl}/v2/info`)).frameworkId, 60_000)
     const lb: ScaleLb | undefined = LB ? await startLb({ appsUrl, dir, logLevel: argv['log-level'], start: (name, args) => start(name, args, dir) }) : undefined

@@ -79,9 +79,10 @@ afterEach(async () => {
   for (const f of running.splice(0)) await f.stop()
 })
 
-async function startFramework(): Promise<{ framework: AppsFramework; recorder: Recorder }> {
+async function startFramework(opts: { maxLaunchesInFlight?: number } = {}): Promise<{ framework: AppsFramework; recorder: Recorder }> {
   const { connect, recorder } = recordingConnect()
   const framework = createAppsFramework({
+    ...opts,
     store: openSqliteStore(':memory:'),
     master: 'http://127.0.0.1:1',
     log,
@@ -342,6 +343,61 @@ describe('framework offer handling', () => {
     const launched = launchesOf(recorder.answers)
     expect(launched).toHaveLength(4)
     expect(launched.filter((l) => l.appId === '/a')).toHaveLength(3)
+  })
+})
+
+describe('launches in flight', () => {
+  const bigOffers = (): OfferWire[] => AGENTS.map((agentId) => offerWire({ agentId, cpus: 4, mem: 1024, ports: { begin: 31000, end: 31005 } }))
+  const update = (recorder: Recorder, taskId: string, state: string): void =>
+    recorder.emit({ type: 'UPDATE', update: { status: { task_id: { value: taskId }, state, agent_id: { value: 'a0' }, timestamp: 1 } } } as SchedulerEvent)
+  const offered = (recorder: Recorder): number => recorder.answers.reduce((n, a) => n + a.offerIds.length, 0)
+  /** Sends an offer from every agent and hands back the launches of their answers. */
+  async function pass(recorder: Recorder): Promise<Launched[]> {
+    const before = recorder.answers.length
+    const offers = bigOffers()
+    const total = offered(recorder) + offers.length
+    recorder.emit({ type: 'OFFERS', offers: { offers } } as SchedulerEvent)
+    await answered(recorder, total)
+    return launchesOf(recorder.answers.slice(before))
+  }
+  const taskIds = (recorder: Recorder): string[] => recorder.answers.flatMap((a) => a.tasks.map((t) => t.task_id.value))
+
+  it('launch no more than the bound, and more as launched tasks run or end', async () => {
+    const { framework, recorder } = await startFramework({ maxLaunchesInFlight: 3 })
+    await deploy(framework, recorder, [testApp({ id: '/a', instances: 5, cpus: 0.1, mem: 16 }), testApp({ id: '/b', instances: 5, cpus: 0.1, mem: 16 })])
+    expect(await pass(recorder)).toHaveLength(3)
+    // Nothing has started: the next offers are all declined.
+    expect(await pass(recorder)).toHaveLength(0)
+    const [t1, t2, t3] = taskIds(recorder)
+    update(recorder, t1!, 'TASK_RUNNING')
+    update(recorder, t2!, 'TASK_FAILED')
+    await until(() => framework.state.launchesInFlight() === 1, 'two launches to leave the flight')
+    // One ran and one ended: room for two, however much the offers hold.
+    expect(await pass(recorder)).toHaveLength(2)
+    update(recorder, t3!, 'TASK_STARTING')
+    expect(await pass(recorder)).toHaveLength(0)
+    expect(framework.state.launchesInFlight()).toBe(3)
+  })
+
+  it('give every app waiting a turn when the bound is short of what they want', async () => {
+    const { framework, recorder } = await startFramework({ maxLaunchesInFlight: 1 })
+    await deploy(framework, recorder, ['/a', '/b', '/c'].map((id) => testApp({ id, instances: 4, cpus: 0.1, mem: 16 })))
+    const apps: string[] = []
+    for (let i = 0; i < 6; i++) {
+      const launched = await pass(recorder)
+      expect(launched).toHaveLength(1)
+      apps.push(launched[0]!.appId)
+      update(recorder, taskIds(recorder).at(-1)!, 'TASK_RUNNING')
+      await until(() => framework.state.launchesInFlight() === 0, 'the launch to run')
+    }
+    // Three passes in a row always reach three different apps.
+    for (let i = 0; i + 3 <= apps.length; i++) expect(new Set(apps.slice(i, i + 3)).size).toBe(3)
+  })
+
+  it('leave a deploy of many instances to one pass under the default bound', async () => {
+    const { framework, recorder } = await startFramework()
+    await deploy(framework, recorder, [testApp({ id: '/a', instances: 40, cpus: 0.1, mem: 16 })])
+    expect(await pass(recorder)).toHaveLength(40)
   })
 })
 

@@ -36,6 +36,9 @@ import { createReconcilingPass } from './framework/tick.js'
 export type { DeployChange } from './framework/changes.js'
 export type { ReadinessCheckResult } from './framework/readiness.js'
 
+/** The launches in flight allowed unless told otherwise (--max-launches-in-flight). */
+export const DEFAULT_MAX_LAUNCHES_IN_FLIGHT = 5000
+
 export interface AppsFrameworkOptions {
   readonly store: Store
   readonly master: string
@@ -56,6 +59,12 @@ export interface AppsFrameworkOptions {
   /** Interval of implicit task reconciliation with the master. */
   readonly reconcileIntervalMs?: number
   readonly failoverTimeoutSeconds?: number
+  /**
+   * At most this many instances launched and not yet running or ended, of all apps
+   * (DEFAULT_MAX_LAUNCHES_IN_FLIGHT): a storm of launches is fed to the agents as they start
+   * tasks, not all at once.
+   */
+  readonly maxLaunchesInFlight?: number
   /** Opens the scheduler API connection to the master (the real HTTP client unless a test records the calls). */
   readonly connect?: (o: SchedulerClientOptions) => SchedulerClient
 }
@@ -104,6 +113,7 @@ export function createAppsFramework(opts: AppsFrameworkOptions): AppsFramework {
     // Every part asks for passes and the pass drives every part, so the pass is made last;
     // nothing asks for one before start() or an API change.
     decide: createDecisions(state),
+    maxLaunchesInFlight: opts.maxLaunchesInFlight ?? DEFAULT_MAX_LAUNCHES_IN_FLIGHT,
     tickSoon: () => pass.soon(),
   }
   const launchQueue = createLaunchQueue(ctx)

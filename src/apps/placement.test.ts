@@ -5,7 +5,7 @@ import { TaskInfoSchema } from '../api/mesos.js'
 import { normalizeRanges } from '../core/resources.js'
 import { meetsConstraints } from './constraints.js'
 import { offerViewFromWire } from './offer-view.js'
-import { placeInstances, resourcesFit } from './placement.js'
+import { placeApps, placeInstances, resourcesFit } from './placement.js'
 import type { Launch } from './placement.js'
 import { assignPorts, portsNeeded } from './ports.js'
 import { appHostname, appIdFromTaskId, instanceIdFor, taskIdFor, taskIdForInstance } from './task-ids.js'
@@ -319,6 +319,48 @@ describe('placeInstances properties', () => {
 })
 
 // ---- examples ---------------------------------------------------------------------------------
+
+describe('placeApps, launches bounded', () => {
+  const twoApps = fc.tuple(appArb, appArb, fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }))
+  const demandsOf = ([a, b, ca, cb]: [AppDefinition, AppDefinition, number, number]) => [
+    { app: { ...a, id: '/a' }, count: ca, running: [] },
+    { app: { ...b, id: '/b' }, count: cb, running: [] },
+  ]
+
+  it('never launches more than maxLaunches, and a bound at or above what fits places the same (property)', () => {
+    fc.assert(
+      fc.property(twoApps, offersArb, fc.integer({ min: 0, max: 30 }), (apps, offers, max) => {
+        const free = placeApps({ demands: demandsOf(apps), offers, agentAttributes })
+        const bounded = placeApps({ demands: demandsOf(apps), offers, agentAttributes, maxLaunches: max })
+        expect(bounded.launches.length).toBeLessThanOrEqual(max)
+        if (max >= free.launches.length) {
+          expect(bounded.launches).toEqual(free.launches)
+          // What is left of the offers is the same (an offer no app looked at keeps its ranges as offered).
+          const left = (r: typeof free) => r.remaining.map((o) => ({ ...o, ports: normalizeRanges(o.ports) }))
+          expect(left(bounded)).toEqual(left(free))
+          // Once the bound is reached, the apps after are not looked at.
+          const looked = bounded.unmatched.map((u) => u.appId)
+          expect(looked).toEqual(free.unmatched.map((u) => u.appId).slice(0, looked.length))
+        }
+      }),
+      { seed: 20_261_202, numRuns: 300 },
+    )
+  })
+
+  it('without constraints, a bound below what fits launches exactly the bound, and the apps after it are not looked at (property)', () => {
+    fc.assert(
+      fc.property(twoApps, offersArb, fc.integer({ min: 0, max: 30 }), ([a, b, ca, cb], offers, max) => {
+        const demands = demandsOf([{ ...a, constraints: [] }, { ...b, constraints: [] }, ca, cb])
+        const free = placeApps({ demands, offers, agentAttributes })
+        const bounded = placeApps({ demands, offers, agentAttributes, maxLaunches: max })
+        expect(bounded.launches.length).toBe(Math.min(max, free.launches.length))
+        const firstFull = bounded.launches.filter((l) => l.appId === '/a').length === max && max > 0
+        if (firstFull || max === 0) expect(bounded.unmatched.map((u) => u.appId)).not.toContain('/b')
+      }),
+      { seed: 20_261_202, numRuns: 300 },
+    )
+  })
+})
 
 describe('constraints', () => {
   const rackOffers = [

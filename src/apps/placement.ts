@@ -225,11 +225,13 @@ export interface PlaceAppsInput {
   /** Every live instance's host ports, of all apps. */
   portsInUse?: readonly PortsInUse[]
   rng?: () => number
+  /** At most this many launches in the pass, of all apps together: the apps after the last one it reaches are not looked at. */
+  maxLaunches?: number
 }
 
 export interface PlaceAppsResult {
   launches: Array<Launch & { appId: string }>
-  /** Per app, the offers it could not use and why (for the queue's offer summary). */
+  /** Per app looked at, the offers it could not use and why (for the queue's offer summary). */
   unmatched: Array<{ appId: string; offers: PlacementResult['unmatched'] }>
   remaining: OfferView[]
 }
@@ -253,13 +255,16 @@ export function placeApps(input: PlaceAppsInput): PlaceAppsResult {
   for (const i of input.portsInUse ?? []) take(i)
   const launches: PlaceAppsResult['launches'] = []
   const unmatched: PlaceAppsResult['unmatched'] = []
+  const maxLaunches = input.maxLaunches ?? Infinity
   for (const d of input.demands) {
     if (d.count <= 0) continue
+    const room = maxLaunches - launches.length
+    if (room <= 0) break
     const r = placeInstances({
       app: d.app,
       offers,
       running: d.running,
-      count: d.count,
+      count: Math.min(d.count, room),
       ...(input.role !== undefined ? { role: input.role } : {}),
       ...(input.agentAttributes ? { agentAttributes: input.agentAttributes } : {}),
       takenPorts,

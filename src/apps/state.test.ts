@@ -97,12 +97,18 @@ describe('apps state', () => {
 })
 
 describe('apps state, instances by app', () => {
-  it('instancesOf, instancesOnAgent and byTaskId agree with a scan of every instance, after any puts and removals', async () => {
+  it('instancesOf, instancesOnAgent, launchesInFlight and byTaskId agree with a scan of every instance, after any puts and removals', async () => {
     const instanceIds = ['i1', 'i2', 'i3', 'i4']
     const cmd: fc.Arbitrary<AppsCommand> = fc.oneof(
       fc
-        .record({ instanceId: fc.constantFrom(...instanceIds), appId: fc.constantFrom('/a', '/b', '/c'), task: fc.constantFrom('1', '2'), agentId: fc.constantFrom('a1', 'a2') })
-        .map(({ instanceId, appId, task, agentId }): AppsCommand => ({ type: 'instance-put', instance: testInstance({ instanceId, appId, agentId, taskId: `${instanceId}.${task}` }) })),
+        .record({
+          instanceId: fc.constantFrom(...instanceIds),
+          appId: fc.constantFrom('/a', '/b', '/c'),
+          task: fc.constantFrom('1', '2'),
+          agentId: fc.constantFrom('a1', 'a2'),
+          condition: fc.constantFrom(...Object.values(Condition)),
+        })
+        .map(({ instanceId, appId, task, agentId, condition }): AppsCommand => ({ type: 'instance-put', instance: testInstance({ instanceId, appId, agentId, condition, taskId: `${instanceId}.${task}` }) })),
       fc.constantFrom(...instanceIds).map((instanceId): AppsCommand => ({ type: 'instance-removed', instanceId })),
     )
     await fc.assert(
@@ -113,6 +119,7 @@ describe('apps state, instances by app', () => {
         expect([...state.instanceAppIds()].sort()).toEqual([...new Set(all.map((i) => i.appId))].sort())
         for (const agentId of ['a1', 'a2', 'a3']) expect([...state.instancesOnAgent(agentId)].sort((x, y) => x.instanceId.localeCompare(y.instanceId))).toEqual(all.filter((i) => i.agentId === agentId).sort((x, y) => x.instanceId.localeCompare(y.instanceId)))
         for (const id of instanceIds) for (const task of ['1', '2']) expect(state.byTaskId(`${id}.${task}`)).toEqual(all.find((i) => i.taskId === `${id}.${task}`))
+        expect(state.launchesInFlight()).toBe(all.filter((i) => ['Provisioned', 'Staging', 'Starting'].includes(i.condition)).length)
       }),
       { seed: 20_261_201, numRuns: 200 },
     )

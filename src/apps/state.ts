@@ -7,6 +7,7 @@ import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
 import type { GroupSpec } from './groups.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
+import { Condition } from './types.js'
 
 export interface DeploymentRecord extends DeploymentPlan {
   /** Index of the step being carried out. */
@@ -86,8 +87,13 @@ export interface AppsState {
   instanceAppIds(): Iterable<string>
   /** The instances placed on the agent, of every app. */
   instancesOnAgent(agentId: string): Iterable<Instance>
+  /** How many instances are launched and have not yet run or ended (Provisioned, Staging, Starting), of every app. */
+  launchesInFlight(): number
   byTaskId(taskId: string): Instance | undefined
 }
+
+/** The conditions of an instance launched that has neither run nor ended yet. */
+const LAUNCHING: ReadonlySet<Condition> = new Set<Condition>([Condition.Provisioned, Condition.Staging, Condition.Starting])
 
 /** The versions of an app kept, as Marathon's --zk_max_versions (50). */
 export const DEFAULT_MAX_VERSIONS = 50
@@ -105,8 +111,10 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
   const revisions = new Map<string, number>()
   const touch = (appId: string): void => void revisions.set(appId, ++revision)
   const byAgent = new Map<string, Map<string, Instance>>()
+  let inFlight = 0
   const unindex = (i: Instance): void => {
     touch(i.appId)
+    if (LAUNCHING.has(i.condition)) inFlight--
     byTask.delete(i.taskId)
     const own = byApp.get(i.appId)
     own?.delete(i.instanceId)
@@ -122,10 +130,14 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
       // One that moves to another app goes to the end of both maps, so that they keep one order.
       unindex(prev)
       instances.delete(i.instanceId)
-    } else if (prev && prev.agentId !== i.agentId) {
-      byAgent.get(prev.agentId)?.delete(i.instanceId)
-      if (byAgent.get(prev.agentId)?.size === 0) byAgent.delete(prev.agentId)
+    } else if (prev) {
+      if (LAUNCHING.has(prev.condition)) inFlight--
+      if (prev.agentId !== i.agentId) {
+        byAgent.get(prev.agentId)?.delete(i.instanceId)
+        if (byAgent.get(prev.agentId)?.size === 0) byAgent.delete(prev.agentId)
+      }
     }
+    if (LAUNCHING.has(i.condition)) inFlight++
     instances.set(i.instanceId, i)
     touch(i.appId)
     byTask.set(i.taskId, i.instanceId)
@@ -312,6 +324,7 @@ export function createAppsState(opts: { store: Store; log: Logger; maxVersions?:
     },
     instanceAppIds: () => byApp.keys(),
     instancesOnAgent: (agentId) => byAgent.get(agentId)?.values() ?? [],
+    launchesInFlight: () => inFlight,
     byTaskId(taskId) {
       const id = byTask.get(taskId)
       return id ? instances.get(id) : undefined

@@ -49,6 +49,7 @@ async function startLeader(flags: AppsFlags, store: Store, log: Logger, abdicate
     hostname,
     webuiUrl: `http://${hostname}:${flags.port}`,
     reconcileIntervalMs: flags.reconciliationInterval,
+    maxLaunchesInFlight: flags.maxLaunchesInFlight,
   })
   // Callbacks hear every event, also those of the start (the first reconciliation's updates),
   // which come before the HTTP API answers.

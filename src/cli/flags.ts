@@ -52,6 +52,8 @@ export interface AppsFlags {
   frameworkName: string
   reconciliationInterval: number
   maxBodyBytes: number
+  /** At most this many instances launched and not yet running, of all apps. */
+  maxLaunchesInFlight: number
   logLevel: string
   /** etcd://… to run several instances, one leading (the default keeps the state in SQLite in the work dir). */
   store?: string

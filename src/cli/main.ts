@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags, ZddFlags } from './flags.js'
 import { runAgent, runApps, runDns, runLb, runMaster, runUp, UpRefusedError } from './processes.js'
+import { DEFAULT_MAX_LAUNCHES_IN_FLIGHT } from '../apps/framework.js'
 import { runZddCommand } from './zdd.js'
 import { parseDurationMs } from '../core/duration.js'
 import { registerAppCommands } from './app-commands.js'
@@ -83,6 +84,7 @@ program
   .option('--framework-name <name>', 'the framework name registered with the master', 'marathon')
   .option('--reconciliation-interval <duration>', 'time between task reconciliations with the master', duration, 60_000)
   .option('--max-body-bytes <n>', 'largest request body accepted', int, 4 * 1024 * 1024)
+  .option('--max-launches-in-flight <n>', 'at most this many instances launched and not yet running, of all apps; the rest wait for offers after those start', int, DEFAULT_MAX_LAUNCHES_IN_FLIGHT)
   .option('--store <url>', 'etcd://h1:2379,h2:2379[/root]: keep the state in etcd and elect a leader among the instances; standbys forward to it (default: SQLite in the work dir)')
   .option('--leader-lease <duration>', 'with etcd: how long a leader that stopped answering keeps the others waiting', duration, 2000)
   .option('--log-level <level>', 'log level', 'info')

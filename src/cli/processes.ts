@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import pino from 'pino'
 import { startApps } from './apps-process.js'
+import { DEFAULT_MAX_LAUNCHES_IN_FLIGHT } from '../apps/framework.js'
 import { startMaster } from './master-process.js'
 import type { ControlPlane } from './up-ha.js'
 import { haAppsPorts, haEtcdPorts, haMasterPorts, startHaControlPlane } from './up-ha.js'
@@ -349,6 +350,7 @@ async function startControlPlane(flags: UpFlags, workDir: string, log: Logger): 
       frameworkName: 'marathon',
       reconciliationInterval: 60_000,
       maxBodyBytes: 4 * 1024 * 1024,
+      maxLaunchesInFlight: DEFAULT_MAX_LAUNCHES_IN_FLIGHT,
       logLevel: flags.logLevel,
       leaderLease: 2000,
     },

@@ -27,6 +27,11 @@ export interface FrameworkContext {
   readonly enqueueBatch: <T>(run: (items: T[]) => Promise<void>, item: T) => void
   /** Each app's decision against a target, kept while its instances and that target stay the same (decisions.ts). */
   readonly decide: Decide
+  /**
+   * At most this many instances launched and not yet running or ended, of all apps: the
+   * offers of a pass launch no more than the room left, and the rest wait for updates.
+   */
+  readonly maxLaunchesInFlight: number
   /** Asks for a reconciling pass (tick.ts) soon; many asks make one pass. */
   readonly tickSoon: () => void
 }

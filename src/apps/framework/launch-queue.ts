@@ -66,8 +66,12 @@ export function createLaunchQueue(ctx: FrameworkContext): LaunchQueue {
 
   function noteOffers(offers: readonly OfferWire[], ready: ReadonlyArray<{ app: AppDefinition }>, placement: PlaceAppsResult): void {
     const at = clock.now()
+    const unmatched = new Map(placement.unmatched.map((u) => [u.appId, u.offers]))
     for (const { app } of ready) {
-      const reasons = new Map((placement.unmatched.find((u) => u.appId === app.id)?.offers ?? []).map((u) => [u.offerId, u.reasons]))
+      // An app the pass did not reach, its room for launches used up, saw none of the offers.
+      const seen = unmatched.get(app.id)
+      if (!seen) continue
+      const reasons = new Map(seen.map((u) => [u.offerId, u.reasons]))
       const pass = offers.map((o) => ({ agentId: o.agent_id.value, offer: o, reasons: reasons.get(o.id.value) ?? [] }))
       offerStats.set(app.id, recordPass(offerStats.get(app.id) ?? emptyOfferStats(at), pass, at))
     }

@@ -1,6 +1,7 @@
 // Offers: one placement decision over every offer of a pass (placeApps), applied as it comes
 // back: instances recorded, tasks launched with an ACCEPT per offer, the rest declined, and
-// offers suppressed once nothing waits for launches.
+// offers suppressed once nothing waits for launches. The launches in flight are bounded
+// (FrameworkContext.maxLaunchesInFlight): a pass launches no more than the room left.
 import type { OfferWire, TaskInfo } from '../../api/mesos.js'
 import { newUuid } from '../../core/ids.js'
 import { offerViewFromWire } from '../offer-view.js'
@@ -13,7 +14,7 @@ import type { Instance, OfferView } from '../types.js'
 import { Condition } from '../types.js'
 import type { FrameworkContext } from './context.js'
 import { nowIso } from './context.js'
-import type { LaunchQueue } from './launch-queue.js'
+import type { LaunchNeed, LaunchQueue } from './launch-queue.js'
 
 export type OfferHandler = (offers: OfferWire[]) => Promise<void>
 
@@ -38,6 +39,19 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     if (declined.length > 0) client.decline(declined, refuseSeconds).catch((e: unknown) => log.warn({ err: (e as Error).message, offers: declined.length }, 'offer answer failed'))
   }
 
+  let passes = 0
+  /**
+   * The apps in the order the pass looks at them. When the room for launches is short of what
+   * they all want, each pass starts one app further on, so that no app waits behind another
+   * for ever (Marathon shuffles its matchers for each offer).
+   */
+  function takeTurns(ready: LaunchNeed[], room: number): LaunchNeed[] {
+    const wantedCount = ready.reduce((n, w) => n + w.count, 0)
+    if (room >= wantedCount || ready.length < 2) return ready
+    const start = passes++ % ready.length
+    return [...ready.slice(start), ...ready.slice(0, start)]
+  }
+
   return async function onOffers(offers) {
     const client = ctx.client
     if (!client) return
@@ -46,7 +60,8 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     const byId = new Map(views.map((v) => [v.id, v]))
     const wanted = launchQueue.needs()
     launchQueue.endSatisfiedAttempts(wanted)
-    const ready = wanted.filter(({ app }) => !launchQueue.launchDelayActive(app))
+    const room = Math.max(0, ctx.maxLaunchesInFlight - state.launchesInFlight())
+    const ready = takeTurns(wanted.filter(({ app }) => !launchQueue.launchDelayActive(app)), room)
     const blocked = ready.length < wanted.length
     const appById = new Map(ready.map((w) => [w.app.id, w.app]))
     // One decision over every offer of the pass, applied as it comes back.
@@ -58,6 +73,7 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
       demands: ready.map(({ app, count }) => ({ app, count, running: ctx.decide(app.id, app, now).alive })),
       offers: views,
       portsInUse,
+      maxLaunches: room,
     })
     launchQueue.noteOffers(offers, ready, placement)
     const tasksByOffer = new Map<string, TaskInfo[]>()

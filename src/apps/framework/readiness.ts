@@ -5,7 +5,6 @@ import { httpGet } from '../../api/probes.js'
 import { isAlive } from '../reconcile.js'
 import type { AppDefinition, Instance } from '../types.js'
 import type { FrameworkContext } from './context.js'
-import { deploymentOf } from './targets.js'
 
 /** Marathon's ReadinessCheckResult; lastResponse only when the check preserves it. */
 export interface ReadinessCheckResult {
@@ -93,7 +92,7 @@ export function createReadinessChecks(ctx: FrameworkContext): ReadinessChecks {
       readiness.delete(instanceId)
     },
     resultsOf(appId) {
-      if (!deploymentOf(state, appId)) return []
+      if (!state.deploymentOf(appId)) return []
       return state
         .instancesOf(appId)
         .map((i) => readinessResults.get(i.instanceId))

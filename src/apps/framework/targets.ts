@@ -1,15 +1,11 @@
 // The target each app is driven to: its definition, or while a deployment runs, what the
 // deployment's current step has reached. Reads of the state only.
-import type { AppsState, DeploymentRecord } from '../state.js'
+import type { AppsState } from '../state.js'
 import { stepOf } from '../plan.js'
 import type { AppDefinition, Instance } from '../types.js'
 
-export function deploymentOf(state: AppsState, appId: string): DeploymentRecord | undefined {
-  return state.deploymentOf(appId)
-}
-
 export function effectiveTarget(state: AppsState, appId: string): AppDefinition | null {
-  const d = deploymentOf(state, appId)
+  const d = state.deploymentOf(appId)
   if (d) {
     const step = stepOf(d, appId)
     if (step > d.currentStep) return d.original[appId] ?? null
@@ -29,7 +25,7 @@ export function knownAppIds(state: AppsState): string[] {
 export function appOf(state: AppsState, inst: Instance): AppDefinition | undefined {
   const app = state.apps.get(inst.appId)
   if (app && app.versionInfo.lastConfigChangeAt === inst.configVersion) return app
-  const original = deploymentOf(state, inst.appId)?.original[inst.appId]
+  const original = state.deploymentOf(inst.appId)?.original[inst.appId]
   if (original && original.versionInfo.lastConfigChangeAt === inst.configVersion) return original
   return app ?? original ?? undefined
 }

@@ -142,7 +142,8 @@ export function createReconcilingPass(
         tickQueued = false
         const t0 = performance.now()
         await tick()
-        lastPass = { endedAt: performance.now(), ms: performance.now() - t0 }
+        const endedAt = performance.now()
+        lastPass = { endedAt, ms: endedAt - t0 }
       })
     }
     const wait = lastPass.endedAt + PASS_SPACING * lastPass.ms - performance.now()
