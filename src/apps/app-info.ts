@@ -2,6 +2,7 @@
 // functions: the HTTP layer picks the embeds, these decide what they mean and compute the task
 // statistics.
 import type { Condition } from './types.js'
+import { LAUNCHING } from './types.js'
 
 export const AppEmbed = {
   Counts: 'counts',
@@ -83,12 +84,11 @@ export interface TaskStatsByVersionJson {
   totalSummary?: TaskStatsJson
 }
 
-const STAGED: ReadonlySet<Condition> = new Set<Condition>(['Provisioned', 'Staging', 'Starting'])
 
 /** Marathon's TaskCounts: healthy needs every check alive, unhealthy any one failing. */
 export function taskCounts(instances: readonly InstanceForStats[]): TaskCountsJson {
   return {
-    staged: instances.filter((i) => STAGED.has(i.condition)).length,
+    staged: instances.filter((i) => LAUNCHING.has(i.condition)).length,
     running: instances.filter((i) => i.condition === 'Running').length,
     healthy: instances.filter((i) => i.health.length > 0 && i.health.every(Boolean)).length,
     unhealthy: instances.filter((i) => i.health.some((h) => !h)).length,

@@ -7,7 +7,7 @@ import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
 import type { GroupSpec } from './groups.js'
 import type { AppDefinition, DeploymentPlan, Instance } from './types.js'
-import { Condition } from './types.js'
+import { LAUNCHING } from './types.js'
 
 export interface DeploymentRecord extends DeploymentPlan {
   /** Index of the step being carried out. */
@@ -91,9 +91,6 @@ export interface AppsState {
   launchesInFlight(): number
   byTaskId(taskId: string): Instance | undefined
 }
-
-/** The conditions of an instance launched that has neither run nor ended yet. */
-const LAUNCHING: ReadonlySet<Condition> = new Set<Condition>([Condition.Provisioned, Condition.Staging, Condition.Starting])
 
 /** The versions of an app kept, as Marathon's --zk_max_versions (50). */
 export const DEFAULT_MAX_VERSIONS = 50

@@ -148,6 +148,9 @@ export const Condition = {
 } as const
 export type Condition = (typeof Condition)[keyof typeof Condition]
 
+/** The conditions of an instance launched that has neither run nor ended yet (Marathon's staged). */
+export const LAUNCHING: ReadonlySet<Condition> = new Set<Condition>([Condition.Provisioned, Condition.Staging, Condition.Starting])
+
 /** One running (or starting, or lost) copy of an app: one Mesos task. */
 export interface Instance {
   instanceId: string // e.g. "prod_web.instance-<uuid>"
