@@ -2,8 +2,8 @@
 // fetch (undici) costs about four times the CPU of node:http for a small request and its
 // answer, client and server together (an AbortSignal timer, web streams and a Response each),
 // and the calls that go one per task (scheduler calls, launches and acknowledgements) are sent
-// by the thousand in a deployment storm. Only what those calls need is here: a body as a
-// string, a status and the answer's text.
+// by the thousand in a deployment storm, and the master pings every agent. Only what those
+// calls need is here: a body as a string, a status and the answer's text.
 import type { IncomingMessage } from 'node:http'
 import { Agent, request } from 'node:http'
 import { Agent as TlsAgent, request as tlsRequest } from 'node:https'
@@ -64,9 +64,18 @@ function answerOf(res: IncomingMessage, body: Buffer): PostAnswer {
 
 /** POSTs `body` (JSON text) to `url`; rejects on a network error or past the timeout, never on a status. */
 export function postJson(url: string, body: string, opts: PostOptions): Promise<PostAnswer> {
+  return exchange('POST', url, body, opts)
+}
+
+/** GETs `url` as postJson POSTs: the master's agent pings, one per agent every ping interval. */
+export function getKeptAlive(url: string, opts: PostOptions): Promise<PostAnswer> {
+  return exchange('GET', url, undefined, opts)
+}
+
+function exchange(method: 'GET' | 'POST', url: string, body: string | undefined, opts: PostOptions): Promise<PostAnswer> {
   return new Promise<PostAnswer>((resolve, reject) => {
-    const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...opts.headers }
-    const req = url.startsWith('https:') ? tlsRequest(url, { method: 'POST', agent: keptAliveTls, headers }) : request(url, { method: 'POST', agent: opts.agent ?? keptAlive, headers })
+    const headers = body === undefined ? { ...opts.headers } : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...opts.headers }
+    const req = url.startsWith('https:') ? tlsRequest(url, { method, agent: keptAliveTls, headers }) : request(url, { method, agent: opts.agent ?? keptAlive, headers })
     // One timer for the whole exchange: cheaper than an AbortSignal, and it also covers a
     // server that takes the request and never answers.
     const timer = setTimeout(() => req.destroy(new PostTimeoutError(url, opts.timeoutMs)), opts.timeoutMs)

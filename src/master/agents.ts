@@ -4,6 +4,7 @@
 import { resourcesFromWire } from '../api/mesos.js'
 import type { AgentRegisteredWire, StatusUpdateWire, TaskResultWire } from '../api/internal.js'
 import { AgentInternalPath, pingPath } from '../api/internal.js'
+import { getKeptAlive } from '../api/post-json.js'
 import { ConflictError, NotFoundError } from '../core/errors.js'
 import { formatResources } from '../core/resources.js'
 import { isTerminal, TaskState } from '../core/task-state.js'
@@ -181,8 +182,7 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
     await Promise.all(
       [...state.recoveredAgents.values(), ...state.unreachableAgents.values()].map(async (a) => {
         try {
-          const r = await fetch(pingUrl(a), { signal: AbortSignal.timeout(opts.agentPingTimeoutMs) })
-          await r.arrayBuffer()
+          await getKeptAlive(pingUrl(a), { timeoutMs: opts.agentPingTimeoutMs })
         } catch {
           // Down, or elsewhere: it re-registers by itself when it starts.
         }
@@ -196,10 +196,7 @@ export function createAgents(ctx: MasterContext, deps: { offers: Offers; updateT
       [...state.agents.values()].filter(isActive).map(async (a) => {
         let answered = false
         try {
-          const r = await fetch(pingUrl(a), { signal: AbortSignal.timeout(opts.agentPingTimeoutMs) })
-          if (!r.ok) throw new Error(`ping answered ${r.status}`)
-          await r.arrayBuffer()
-          answered = true
+          answered = (await getKeptAlive(pingUrl(a), { timeoutMs: opts.agentPingTimeoutMs })).ok
         } catch {
           // Not answered: counted below.
         }

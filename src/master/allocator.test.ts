@@ -36,7 +36,7 @@ function snapshotOf(
     suppressedRoles: f.suppress,
     allocated: {},
     // A refusal of an agent's whole total covers whatever it has free.
-    refusals: f.refuseAll ? Object.fromEntries(agents.map((a) => [a.id, f.roles.map((role) => ({ role, resources: res(a.cpus, a.mem), until: 2000 }))])) : {},
+    refusals: f.refuseAll ? new Map(agents.map((a) => [a.id, f.roles.map((role) => ({ role, resources: res(a.cpus, a.mem), until: 2000 }))])) : new Map(),
   }))
   return { agents: allocAgents, frameworks: allocFrameworks, roleWeights: {}, now: 1000 }
 }
@@ -92,9 +92,10 @@ describe('allocate', () => {
 
   it('a refusal holds only for its role, until it expires, and while it covers what is free (Mesos offer filters)', () => {
     const agent: AllocAgent = { id: 'a', total: res(4, 4096), free: res(2, 1024) }
-    const snap = (refusals: AllocFramework['refusals'], now = 1000): AllocSnapshot => ({
+    type Refused = Record<string, Array<{ role: string; resources: ReturnType<typeof res>; until: number }>>
+    const snap = (refusals: Refused, now = 1000): AllocSnapshot => ({
       agents: [agent],
-      frameworks: [{ id: 'f', roles: ['web', 'batch'], suppressedRoles: [], allocated: {}, refusals }],
+      frameworks: [{ id: 'f', roles: ['web', 'batch'], suppressedRoles: [], allocated: {}, refusals: new Map(Object.entries(refusals)) }],
       roleWeights: {},
       now,
     })
@@ -111,7 +112,7 @@ describe('allocate', () => {
   it("counts a disconnected framework's resources in its role's share, and offers it nothing", () => {
     const free: AllocAgent = { id: 'free', total: res(4, 4096), free: res(4, 4096) }
     const busy: AllocAgent = { id: 'busy', total: res(4, 4096), free: res(0, 0) }
-    const fw = (id: string, role: string, cpus: number, connected = true): AllocFramework => ({ id, roles: [role], suppressedRoles: [], allocated: cpus > 0 ? { [role]: res(cpus, 0) } : {}, refusals: {}, connected })
+    const fw = (id: string, role: string, cpus: number, connected = true): AllocFramework => ({ id, roles: [role], suppressedRoles: [], allocated: cpus > 0 ? { [role]: res(cpus, 0) } : {}, refusals: new Map(), connected })
     const pass = (frameworks: AllocFramework[]) => allocate({ agents: [free, busy], frameworks, roleWeights: {}, now: 0 }).map((o) => o.frameworkId)
     // The lowest share of all, but away: not offered.
     expect(pass([fw('away', 'a', 0, false), fw('here-b', 'b', 1)])).toEqual(['here-b'])
@@ -149,8 +150,8 @@ describe('allocate', () => {
   it('gives the next agent to the framework with the lowest dominant share', () => {
     const agents: AllocAgent[] = [{ id: 'x', total: res(8, 8192), free: res(4, 4096) }]
     const frameworks: AllocFramework[] = [
-      { id: 'heavy', roles: ['*'], suppressedRoles: [], allocated: { '*': res(3, 512) }, refusals: {} },
-      { id: 'light', roles: ['*'], suppressedRoles: [], allocated: { '*': res(1, 1024) }, refusals: {} },
+      { id: 'heavy', roles: ['*'], suppressedRoles: [], allocated: { '*': res(3, 512) }, refusals: new Map() },
+      { id: 'light', roles: ['*'], suppressedRoles: [], allocated: { '*': res(1, 1024) }, refusals: new Map() },
     ]
     const out = allocate({ agents, frameworks, roleWeights: {}, now: 0 })
     expect(out.map((o) => o.frameworkId)).toEqual(['light'])
@@ -160,8 +161,8 @@ describe('allocate', () => {
   it('honours role weights', () => {
     const agents: AllocAgent[] = Array.from({ length: 9 }, (_, i) => ({ id: `a${i}`, total: res(1, 1024), free: res(1, 1024) }))
     const frameworks: AllocFramework[] = [
-      { id: 'f-heavy', roles: ['gold'], suppressedRoles: [], allocated: {}, refusals: {} },
-      { id: 'f-light', roles: ['bronze'], suppressedRoles: [], allocated: {}, refusals: {} },
+      { id: 'f-heavy', roles: ['gold'], suppressedRoles: [], allocated: {}, refusals: new Map() },
+      { id: 'f-light', roles: ['bronze'], suppressedRoles: [], allocated: {}, refusals: new Map() },
     ]
     const out = allocate({ agents, frameworks, roleWeights: { gold: 2 }, now: 0 })
     expect(out.filter((o) => o.role === 'gold')).toHaveLength(6)
@@ -185,8 +186,8 @@ describe('roleDominantShares', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 1, max: 4 }), (a, b, weightA) => {
         const frameworks: AllocFramework[] = [
-          { id: 'fa', roles: ['a'], suppressedRoles: [], allocated: { a: res(a, 0) }, refusals: {} },
-          { id: 'fb', roles: ['b'], suppressedRoles: [], allocated: { b: res(b, 0) }, refusals: {} },
+          { id: 'fa', roles: ['a'], suppressedRoles: [], allocated: { a: res(a, 0) }, refusals: new Map() },
+          { id: 'fb', roles: ['b'], suppressedRoles: [], allocated: { b: res(b, 0) }, refusals: new Map() },
         ]
         const agents: AllocAgent[] = [{ id: 'x', total: res(16, 1000), free: res(16 - a - b, 1000) }]
         const shares = roleDominantShares({ agents, frameworks })

@@ -23,7 +23,7 @@ export interface AllocFramework {
    */
   readonly connected?: boolean
   /** agent id -> what this framework refused of that agent, per role, and until when (ms). */
-  readonly refusals: Readonly<Record<string, ReadonlyArray<{ readonly role: string; readonly resources: Resources; readonly until: number }>>>
+  readonly refusals: ReadonlyMap<string, ReadonlyArray<{ readonly role: string; readonly resources: Resources; readonly until: number }>>
 }
 
 export interface AllocSnapshot {
@@ -50,6 +50,18 @@ const SHARE_KINDS = ['cpus', 'mem', 'disk', 'gpus'] as const
 /** Mesos' minimum allocatable: an offer is worth sending if it has 0.01 cpus or 32 MB. */
 export function isAllocatable(r: Resources): boolean {
   return scalar(r, 'cpus') >= 0.01 || scalar(r, 'mem') >= 32
+}
+
+const EMPTY_SHARES: Resources = { scalars: {}, ranges: {} }
+
+/** a + b in the scalars that shares are taken of, without ranges. */
+function addShares(a: Resources, b: Resources): Resources {
+  const scalars: Record<string, number> = { ...a.scalars }
+  for (const kind of SHARE_KINDS) {
+    const v = b.scalars[kind]
+    if (v !== undefined) scalars[kind] = Math.round(((scalars[kind] ?? 0) + v) * 1000) / 1000
+  }
+  return { scalars, ranges: {} }
 }
 
 /** The scalars of the agents' totals that shares are taken of, summed (no ranges: no share is of ports). */
@@ -91,12 +103,14 @@ export function roleDominantShares(snapshot: {
  * (the caller shuffles them, so no agent is always first).
  */
 export function allocate(snapshot: AllocSnapshot): Allocation[] {
-  const clusterTotal = snapshot.clusterTotal ?? snapshot.agents.reduce<Resources>((acc, a) => add(acc, a.total), { scalars: {}, ranges: {} })
+  const clusterTotal = snapshot.clusterTotal ?? shareTotal(snapshot.agents)
+  // The sums the shares are taken of: scalars only, as shares are (adding every agent's ports
+  // into a framework's sum would sort ranges for each agent of the pass).
   const byFramework = new Map<string, Record<string, Resources>>()
   const byRole = new Map<string, Resources>()
   for (const f of snapshot.frameworks) {
-    byFramework.set(f.id, { ...f.allocated })
-    for (const [role, r] of Object.entries(f.allocated)) byRole.set(role, add(byRole.get(role) ?? { scalars: {}, ranges: {} }, r))
+    byFramework.set(f.id, Object.fromEntries(Object.entries(f.allocated).map(([role, r]) => [role, addShares(EMPTY_SHARES, r)])))
+    for (const [role, r] of Object.entries(f.allocated)) byRole.set(role, addShares(byRole.get(role) ?? EMPTY_SHARES, r))
   }
   const weight = (role: string): number => {
     const w = snapshot.roleWeights[role]
@@ -112,7 +126,7 @@ export function allocate(snapshot: AllocSnapshot): Allocation[] {
     let best: { fid: string; role: string; rs: number; fs: number } | undefined
     for (const f of snapshot.frameworks) {
       if (f.connected === false) continue
-      const refused = f.refusals[agent.id] ?? []
+      const refused = f.refusals.get(agent.id) ?? []
       for (const role of f.roles) {
         if (f.suppressedRoles.includes(role)) continue
         // A refusal holds only while what it refused still covers everything free (Mesos).
@@ -126,9 +140,9 @@ export function allocate(snapshot: AllocSnapshot): Allocation[] {
     if (!best) continue
     out.push({ frameworkId: best.fid, role: best.role, agentId: agent.id, resources: agent.free })
     const fa = byFramework.get(best.fid) ?? {}
-    fa[best.role] = add(fa[best.role] ?? { scalars: {}, ranges: {} }, agent.free)
+    fa[best.role] = addShares(fa[best.role] ?? EMPTY_SHARES, agent.free)
     byFramework.set(best.fid, fa)
-    byRole.set(best.role, add(byRole.get(best.role) ?? { scalars: {}, ranges: {} }, agent.free))
+    byRole.set(best.role, addShares(byRole.get(best.role) ?? EMPTY_SHARES, agent.free))
   }
   return out
 }

@@ -3,7 +3,7 @@
 import type { OfferWire } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
-import { add, EMPTY, subtract } from '../core/resources.js'
+import { add, EMPTY } from '../core/resources.js'
 import type { Allocation } from './allocator.js'
 import { allocate, shareTotal } from './allocator.js'
 import type { MasterContext } from './context.js'
@@ -111,14 +111,14 @@ export function createOffers(ctx: MasterContext): Offers {
     }
     const allocations: Allocation[] = allocate({
       clusterTotal: shareTotal(all),
-      agents: active.map((a) => ({ id: a.id, total: a.total, free: subtract(subtract(a.total, state.agentUsed(a.id)), state.agentOffered(a.id)) })),
+      agents: active.map((a) => ({ id: a.id, total: a.total, free: state.agentFree(a.id) })),
       frameworks: [...state.frameworks.values()].map((f) => ({
         id: f.id,
         connected: f.stream !== undefined,
         roles: f.roles,
         suppressedRoles: [...f.suppressedRoles],
         allocated: frameworkAllocated(state, f.id),
-        refusals: Object.fromEntries(f.refusals),
+        refusals: f.refusals,
       })),
       roleWeights: opts.roleWeights,
       now,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { FrameworkInfo, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
-import { add, EMPTY } from '../core/resources.js'
+import { add, EMPTY, subtract } from '../core/resources.js'
 import type { Store } from '../store/store.js'
 import type { MasterState } from './state.js'
 import { createMasterState, ended } from './state.js'
@@ -379,6 +379,27 @@ describe('master state, the sums apply keeps', () => {
       }),
       // Seeded, so that a failure comes back the same on every run.
       { seed: 20_261_201, numRuns: 500 },
+    )
+  })
+
+  it("an agent's free resources, kept between passes, equal its total less its use and its offers after every command", () => {
+    fc.assert(
+      fc.property(fc.array(sumCommandArb, { minLength: 1, maxLength: 150 }), (run) => {
+        const s = createMasterState({ store: memoryStore(), log })
+        // The agents are there from the start, so that the run's tasks and offers land on them.
+        for (const a of sumAgents) s.apply({ ...(agent(a) as Extract<MasterCommand, { type: 'agent-registered' }>), total: { scalars: { cpus: 4, mem: 4096 }, ranges: { ports: [{ begin: 1, end: 10 }] } } }, 9_999)
+        run.forEach((cmd, i) => {
+          s.apply(cmd, 10_000 + i)
+          for (const a of sumAgents) {
+            const agent = s.agents.get(a)
+            const expected = agent ? subtract(subtract(agent.total, s.agentUsed(a)), s.agentOffered(a)) : EMPTY
+            expect(s.agentFree(a)).toStrictEqual(expected)
+            // Asked again with nothing changed: the very same object.
+            expect(s.agentFree(a)).toBe(s.agentFree(a))
+          }
+        })
+      }),
+      { seed: 20_261_203, numRuns: 300 },
     )
   })
 })

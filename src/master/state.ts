@@ -7,7 +7,7 @@ import type { FrameworkInfo } from '../api/mesos.js'
 import { resourcesToWire } from '../api/mesos.js'
 import { assertNever } from '../core/errors.js'
 import type { Resources } from '../core/resources.js'
-import { EMPTY } from '../core/resources.js'
+import { EMPTY, subtract } from '../core/resources.js'
 import type { Tally } from '../core/tally.js'
 import { createTally } from '../core/tally.js'
 import { isTerminal } from '../core/task-state.js'
@@ -36,6 +36,12 @@ export interface MasterState extends MasterViews {
   /** Ids of the frameworks removed since this master started. */
   readonly removedFrameworkIds: ReadonlySet<string>
   apply(cmd: MasterCommand, at: number): void
+  /**
+   * What of the agent is neither used by its tasks nor held in its offers: the same object while
+   * the agent's total, use and offers stay the same, so that an allocation pass over 10,000
+   * agents subtracts only for those that changed since the last. EMPTY for an unknown agent.
+   */
+  agentFree(agentId: string): Resources
   /** Settles when the store writes of the commands applied so far are done; rejects if the last failed. */
   written(): Promise<void>
   /** Reads the registry and the frameworks from the store, through `apply`; returns the frameworks recovered. */
@@ -361,6 +367,12 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     }
   }
 
+  // The tallies give the same total object until they change.
+  const agentUsed = (id: string): Resources => byAgent.get(id)?.used.get('')?.total() ?? EMPTY
+  const agentOffered = (id: string): Resources => byAgent.get(id)?.offered.get('')?.total() ?? EMPTY
+  // Per agent record: a registration makes a new record, with its total.
+  const free = new WeakMap<AgentRecord, { used: Resources; offered: Resources; free: Resources }>()
+
   return {
     agents,
     frameworks,
@@ -371,8 +383,19 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     recoveredAgents,
     unreachableAgents,
     removedFrameworkIds,
-    agentUsed: (id) => byAgent.get(id)?.used.get('')?.total() ?? EMPTY,
-    agentOffered: (id) => byAgent.get(id)?.offered.get('')?.total() ?? EMPTY,
+    agentUsed,
+    agentOffered,
+    agentFree(id) {
+      const a = agents.get(id)
+      if (!a) return EMPTY
+      const used = agentUsed(id)
+      const offered = agentOffered(id)
+      const kept = free.get(a)
+      if (kept && kept.used === used && kept.offered === offered) return kept.free
+      const left = subtract(subtract(a.total, used), offered)
+      free.set(a, { used, offered, free: left })
+      return left
+    },
     frameworkUsed: (id) => totalsOf(byFramework.get(id)?.used),
     frameworkOffered: (id) => totalsOf(byFramework.get(id)?.offered),
     tasksOnAgent: (id) => [...(byAgent.get(id)?.taskKeys ?? [])].map((k) => tasks.get(k)!),
