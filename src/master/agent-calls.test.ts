@@ -202,9 +202,9 @@ describe("the master's calls to agents", () => {
     const gone = await fetch(`${url}${MasterInternalPath.status}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(unknown) })
     expect(gone.status).toBe(404)
   })
-  it('answers GET /master/state with the tasks buildV0State gives, also once a task changed after it was last asked for', async () => {
-    const tasksIn = (state: { frameworks: Array<{ tasks: unknown; unreachable_tasks: unknown; completed_tasks: unknown }> }) =>
-      state.frameworks.map((f) => [f.tasks, f.unreachable_tasks, f.completed_tasks])
+  it('answers GET /master/state with the tasks and agents buildV0State gives, also once a task changed after it was last asked for', async () => {
+    type V0 = { slaves: Array<{ used_resources: unknown }>; frameworks: Array<{ tasks: unknown; unreachable_tasks: unknown; completed_tasks: unknown }> }
+    const tasksIn = (state: V0) => [state.slaves, ...state.frameworks.map((f) => [f.tasks, f.unreachable_tasks, f.completed_tasks])]
     const get = async () => (await (await fetch(`${url}/master/state`)).json()) as Parameters<typeof tasksIn>[0]
     const first = await get()
     expect(tasksIn(first)).toEqual(tasksIn(JSON.parse(JSON.stringify(buildV0State(master))) as Parameters<typeof tasksIn>[0]))
@@ -218,5 +218,7 @@ describe("the master's calls to agents", () => {
     expect(tasksIn(second)).not.toEqual(tasksIn(first))
     const b2 = (second.frameworks[0]!.completed_tasks as Array<{ id: string; state: string }>).find((t) => t.id === 'b2')
     expect(b2?.state).toBe('TASK_FINISHED')
+    // What the finished task used is free again on its agent.
+    expect(second.slaves[0]!.used_resources).not.toEqual(first.slaves[0]!.used_resources)
   })
 })

@@ -270,9 +270,11 @@ export function buildOperatorState(master: Master) {
   }
 }
 
-/** A framework's list of tasks in the v0 state: their JSON objects unless a caller encodes them otherwise (sendV0State). */
-type TasksAs<T> = (tasks: readonly TaskRecord[], v0Task: (t: TaskRecord) => V0Task) => T
-type V0Task = ReturnType<typeof v0TaskOf>
+/**
+ * A list of the v0 state, of tasks or of agents: their JSON objects unless a caller encodes
+ * them otherwise (sendV0State).
+ */
+type ListAs<T> = <R extends TaskRecord | AgentRecord>(items: readonly R[], v0: (r: R) => object) => T
 
 const v0TaskOf = (t: TaskRecord) => ({
     id: t.taskId,
@@ -289,31 +291,37 @@ const v0TaskOf = (t: TaskRecord) => ({
     ...(t.info['discovery'] ? { discovery: t.info['discovery'] } : {}),
 })
 
-// Each task's v0 JSON, kept while its state and statuses are the ones it was encoded from (the
-// master replaces a task's statuses, never changes them in place): GET /master/state encodes
-// only the tasks that changed since it was last asked for, not ~10 MB of them for 10,000 tasks.
-const v0TaskJson = new WeakMap<TaskRecord, { state: string; statuses: TaskRecord['statuses']; json: string }>()
+// Each task's and each agent's v0 JSON, kept while what it was encoded from is the same: a
+// task's state and statuses (the master replaces a task's statuses, never changes them in
+// place), an agent's use and offers (the state's sums give the same object until they change;
+// a registration makes a new record). GET /master/state encodes only what changed since it was
+// last asked for, not ~10 MB of tasks for 10,000 of them nor 10,000 agents' resources.
+const v0Json = new WeakMap<TaskRecord | AgentRecord, { stamp: readonly unknown[]; json: string }>()
+const stampOf = (master: Master, r: TaskRecord | AgentRecord): readonly unknown[] =>
+  'taskId' in r ? [r.state, r.statuses] : [master.agentUsed(r.id), master.agentOffered(r.id)]
 /** Stands for an encoded list in the state's JSON until it is put in; no value a task carries holds it by chance. */
 const RAW_MARK = `dromos-raw-${randomUUID()}-`
 const RAW_MARKS = new RegExp(`"${RAW_MARK}(\\d+)"`, 'g')
 
 function sendV0State(res: ServerResponse, master: Master): void {
   const lists: string[] = []
-  const state = buildV0State(master, (tasks) => {
-    const parts = tasks.map((t) => {
-      const kept = v0TaskJson.get(t)
-      if (kept && kept.state === t.state && kept.statuses === t.statuses) return kept.json
-      const json = JSON.stringify(v0TaskOf(t))
-      v0TaskJson.set(t, { state: t.state, statuses: t.statuses, json })
+  const listAs: ListAs<string> = (items, v0) => {
+    const parts = items.map((r) => {
+      const stamp = stampOf(master, r)
+      const kept = v0Json.get(r)
+      if (kept && kept.stamp.every((x, i) => x === stamp[i])) return kept.json
+      const json = JSON.stringify(v0(r))
+      v0Json.set(r, { stamp, json })
       return json
     })
     lists.push(`[${parts.join(',')}]`)
     return `${RAW_MARK}${lists.length - 1}`
-  })
+  }
+  const state = buildV0State(master, listAs)
   sendJsonText(res, 200, JSON.stringify(state).replace(RAW_MARKS, (_, i: string) => lists[Number(i)]!))
 }
 
-export function buildV0State<T = V0Task[]>(master: Master, tasksAs: TasksAs<T> = ((tasks, v0) => tasks.map(v0)) as TasksAs<T>) {
+export function buildV0State<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
   const { opts } = master
   const pid = `master@${opts.ip}:${opts.port}`
   const frameworkV0 = (f: FrameworkRecord, active: boolean) => {
@@ -343,9 +351,9 @@ export function buildV0State<T = V0Task[]>(master: Master, tasksAs: TasksAs<T> =
       used_resources: v0Resources(used),
       offered_resources: v0Resources(offered),
       // As Mesos: an unreachable task is listed apart, not among the tasks.
-      tasks: tasksAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
-      unreachable_tasks: tasksAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
-      completed_tasks: tasksAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
+      tasks: listAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
+      unreachable_tasks: listAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
+      completed_tasks: listAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
       offers: frameworkOffers.map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
       executors: [],
       completed_executors: [],
@@ -368,9 +376,9 @@ export function buildV0State<T = V0Task[]>(master: Master, tasksAs: TasksAs<T> =
     unreachable_slaves: agents.filter((a) => a.unreachableSince !== undefined).length + master.unreachableAgents.size,
     log_dir: '',
     flags: master.opts.flags,
-    slaves: agents
-      .filter((a) => a.unreachableSince === undefined)
-      .map((a) => ({
+    slaves: listAs(
+      agents.filter((a) => a.unreachableSince === undefined),
+      (a) => ({
         id: a.id,
         pid: `slave(1)@${a.ip}:${a.port}`,
         hostname: a.hostname,
@@ -385,7 +393,8 @@ export function buildV0State<T = V0Task[]>(master: Master, tasksAs: TasksAs<T> =
         attributes: v0Attributes(a.attributes),
         active: true,
         version: a.version,
-      })),
+      }),
+    ),
     // Agents of the registry not re-registered since the master started (SlaveInfo shapes).
     recovered_slaves: [...master.recoveredAgents.values()].map((a) => ({ id: a.id, hostname: a.hostname, port: a.port })),
     frameworks: [...master.frameworks.values()].map((f) => frameworkV0(f, !!f.stream)),
