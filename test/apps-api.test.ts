@@ -554,6 +554,8 @@ describe('small endpoints and errors', () => {
     for (const k of ['version', 'counters', 'gauges', 'histograms', 'meters', 'timers']) expect(metrics.body).toHaveProperty(k)
     const running = (await apps.req('GET', '/v2/tasks?status=running')).body.tasks.length
     expect(metrics.body.gauges['marathon.instances.running.gauge'].value).toBe(running)
+    const staged = (await apps.req('GET', '/v2/tasks?status=staging')).body.tasks.length
+    expect(metrics.body.gauges['marathon.instances.staged.gauge'].value).toBe(staged)
     expect(metrics.body.gauges['marathon.apps.active.gauge'].value).toBe((await apps.req('GET', '/v2/apps')).body.apps.length)
   })
 

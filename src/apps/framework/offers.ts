@@ -65,8 +65,8 @@ export function createOfferHandler(ctx: FrameworkContext, launchQueue: LaunchQue
     const blocked = ready.length < wanted.length
     const appById = new Map(ready.map((w) => [w.app.id, w.app]))
     // One decision over every offer of the pass, applied as it comes back.
-    // Ports can clash on the offered agents only.
-    const portsInUse = [...new Set(views.map((v) => v.agentId))].flatMap((agentId) => [...state.instancesOnAgent(agentId)].filter(isAlive))
+    // Ports can clash on the offered agents only; with no room, nothing is placed to clash.
+    const portsInUse = room === 0 ? [] : [...new Set(views.map((v) => v.agentId))].flatMap((agentId) => [...state.instancesOnAgent(agentId)].filter(isAlive))
     const now = ctx.clock.now()
     const placement = placeApps({
       // `app` is the target the launch queue decided with: its kept decision, with its instances.

@@ -54,7 +54,8 @@ export function registerInfoRoutes({ router, fw, opts }: RouteContext, subscript
       'marathon.apps.active.gauge': { value: state.apps.size },
       'marathon.deployments.active.gauge': { value: state.deployments.size },
       'marathon.instances.running.gauge': { value: instances.filter((i) => i.condition === 'Running').length },
-      'marathon.instances.staged.gauge': { value: instances.filter((i) => ['Provisioned', 'Staging', 'Starting'].includes(i.condition)).length },
+      // Launched and not yet running: the count the bound on launches in flight is kept by.
+      'marathon.instances.staged.gauge': { value: state.launchesInFlight() },
       'marathon.instances.launch-overdue.gauge': { value: fw.queue().reduce((n, q) => n + q.count, 0) },
       'marathon.http.event-streams.active.gauge': { value: fw.events.subscriberCount() },
       'marathon.mesos.connected.gauge': { value: fw.connected() ? 1 : 0 },

@@ -8,6 +8,7 @@ import { MarathonError } from '../errors.js'
 import { parseAppId } from '../ids.js'
 import { marathonOfferJson, offersSummary } from '../offer-stats.js'
 import type { Instance } from '../types.js'
+import { LAUNCHING } from '../types.js'
 import type { RouteContext } from './context.js'
 import { deployed, force, invalid, killFlags } from './context.js'
 
@@ -33,7 +34,7 @@ export function registerTaskRoutes({ router, fw, opts, views, jsonBody }: RouteC
     const statuses: string[] = [...ctx.url.searchParams.getAll('status'), ...ctx.url.searchParams.getAll('status[]')]
       .map((s) => s.toLowerCase())
       .filter((s) => s === 'running' || s === 'staging')
-    const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : ['Provisioned', 'Staging', 'Starting'].includes(i.condition) ? 'staging' : i.condition.toLowerCase())
+    const stateOf = (i: Instance): string => (i.condition === 'Running' ? 'running' : LAUNCHING.has(i.condition) ? 'staging' : i.condition.toLowerCase())
     const tasks = [...state.instances.values()].filter((i) => statuses.length === 0 || statuses.includes(stateOf(i)))
     if (prefersText(ctx.req.headers.accept)) return sendTasksText(ctx, [...state.apps.values()].sort((a, b) => a.id.localeCompare(b.id)))
     sendJson(ctx.res, 200, { tasks: tasks.map(taskJson) })
