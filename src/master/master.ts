@@ -58,7 +58,7 @@ export function createMaster(opts: MasterOptions): Master {
   function metrics(): Record<string, number> {
     const activeAgents = [...state.agents.values()].filter(isActive)
     // Scalars only: what is reported of them; adding up every agent's ports too cost a sort an agent.
-    const total = shareTotal(activeAgents)
+    const total = state.activeAgentsTotal()
     const used = shareTotal(activeAgents.map((a) => ({ total: state.agentUsed(a.id) })))
     const count = state.taskCount
     const connected = [...state.frameworks.values()].filter((f) => f.stream).length

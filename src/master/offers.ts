@@ -5,7 +5,7 @@ import { resourcesToWire } from '../api/mesos.js'
 import type { Resources } from '../core/resources.js'
 import { add, EMPTY } from '../core/resources.js'
 import type { Allocation } from './allocator.js'
-import { allocate, shareTotal } from './allocator.js'
+import { allocate } from './allocator.js'
 import type { MasterContext } from './context.js'
 import { applyNow, isActive, send } from './context.js'
 import type { MasterState } from './state.js'
@@ -102,15 +102,14 @@ export function createOffers(ctx: MasterContext): Offers {
 
   function allocationPass(only: ReadonlySet<string> | undefined): void {
     const now = ctx.clock.now()
-    const all = [...state.agents.values()].filter(isActive)
-    const active = only ? [...only].flatMap((id) => state.agents.get(id) ?? []).filter(isActive) : all
+    const active = only ? [...only].flatMap((id) => state.agents.get(id) ?? []).filter(isActive) : [...state.agents.values()].filter(isActive)
     // Shuffle the agents so no agent is always offered first.
     for (let i = active.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1))
       ;[active[i], active[j]] = [active[j]!, active[i]!]
     }
     const allocations: Allocation[] = allocate({
-      clusterTotal: shareTotal(all),
+      clusterTotal: state.activeAgentsTotal(),
       agents: active.map((a) => ({ id: a.id, total: a.total, free: state.agentFree(a.id) })),
       frameworks: [...state.frameworks.values()].map((f) => ({
         id: f.id,

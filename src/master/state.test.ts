@@ -7,6 +7,7 @@ import type { Resources } from '../core/resources.js'
 import { add, EMPTY, subtract } from '../core/resources.js'
 import type { Store } from '../store/store.js'
 import type { MasterState } from './state.js'
+import { shareTotal } from './allocator.js'
 import { createMasterState, ended } from './state.js'
 import type { MasterCommand } from './types.js'
 
@@ -382,7 +383,7 @@ describe('master state, the sums apply keeps', () => {
     )
   })
 
-  it("an agent's free resources, kept between passes, equal its total less its use and its offers after every command", () => {
+  it("an agent's free resources and the active agents' total, kept between passes, equal what they are made of after every command", () => {
     fc.assert(
       fc.property(fc.array(sumCommandArb, { minLength: 1, maxLength: 150 }), (run) => {
         const s = createMasterState({ store: memoryStore(), log })
@@ -397,6 +398,7 @@ describe('master state, the sums apply keeps', () => {
             // Asked again with nothing changed: the very same object.
             expect(s.agentFree(a)).toBe(s.agentFree(a))
           }
+          expect(s.activeAgentsTotal()).toStrictEqual(shareTotal([...s.agents.values()].filter((a) => a.unreachableSince === undefined)))
         })
       }),
       { seed: 20_261_203, numRuns: 300 },

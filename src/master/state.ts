@@ -13,6 +13,7 @@ import { createTally } from '../core/tally.js'
 import { isTerminal } from '../core/task-state.js'
 import type { Store } from '../store/store.js'
 import { createWriteQueue } from '../store/write-queue.js'
+import { shareTotal } from './allocator.js'
 import type { AgentRecord, FrameworkRecord, MasterCommand, MasterViews, OfferRecord, RecoveredAgent, Refusal, TaskRecord } from './types.js'
 
 export const taskKey = (frameworkId: string, taskId: string): string => `${frameworkId}/${taskId}`
@@ -42,6 +43,8 @@ export interface MasterState extends MasterViews {
    * agents subtracts only for those that changed since the last. EMPTY for an unknown agent.
    */
   agentFree(agentId: string): Resources
+  /** The active agents' totals in the scalars shares are taken of (shareTotal), kept until an agent comes, goes or changes. */
+  activeAgentsTotal(): Resources
   /** Settles when the store writes of the commands applied so far are done; rejects if the last failed. */
   written(): Promise<void>
   /** Reads the registry and the frameworks from the store, through `apply`; returns the frameworks recovered. */
@@ -191,6 +194,8 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
   })
 
   function apply(cmd: MasterCommand, at: number): void {
+    // Pings change no agent's total nor whether it is active.
+    if ((cmd.type.startsWith('agent') || cmd.type === 'recovered-agent-expired') && !cmd.type.startsWith('agent-ping')) activeTotal = undefined
     switch (cmd.type) {
       case 'agents-recovered':
         for (const a of cmd.agents) {
@@ -370,6 +375,7 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
   // The tallies give the same total object until they change.
   const agentUsed = (id: string): Resources => byAgent.get(id)?.used.get('')?.total() ?? EMPTY
   const agentOffered = (id: string): Resources => byAgent.get(id)?.offered.get('')?.total() ?? EMPTY
+  let activeTotal: Resources | undefined
   // Per agent record: a registration makes a new record, with its total.
   const free = new WeakMap<AgentRecord, { used: Resources; offered: Resources; free: Resources }>()
 
@@ -385,6 +391,7 @@ export function createMasterState(opts: { store: Store; log: Logger }): MasterSt
     removedFrameworkIds,
     agentUsed,
     agentOffered,
+    activeAgentsTotal: () => (activeTotal ??= shareTotal([...agents.values()].filter((a) => a.unreachableSince === undefined))),
     agentFree(id) {
       const a = agents.get(id)
       if (!a) return EMPTY
