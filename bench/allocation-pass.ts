@@ -1,8 +1,10 @@
 // Allocation pass: the master's snapshot (each agent's free resources, each framework's
 // allocation) and the pure DRF `allocate` over it, in process, at several cluster sizes: 10
 // running tasks an agent, one framework, agents of cpus:8;mem:8192;disk:10000;ports:[31000-31999].
-// The same pass is timed with the sums the state keeps (what the master runs) and, up to 2,000
-// agents, with the scans of every task and offer per agent that the master ran before them.
+// The same pass is timed with the sums the state keeps, subtracting each agent's use and offers
+// from its total; with each agent's free resources kept (state.agentFree, what the master runs:
+// its periodic pass finds most agents unchanged since the last); and, up to 2,000 agents, with
+// the scans of every task and offer per agent that the master ran before the sums.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/allocation-pass.js [--agents 1000,2000,5000,10000] [--reps 30]
 //
