@@ -202,6 +202,16 @@ describe("the master's calls to agents", () => {
     const gone = await fetch(`${url}${MasterInternalPath.status}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(unknown) })
     expect(gone.status).toBe(404)
   })
+  it('answers GET /master/slaves, /master/frameworks and /master/tasks with their parts of the state', async () => {
+    const get = async (path: string) => (await (await fetch(`${url}${path}`)).json()) as Record<string, unknown>
+    const state = JSON.parse(JSON.stringify(buildV0State(master))) as { slaves: unknown[]; frameworks: Array<{ tasks: unknown[]; unreachable_tasks: unknown[] }> }
+    expect(state.slaves.length).toBeGreaterThan(0)
+    expect(await get('/master/slaves')).toEqual({ slaves: state.slaves })
+    expect(await get('/master/frameworks')).toEqual({ frameworks: state.frameworks })
+    const tasks = state.frameworks.flatMap((f) => [...f.tasks, ...f.unreachable_tasks])
+    expect(tasks.length).toBeGreaterThan(0)
+    expect(await get('/master/tasks')).toEqual({ tasks })
+  })
   it('answers GET /master/state with the tasks and agents buildV0State gives, also once a task changed after it was last asked for', async () => {
     type V0 = { slaves: Array<{ used_resources: unknown }>; frameworks: Array<{ tasks: unknown; unreachable_tasks: unknown; completed_tasks: unknown }> }
     const tasksIn = (state: V0) => [state.slaves, ...state.frameworks.map((f) => [f.tasks, f.unreachable_tasks, f.completed_tasks])]

@@ -133,11 +133,12 @@ export function createMasterRouter(opts: Omit<MasterHttpOptions, 'host' | 'port'
   })
 
   // ---- v0 JSON ----
-  const v0State = () => buildV0State(master)
+  // The parts of the state are built alone: /master/slaves encodes no task.
+  const v0Frameworks = () => [...master.frameworks.values()].map((f) => v0Framework(master, f, !!f.stream))
   for (const path of ['/master/state', '/master/state.json', '/state.json', '/state']) router.on('GET', path, (ctx) => sendV0State(ctx.res, master))
-  router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0State().slaves }))
-  router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0State().frameworks }))
-  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0State().frameworks.flatMap((f) => [...f.tasks, ...f.unreachable_tasks]) }))
+  router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0Slaves(master) }))
+  router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0Frameworks() }))
+  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0Frameworks().flatMap((f) => [...f.tasks, ...f.unreachable_tasks]) }))
   router.on('GET', '/master/redirect', (ctx) => {
     ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
     ctx.res.end()
@@ -321,44 +322,69 @@ function sendV0State(res: ServerResponse, master: Master): void {
   sendJsonText(res, 200, JSON.stringify(state).replace(RAW_MARKS, (_, i: string) => lists[Number(i)]!))
 }
 
+/** The active agents of the v0 state, as /master/state and /master/slaves list them. */
+function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
+  return listAs(
+    [...master.agents.values()].filter((a) => a.unreachableSince === undefined),
+    (a) => ({
+      id: a.id,
+      pid: `slave(1)@${a.ip}:${a.port}`,
+      hostname: a.hostname,
+      port: a.port,
+      registered_time: a.registeredAt / 1000,
+      ...(a.reregisteredAt ? { reregistered_time: a.reregisteredAt / 1000 } : {}),
+      resources: v0Resources(a.total),
+      used_resources: v0Resources(master.agentUsed(a.id)),
+      offered_resources: v0Resources(master.agentOffered(a.id)),
+      reserved_resources: {},
+      unreserved_resources: v0Resources(a.total),
+      attributes: v0Attributes(a.attributes),
+      active: true,
+      version: a.version,
+    }),
+  )
+}
+
+/** A framework of the v0 state, as /master/state and /master/frameworks list it. */
+function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: boolean, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
+  const tasks = master.tasksOfFramework(f.id)
+  const used = [...master.frameworkUsed(f.id).values()].reduce<Resources>(add, EMPTY)
+  const frameworkOffers = master.offersOfFramework(f.id)
+  const offered = [...master.frameworkOffered(f.id).values()].reduce<Resources>(add, EMPTY)
+  return {
+    id: f.id,
+    name: f.info.name,
+    user: f.info.user,
+    hostname: f.info.hostname ?? '',
+    pid: '',
+    failover_timeout: f.info.failover_timeout,
+    checkpoint: f.info.checkpoint,
+    role: f.roles[0] ?? '*',
+    roles: f.roles,
+    principal: f.info.principal ?? '',
+    webui_url: f.info.webui_url ?? '',
+    capabilities: f.info.capabilities.map((c) => c.type),
+    active,
+    connected: active,
+    recovered: false,
+    registered_time: f.registeredAt / 1000,
+    unregistered_time: (f.unregisteredAt ?? 0) / 1000,
+    resources: v0Resources(used),
+    used_resources: v0Resources(used),
+    offered_resources: v0Resources(offered),
+    // As Mesos: an unreachable task is listed apart, not among the tasks.
+    tasks: listAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
+    unreachable_tasks: listAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
+    completed_tasks: listAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
+    offers: frameworkOffers.map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
+    executors: [],
+    completed_executors: [],
+  }
+}
+
 export function buildV0State<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
   const { opts } = master
   const pid = `master@${opts.ip}:${opts.port}`
-  const frameworkV0 = (f: FrameworkRecord, active: boolean) => {
-    const tasks = master.tasksOfFramework(f.id)
-    const used = [...master.frameworkUsed(f.id).values()].reduce<Resources>(add, EMPTY)
-    const frameworkOffers = master.offersOfFramework(f.id)
-    const offered = [...master.frameworkOffered(f.id).values()].reduce<Resources>(add, EMPTY)
-    return {
-      id: f.id,
-      name: f.info.name,
-      user: f.info.user,
-      hostname: f.info.hostname ?? '',
-      pid: '',
-      failover_timeout: f.info.failover_timeout,
-      checkpoint: f.info.checkpoint,
-      role: f.roles[0] ?? '*',
-      roles: f.roles,
-      principal: f.info.principal ?? '',
-      webui_url: f.info.webui_url ?? '',
-      capabilities: f.info.capabilities.map((c) => c.type),
-      active,
-      connected: active,
-      recovered: false,
-      registered_time: f.registeredAt / 1000,
-      unregistered_time: (f.unregisteredAt ?? 0) / 1000,
-      resources: v0Resources(used),
-      used_resources: v0Resources(used),
-      offered_resources: v0Resources(offered),
-      // As Mesos: an unreachable task is listed apart, not among the tasks.
-      tasks: listAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
-      unreachable_tasks: listAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
-      completed_tasks: listAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
-      offers: frameworkOffers.map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
-      executors: [],
-      completed_executors: [],
-    }
-  }
   const agents = [...master.agents.values()]
   return {
     version: MASTER_VERSION,
@@ -376,29 +402,11 @@ export function buildV0State<T = object[]>(master: Master, listAs: ListAs<T> = (
     unreachable_slaves: agents.filter((a) => a.unreachableSince !== undefined).length + master.unreachableAgents.size,
     log_dir: '',
     flags: master.opts.flags,
-    slaves: listAs(
-      agents.filter((a) => a.unreachableSince === undefined),
-      (a) => ({
-        id: a.id,
-        pid: `slave(1)@${a.ip}:${a.port}`,
-        hostname: a.hostname,
-        port: a.port,
-        registered_time: a.registeredAt / 1000,
-        ...(a.reregisteredAt ? { reregistered_time: a.reregisteredAt / 1000 } : {}),
-        resources: v0Resources(a.total),
-        used_resources: v0Resources(master.agentUsed(a.id)),
-        offered_resources: v0Resources(master.agentOffered(a.id)),
-        reserved_resources: {},
-        unreserved_resources: v0Resources(a.total),
-        attributes: v0Attributes(a.attributes),
-        active: true,
-        version: a.version,
-      }),
-    ),
+    slaves: v0Slaves(master, listAs),
     // Agents of the registry not re-registered since the master started (SlaveInfo shapes).
     recovered_slaves: [...master.recoveredAgents.values()].map((a) => ({ id: a.id, hostname: a.hostname, port: a.port })),
-    frameworks: [...master.frameworks.values()].map((f) => frameworkV0(f, !!f.stream)),
-    completed_frameworks: master.completedFrameworks.map((f) => frameworkV0(f, false)),
+    frameworks: [...master.frameworks.values()].map((f) => v0Framework(master, f, !!f.stream, listAs)),
+    completed_frameworks: master.completedFrameworks.map((f) => v0Framework(master, f, false, listAs)),
     orphan_tasks: [],
     unregistered_frameworks: [],
   }
