@@ -54,15 +54,8 @@ export function isAllocatable(r: Resources): boolean {
 
 const EMPTY_SHARES: Resources = { scalars: {}, ranges: {} }
 
-/** a + b in the scalars that shares are taken of, without ranges. */
-function addShares(a: Resources, b: Resources): Resources {
-  const scalars: Record<string, number> = { ...a.scalars }
-  for (const kind of SHARE_KINDS) {
-    const v = b.scalars[kind]
-    if (v !== undefined) scalars[kind] = Math.round(((scalars[kind] ?? 0) + v) * 1000) / 1000
-  }
-  return { scalars, ranges: {} }
-}
+/** a + b without ranges: a sum that shares are taken of (no share is of ports). */
+const addShares = (a: Resources, b: Resources): Resources => add(a, { scalars: b.scalars, ranges: {} })
 
 /** The scalars of the agents' totals that shares are taken of, summed (no ranges: no share is of ports). */
 export function shareTotal(agents: Iterable<{ readonly total: Resources }>): Resources {
