@@ -276,6 +276,8 @@ export function buildOperatorState(master: Master) {
  * them otherwise (sendV0State).
  */
 type ListAs<T> = <R extends TaskRecord | AgentRecord>(items: readonly R[], v0: (r: R) => object) => T
+/** The lists as their JSON objects: what every caller but sendV0State gets. */
+const asObjects: ListAs<object[]> = (items, v0) => items.map(v0)
 
 const v0TaskOf = (t: TaskRecord) => ({
     id: t.taskId,
@@ -323,7 +325,7 @@ function sendV0State(res: ServerResponse, master: Master): void {
 }
 
 /** The active agents of the v0 state, as /master/state and /master/slaves list them. */
-function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
+function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = asObjects as ListAs<T>) {
   return listAs(
     [...master.agents.values()].filter((a) => a.unreachableSince === undefined),
     (a) => ({
@@ -346,7 +348,7 @@ function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0)
 }
 
 /** A framework of the v0 state, as /master/state and /master/frameworks list it. */
-function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: boolean, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
+function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: boolean, listAs: ListAs<T> = asObjects as ListAs<T>) {
   const tasks = master.tasksOfFramework(f.id)
   const used = [...master.frameworkUsed(f.id).values()].reduce<Resources>(add, EMPTY)
   const frameworkOffers = master.offersOfFramework(f.id)
@@ -382,7 +384,7 @@ function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: b
   }
 }
 
-export function buildV0State<T = object[]>(master: Master, listAs: ListAs<T> = ((items, v0) => items.map(v0)) as ListAs<T>) {
+export function buildV0State<T = object[]>(master: Master, listAs: ListAs<T> = asObjects as ListAs<T>) {
   const { opts } = master
   const pid = `master@${opts.ip}:${opts.port}`
   const agents = [...master.agents.values()]
