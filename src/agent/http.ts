@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { Agent } from './agent.js'
 import { registerAgentEndpoints } from './endpoints.js'
 import { wholeUtf8Length } from './sandbox.js'
-import type { RequestContext } from '../api/http.js'
+import type { RequestContext, Router } from '../api/http.js'
 import { createRouter, listen, parseBody, sendJson, sendText } from '../api/http.js'
 import type { TaskResultsWire } from '../api/internal.js'
 import { AcknowledgementsSchema, AgentInternalPath, FrameworkMessageSchema, KillTaskSchema, LaunchTasksSchema, parseLaunchedTasks, ShutdownFrameworkSchema } from '../api/internal.js'
@@ -23,6 +23,11 @@ const accepted = (ctx: RequestContext): void => {
 const MAX_READ_BYTES = 16 * 4096
 
 export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: string; port: number; maxBodyBytes: number }): Promise<Server> {
+  return listen({ router: agentRouter(opts), host: opts.host, port: opts.port, log: opts.log })
+}
+
+/** The routes of the agent's HTTP surface, for a listener of its own or one bound before the agent was made. */
+export function agentRouter(opts: { agent: Agent; log: Logger; maxBodyBytes: number }): Router {
   const { agent, log, maxBodyBytes } = opts
   const router = createRouter({ log })
 
@@ -139,7 +144,7 @@ export async function startAgentHttp(opts: { agent: Agent; log: Logger; host: st
     createReadStream(file).pipe(ctx.res)
   })
 
-  return listen({ router, host: opts.host, port: opts.port, log })
+  return router
 }
 
 function modeString(mode: number, dir: boolean): string {

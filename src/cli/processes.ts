@@ -1,7 +1,7 @@
 // Starting the long-running processes: each `start*` returns a handle with `stop()`, so that
 // `dromos up` can run several of them in one process and stop them in order.
 import { mkdirSync, statfsSync } from 'node:fs'
-import { createServer as createNetServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { availableParallelism, hostname as osHostname, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
@@ -13,13 +13,15 @@ import type { ControlPlane } from './up-ha.js'
 import { haAppsPorts, haEtcdPorts, haMasterPorts, startHaControlPlane } from './up-ha.js'
 import { takenPorts } from './ports.js'
 import type { AgentFlags, AppsFlags, DnsFlags, LbFlags, MasterFlags, UpFlags } from './flags.js'
+import type { Agent } from '../agent/agent.js'
 import { createAgent } from '../agent/agent.js'
 import { createDockerContainerizer } from '../agent/containerizers/docker.js'
 import { createProcessContainerizer } from '../agent/containerizers/process.js'
 import { createHollowContainerizer, parseDelayRange } from '../agent/containerizers/hollow.js'
 import type { Containerizer } from '../agent/containerizers/types.js'
-import { startAgentHttp } from '../agent/http.js'
-import { closeServer } from '../api/http.js'
+import { agentRouter } from '../agent/http.js'
+import type { Router } from '../api/http.js'
+import { closeServer, listen, sendText } from '../api/http.js'
 import { parseMasterList } from '../api/masters.js'
 import { parseAttributeString } from '../api/mesos.js'
 import { findWebUiDir } from '../api/web-ui.js'
@@ -73,33 +75,6 @@ function scopedStore(store: BatchStore, prefix: string): BatchStore {
   }
 }
 
-/** A port nobody listens on now, for an agent given --port 0 (it must advertise a real one). */
-function reservePort(ip: string): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer()
-    s.once('error', rej)
-    s.listen(0, ip, () => {
-      const addr = s.address()
-      s.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))))
-    })
-  })
-}
-
-/**
- * Starts an agent on a port found free, and on another if that one is taken before the agent
- * listens on it: the port is free only until the agent binds it, and the kernel may hand it to
- * an outgoing connection meanwhile (a process of many hollow agents makes thousands of those).
- */
-async function onFreePort(ip: string, start: (port: number) => Promise<Running>): Promise<Running> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start(await reservePort(ip))
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw e
-    }
-  }
-}
-
 function agentResources(flags: AgentFlags, workDir: string): Resources {
   const detected = detectResources(workDir)
   // Given resources replace the detected ones kind by kind, as --resources does in Mesos.
@@ -125,41 +100,35 @@ function agentContainerizers(flags: AgentFlags, workDir: string, log: Logger): C
   return containerizers
 }
 
-/** One agent of this process, on its own port, work dir and (view of the) store. */
+/**
+ * One agent of this process, on its own port (0: one the kernel picks), work dir and (view of
+ * the) store. Its listener is bound before the agent is made, so that the port the agent
+ * advertises is the one it holds: a port only found free could be taken before the agent
+ * binds it, and a process of many hollow agents next to a master with thousands of
+ * connections leaves few ports free.
+ */
 async function startOneAgent(o: { flags: AgentFlags; log: Logger; store: Store; workDir: string; port: number; hostname: string; resources: Resources }): Promise<Running> {
-  const { flags, log, workDir, port, hostname, resources } = o
-  const masters = parseMasterList(flags.master)
-  const agent = createAgent({
-    masters,
-    ip: flags.ip,
-    port,
-    hostname,
-    workDir,
-    resources,
-    attributes: parseAttributeString(flags.attributes),
-    containerizers: agentContainerizers(flags, workDir, log),
-    store: o.store,
-    log: log.child({ component: 'agent' }),
-    clock: systemClock,
-    statusUpdateRetryMs: flags.statusUpdateRetry,
-    statusUpdateMaxRetryMs: 10 * 60_000,
-    flags: {
-      master: flags.master,
-      ip: flags.ip,
-      port: String(port),
-      hostname,
-      work_dir: workDir,
-      resources: formatResources(resources),
-      attributes: flags.attributes,
-      containerizers: flags.containerizers,
-      status_update_retry: `${flags.statusUpdateRetry}ms`,
-      max_body_bytes: String(flags.maxBodyBytes),
-      logging_level: flags.logLevel,
-    },
+  const { flags, log, workDir, hostname, resources } = o
+  const httpLog = log.child({ component: 'agent-http' })
+  let router: Pick<Router, 'handle'> | undefined
+  const server = await listen({
+    // The routes come once the agent is made, in the same turn: nothing can have asked before.
+    router: { handle: async (req, res) => (router ? router.handle(req, res) : sendText(res, 503, 'Agent starting')) },
+    host: flags.ip,
+    port: o.port,
+    log: httpLog,
   })
-  // Serve first: the master pings the agent as soon as it registers.
-  const server = await startAgentHttp({ agent, log: log.child({ component: 'agent-http' }), host: flags.ip, port, maxBodyBytes: flags.maxBodyBytes })
-  await agent.start()
+  const port = (server.address() as AddressInfo).port
+  let agent: Agent
+  try {
+    agent = makeAgent(port)
+    // Served before it registers: the master pings the agent as soon as it has.
+    router = agentRouter({ agent, log: httpLog, maxBodyBytes: flags.maxBodyBytes })
+    await agent.start()
+  } catch (e) {
+    await closeServer(server)
+    throw e
+  }
   log.info({ url: `http://${flags.ip}:${port}`, agentId: agent.agentId() }, 'agent started')
   return {
     url: `http://${flags.ip}:${port}`,
@@ -167,6 +136,37 @@ async function startOneAgent(o: { flags: AgentFlags; log: Logger; store: Store; 
       await agent.stop(opts)
       await closeServer(server)
     },
+  }
+
+  function makeAgent(port: number): Agent {
+    return createAgent({
+      masters: parseMasterList(flags.master),
+      ip: flags.ip,
+      port,
+      hostname,
+      workDir,
+      resources,
+      attributes: parseAttributeString(flags.attributes),
+      containerizers: agentContainerizers(flags, workDir, log),
+      store: o.store,
+      log: log.child({ component: 'agent' }),
+      clock: systemClock,
+      statusUpdateRetryMs: flags.statusUpdateRetry,
+      statusUpdateMaxRetryMs: 10 * 60_000,
+      flags: {
+        master: flags.master,
+        ip: flags.ip,
+        port: String(port),
+        hostname,
+        work_dir: workDir,
+        resources: formatResources(resources),
+        attributes: flags.attributes,
+        containerizers: flags.containerizers,
+        status_update_retry: `${flags.statusUpdateRetry}ms`,
+        max_body_bytes: String(flags.maxBodyBytes),
+        logging_level: flags.logLevel,
+      },
+    })
   }
 }
 
@@ -183,7 +183,7 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
   const count = flags.count ?? 1
   if (count === 1 && flags.portBase === undefined && flags.hostnamePrefix === undefined) {
     const start = (port: number): Promise<Running> => startOneAgent({ flags, log, store, workDir, port, hostname: flags.hostname ?? osHostname(), resources })
-    const one = flags.port ? await start(flags.port) : await onFreePort(flags.ip, start)
+    const one = await start(flags.port)
     return {
       url: one.url,
       async stop(opts) {
@@ -205,7 +205,7 @@ export async function startAgent(flags: AgentFlags, log: Logger): Promise<Runnin
       const hostname = `${prefix}${i}`
       const agentLog = log.child({ hostname })
       const start = (port: number): Promise<Running> => startOneAgent({ flags, log: agentLog, store: scopedStore(shared, `agents/${hostname}/`), workDir: join(workDir, hostname), port, hostname, resources })
-      agents.push(flags.portBase !== undefined ? await start(flags.portBase + i) : await onFreePort(flags.ip, start))
+      agents.push(await start(flags.portBase !== undefined ? flags.portBase + i : 0))
     }
   } catch (e) {
     await stopAll()
