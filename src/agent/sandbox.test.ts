@@ -1,6 +1,30 @@
+import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import fc from 'fast-check'
+import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { wholeUtf8Length } from './sandbox.js'
+import { makeSandbox, sandboxPath, wholeUtf8Length } from './sandbox.js'
+
+describe('makeSandbox', () => {
+  it('points runs/latest at the first run of a task, and at each run after it', async () => {
+    const workDir = await mkdtemp(join(tmpdir(), 'dromos-sandbox-'))
+    try {
+      const log = pino({ level: 'silent' })
+      const first = sandboxPath({ workDir, agentId: 'a1', frameworkId: 'f1', taskId: 't1' })
+      await makeSandbox(first, log)
+      const runs = join(first, '..')
+      expect(await readlink(join(runs, 'latest'))).toBe(first.split('/').at(-1))
+      const second = sandboxPath({ workDir, agentId: 'a1', frameworkId: 'f1', taskId: 't1' })
+      await makeSandbox(second, log)
+      expect(await readlink(join(runs, 'latest'))).toBe(second.split('/').at(-1))
+      // Both runs, the link, and no link left half made.
+      expect((await readdir(runs)).sort()).toEqual([first.split('/').at(-1), second.split('/').at(-1), 'latest'].sort())
+    } finally {
+      await rm(workDir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe('wholeUtf8Length', () => {
   it('cuts a character split at the end, and nothing else', () => {

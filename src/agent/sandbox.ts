@@ -24,14 +24,25 @@ export async function makeSandbox(sandbox: string, log: Logger): Promise<void> {
 
 /**
  * Points runs/latest at the run being launched, as Mesos does for its executor directories.
- * The link is relative, so the work directory may move; it is replaced in one rename.
+ * The link is relative, so the work directory may move; one there already is replaced in one rename.
  */
 async function linkLatestRun(sandbox: string, log: Logger): Promise<void> {
   const runs = dirname(sandbox)
+  const latest = join(runs, 'latest')
+  // The first run of a task (task ids are seldom reused) has no link to replace.
+  try {
+    await symlink(basename(sandbox), latest)
+    return
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      log.warn({ err: e, sandbox }, 'could not link runs/latest')
+      return
+    }
+  }
   const tmp = join(runs, `.latest-${newUuid()}`)
   try {
     await symlink(basename(sandbox), tmp)
-    await rename(tmp, join(runs, 'latest'))
+    await rename(tmp, latest)
   } catch (e) {
     log.warn({ err: e, sandbox }, 'could not link runs/latest')
     await unlink(tmp).catch(() => undefined)

@@ -3,7 +3,7 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import type { FrameworkInfo, TaskInfo, TaskStatusWire } from '../api/mesos.js'
 import { FrameworkInfoSchema, TaskInfoSchema } from '../api/mesos.js'
-import type { Store } from '../store/store.js'
+import type { BatchStore, Store, StoreWrite } from '../store/store.js'
 import type { AgentState } from './state.js'
 import { createAgentState } from './state.js'
 import { everything, recorded, replayed, sortedEntries, unevenStore } from './state.testkit.js'
@@ -147,6 +147,29 @@ describe('agent state', () => {
     const before = structuredClone(script)
     await runScript()
     expect(script).toStrictEqual(before)
+  })
+
+  it('writes a key changed more than once in a turn once, with its last value, in one batch', async () => {
+    const backing = unevenStore()
+    const batches: StoreWrite[][] = []
+    const store: BatchStore = {
+      ...backing,
+      async batch(writes) {
+        batches.push([...writes])
+        for (const w of writes) await (w.op === 'put' ? backing.put(w.key, w.value) : backing.delete(w.key))
+      },
+    }
+    const state = createAgentState({ store, log })
+    state.apply(launched('f1', 't1'), 1)
+    await state.written()
+    batches.length = 0
+    // The container starts and its TASK_RUNNING follows in the same turn.
+    state.apply({ type: 'container-started', frameworkId: 'f1', taskId: 't1', containerId: 'c1', ipAddresses: [] }, 2)
+    state.apply(status('f1', 't1', 'TASK_RUNNING', 'u1'), 2)
+    await state.written()
+    expect(batches.map((b) => b.map((w) => w.key))).toEqual([['task-progress/f1/t1', 'updates/f1/t1']])
+    expect(backing.kv.get('task-progress/f1/t1')).toMatchObject({ state: 'TASK_RUNNING', containerId: 'c1', updateSeq: 1 })
+    expect((await loadedFrom(backing)).checkpoint()).toEqual(state.checkpoint())
   })
 
   it('load() from the checkpoint restores what was checkpointed', async () => {

@@ -112,19 +112,23 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
   // commit for each task's each change (a launch of ten tasks changes them thirty times).
   const writes = createWriteQueue((e: unknown) => log.error({ err: e }, 'agent checkpoint write failed'))
   const canBatch = (s: Store): s is BatchStore => typeof (s as Partial<BatchStore>).batch === 'function'
-  let turn: StoreWrite[] | undefined
+  // A key written more than once in a turn is written once, with its last value (a task's
+  // progress, when its container starts and its TASK_RUNNING follows at once).
+  let turn: Map<string, StoreWrite> | undefined
   const record = (w: StoreWrite): void => {
     if (turn) {
-      turn.push(w)
+      turn.delete(w.key)
+      turn.set(w.key, w)
       return
     }
-    const mine = (turn = [w])
+    const mine = (turn = new Map([[w.key, w]]))
     void writes
       .persist(async () => {
         await new Promise<void>((resolve) => setImmediate(resolve))
         if (turn === mine) turn = undefined
-        if (mine.length > 1 && canBatch(store)) return store.batch(mine)
-        for (const x of mine) await (x.op === 'put' ? store.put(x.key, x.value) : store.delete(x.key))
+        const all = [...mine.values()]
+        if (all.length > 1 && canBatch(store)) return store.batch(all)
+        for (const x of all) await (x.op === 'put' ? store.put(x.key, x.value) : store.delete(x.key))
       })
       .catch(() => undefined)
   }
