@@ -35,7 +35,8 @@
 // --hollow-node-options (default --max-semi-space-size=64) is given, through NODE_OPTIONS, to the
 // hollow agents' processes only: each holds a thousand agents, whose short-lived objects
 // (requests, updates, checkpoint writes) cost them less in scavenges with a young generation
-// of 64 MiB than with V8's default. --hollow-node-options '' runs them with the defaults.
+// of 64 MiB than with V8's default. Options are given after an equals sign
+// (--hollow-node-options=--max-semi-space-size=32); --hollow-node-options= runs them with the defaults.
 // --cpu-prof master,apps,agents profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
 // per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything

@@ -29,18 +29,15 @@ export async function makeSandbox(sandbox: string, log: Logger): Promise<void> {
 async function linkLatestRun(sandbox: string, log: Logger): Promise<void> {
   const runs = dirname(sandbox)
   const latest = join(runs, 'latest')
-  // The first run of a task (task ids are seldom reused) has no link to replace.
-  try {
-    await symlink(basename(sandbox), latest)
-    return
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-      log.warn({ err: e, sandbox }, 'could not link runs/latest')
-      return
-    }
-  }
   const tmp = join(runs, `.latest-${newUuid()}`)
   try {
+    // The first run of a task (task ids are seldom reused) has no link to replace.
+    try {
+      await symlink(basename(sandbox), latest)
+      return
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
     await symlink(basename(sandbox), tmp)
     await rename(tmp, latest)
   } catch (e) {
