@@ -230,5 +230,9 @@ describe("the master's calls to agents", () => {
     expect(b2?.state).toBe('TASK_FINISHED')
     // What the finished task used is free again on its agent.
     expect(second.slaves[0]!.used_resources).not.toEqual(first.slaves[0]!.used_resources)
+    // /master/tasks lists the tasks that have not ended, as the state does.
+    const listed = ((await (await fetch(`${url}/master/tasks`)).json()) as { tasks: Array<{ id: string }> }).tasks
+    expect(listed).toEqual(second.frameworks.flatMap((f) => [...(f.tasks as unknown[]), ...(f.unreachable_tasks as unknown[])]))
+    expect(listed.map((t) => t.id)).not.toContain('b2')
   })
 })

@@ -138,7 +138,12 @@ export function createMasterRouter(opts: Omit<MasterHttpOptions, 'host' | 'port'
   for (const path of ['/master/state', '/master/state.json', '/state.json', '/state']) router.on('GET', path, (ctx) => sendV0State(ctx.res, master))
   router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0Slaves(master) }))
   router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0Frameworks() }))
-  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0Frameworks().flatMap((f) => [...f.tasks, ...f.unreachable_tasks]) }))
+  // Each framework's tasks, then its unreachable ones, as /master/state lists them; nothing else of the frameworks is built.
+  const v0Tasks = () => [...master.frameworks.values()].flatMap((f) => {
+    const tasks = master.tasksOfFramework(f.id)
+    return [...tasks.filter(isListedTask), ...tasks.filter(isUnreachableTask)].map(v0TaskOf)
+  })
+  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0Tasks() }))
   router.on('GET', '/master/redirect', (ctx) => {
     ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
     ctx.res.end()
@@ -347,6 +352,10 @@ function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = asObjects as
   )
 }
 
+// As Mesos: an unreachable task is listed apart, not among a framework's tasks.
+const isUnreachableTask = (t: TaskRecord): boolean => t.state === 'TASK_UNREACHABLE'
+const isListedTask = (t: TaskRecord): boolean => !isTerminal(t.state) && !isUnreachableTask(t)
+
 /** A framework of the v0 state, as /master/state and /master/frameworks list it. */
 function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: boolean, listAs: ListAs<T> = asObjects as ListAs<T>) {
   const tasks = master.tasksOfFramework(f.id)
@@ -374,9 +383,8 @@ function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: b
     resources: v0Resources(used),
     used_resources: v0Resources(used),
     offered_resources: v0Resources(offered),
-    // As Mesos: an unreachable task is listed apart, not among the tasks.
-    tasks: listAs(tasks.filter((t) => !isTerminal(t.state) && t.state !== 'TASK_UNREACHABLE'), v0TaskOf),
-    unreachable_tasks: listAs(tasks.filter((t) => t.state === 'TASK_UNREACHABLE'), v0TaskOf),
+    tasks: listAs(tasks.filter(isListedTask), v0TaskOf),
+    unreachable_tasks: listAs(tasks.filter(isUnreachableTask), v0TaskOf),
     completed_tasks: listAs([...tasks.filter((t) => isTerminal(t.state)), ...master.completedTasks.filter((t) => t.frameworkId === f.id)], v0TaskOf),
     offers: frameworkOffers.map((o) => ({ id: o.id, framework_id: o.frameworkId, slave_id: o.agentId, resources: v0Resources(o.resources) })),
     executors: [],
