@@ -1,7 +1,10 @@
 import type { Server } from 'node:http'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRouter, isValidJsonpCallback, listen, sendJson } from './http.js'
+import { createRouter, isValidJsonpCallback, listen, sendJson, sendJsonParts } from './http.js'
+
+// A list of some 300 KB, in parts of one to four bytes a character (several writes' worth).
+const PARTS = ['[', ...Array.from({ length: 3000 }, (_, i) => [i === 0 ? '' : ',', JSON.stringify({ i, s: 'aü✓😀'.repeat(10) })]).flat(), ']']
 
 let server: Server
 let base = ''
@@ -11,6 +14,7 @@ beforeAll(async () => {
   router.on('GET', '/ok', (ctx) => sendJson(ctx.res, 200, { a: [1, 'x'] }))
   router.on('GET', '/conflict', (ctx) => sendJson(ctx.res, 409, { a: 1 }))
   router.on('POST', '/ok', (ctx) => sendJson(ctx.res, 200, { posted: true }))
+  router.on('GET', '/parts', (ctx) => sendJsonParts(ctx.res, PARTS, Buffer.byteLength(PARTS.join(''))))
   server = await listen({ router, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) })
   const addr = server.address()
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`
@@ -37,5 +41,23 @@ describe('JSONP', () => {
     const r = await fetch(`${base}/ok?jsonp=${encodeURIComponent('alert(1)')}`)
     expect(r.status).toBe(400)
     expect(r.headers.get('content-type')).toContain('text/plain')
+  })
+})
+
+describe('sendJsonParts', () => {
+  it('sends the parts as one body of the length it announces, and wraps it for jsonp', async () => {
+    const whole = PARTS.join('')
+    expect(Buffer.byteLength(whole)).toBeGreaterThan(4 * 64 * 1024)
+    const r = await fetch(`${base}/parts`)
+    expect(r.headers.get('content-type')).toBe('application/json')
+    const body = Buffer.from(await r.arrayBuffer())
+    expect(Number(r.headers.get('content-length'))).toBe(body.length)
+    expect(body.toString('utf8')).toBe(whole)
+    expect((JSON.parse(whole) as unknown[]).length).toBe(3000)
+    const wrapped = await fetch(`${base}/parts?jsonp=cb`)
+    expect(wrapped.headers.get('content-type')).toBe('text/javascript')
+    const text = Buffer.from(await wrapped.arrayBuffer())
+    expect(Number(wrapped.headers.get('content-length'))).toBe(text.length)
+    expect(text.toString('utf8')).toBe(`cb(${whole})`)
   })
 })

@@ -64,7 +64,8 @@ async function until<T>(what: string, get: () => T | undefined, ms = 5000): Prom
 }
 
 const task = (id: string, agentId: string) => ({
-  name: id,
+  // Characters of two, three and four bytes in UTF-8: /master/state's length counts bytes.
+  name: `${id} · ✓ 😀`,
   task_id: { value: id },
   agent_id: { value: agentId },
   resources: [
@@ -217,7 +218,12 @@ describe("the master's calls to agents", () => {
     const tasksIn = (state: V0) => [state.slaves, ...state.frameworks.map((f) => [f.tasks, f.unreachable_tasks, f.completed_tasks])]
     const get = async () => (await (await fetch(`${url}/master/state`)).json()) as Parameters<typeof tasksIn>[0]
     const first = await get()
+    expect(first).toEqual(JSON.parse(JSON.stringify(buildV0State(master))))
     expect(tasksIn(first)).toEqual(tasksIn(JSON.parse(JSON.stringify(buildV0State(master))) as Parameters<typeof tasksIn>[0]))
+    const raw = await fetch(`${url}/master/state`)
+    const bytes = Buffer.from(await raw.arrayBuffer())
+    expect(Number(raw.headers.get('content-length'))).toBe(bytes.length)
+    expect(bytes.toString('utf8')).toContain('"name":"b1 · ✓ 😀"')
     const body: AgentStatusUpdatesWire = {
       agent_id: agentId,
       updates: [{ framework_id: frameworkId, status: { task_id: { value: 'b2' }, state: 'TASK_FINISHED', source: 'SOURCE_EXECUTOR', timestamp: Date.now() / 1000, uuid: 'u-done' } }],

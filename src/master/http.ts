@@ -8,7 +8,7 @@ import type { AgentRecord, AgentRegistration, FrameworkRecord, Master, TaskRecor
 import { MASTER_VERSION } from './master.js'
 import { agentV1, frameworkV1, recoveredAgentV1, taskV1 } from './views.js'
 import type { RequestContext, Router } from '../api/http.js'
-import { createRouter, listen, parseBody, sendJson, sendJsonText, sendText, validateBody, writeRecord } from '../api/http.js'
+import { createRouter, listen, parseBody, sendJson, sendJsonParts, sendText, validateBody, writeRecord } from '../api/http.js'
 import type { StatusUpdateWire, TaskResultsWire } from '../api/internal.js'
 import { AgentRegistrationSchema, AgentStatusUpdatesSchema, MasterInternalPath } from '../api/internal.js'
 import type { AttributeSchema } from '../api/mesos.js'
@@ -304,29 +304,50 @@ const v0TaskOf = (t: TaskRecord) => ({
 // place), an agent's use and offers (the state's sums give the same object until they change;
 // a registration makes a new record). GET /master/state encodes only what changed since it was
 // last asked for, not ~10 MB of tasks for 10,000 of them nor 10,000 agents' resources.
-const v0Json = new WeakMap<TaskRecord | AgentRecord, { stamp: readonly unknown[]; json: string }>()
-const stampOf = (master: Master, r: TaskRecord | AgentRecord): readonly unknown[] =>
-  'taskId' in r ? [r.state, r.statuses] : [master.agentUsed(r.id), master.agentOffered(r.id)]
+const v0Json = new WeakMap<TaskRecord | AgentRecord, { a: unknown; b: unknown; json: string; bytes: number }>()
+/** What a record's JSON is encoded from, beside the record itself: two values compared by identity. */
+const stampOf = (master: Master, r: TaskRecord | AgentRecord): { a: unknown; b: unknown } =>
+  'taskId' in r ? { a: r.state, b: r.statuses } : { a: master.agentUsed(r.id), b: master.agentOffered(r.id) }
 /** Stands for an encoded list in the state's JSON until it is put in; no value a task carries holds it by chance. */
 const RAW_MARK = `dromos-raw-${randomUUID()}-`
 const RAW_MARKS = new RegExp(`"${RAW_MARK}(\\d+)"`, 'g')
 
 function sendV0State(res: ServerResponse, master: Master): void {
-  const lists: string[] = []
+  const lists: Array<{ parts: string[]; bytes: number }> = []
   const listAs: ListAs<string> = (items, v0) => {
+    let bytes = 0
     const parts = items.map((r) => {
-      const stamp = stampOf(master, r)
-      const kept = v0Json.get(r)
-      if (kept && kept.stamp.every((x, i) => x === stamp[i])) return kept.json
-      const json = JSON.stringify(v0(r))
-      v0Json.set(r, { stamp, json })
-      return json
+      const { a, b } = stampOf(master, r)
+      let kept = v0Json.get(r)
+      if (!kept || kept.a !== a || kept.b !== b) {
+        const json = JSON.stringify(v0(r))
+        kept = { a, b, json, bytes: Buffer.byteLength(json) }
+        v0Json.set(r, kept)
+      }
+      bytes += kept.bytes
+      return kept.json
     })
-    lists.push(`[${parts.join(',')}]`)
+    lists.push({ parts, bytes: bytes + Math.max(0, parts.length - 1) + 2 })
     return `${RAW_MARK}${lists.length - 1}`
   }
-  const state = buildV0State(master, listAs)
-  sendJsonText(res, 200, JSON.stringify(state).replace(RAW_MARKS, (_, i: string) => lists[Number(i)]!))
+  // The state's JSON with each list's mark in place of the list, then split at the marks:
+  // text, a list's index, text, ... The lists' parts go in between, unjoined.
+  const pieces = JSON.stringify(buildV0State(master, listAs)).split(RAW_MARKS)
+  const parts: string[] = []
+  let bytes = 0
+  pieces.forEach((piece, i) => {
+    if (i % 2 === 0) {
+      parts.push(piece)
+      bytes += Buffer.byteLength(piece)
+      return
+    }
+    const list = lists[Number(piece)]!
+    parts.push('[')
+    list.parts.forEach((p, k) => (k === 0 ? parts.push(p) : parts.push(',', p)))
+    parts.push(']')
+    bytes += list.bytes
+  })
+  sendJsonParts(res, parts, bytes)
 }
 
 /** The active agents of the v0 state, as /master/state and /master/slaves list them. */
