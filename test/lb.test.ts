@@ -691,8 +691,8 @@ describe('resynchronisation', () => {
 
 describe('service discovery by name', () => {
   it('answers Mesos-DNS A and SRV records that follow scale changes', async () => {
-    const port = await freePort()
-    const dns = new Proc(['dns', '--apps', apps.url, '--port', String(port), '--log-level', 'debug'], join(cluster.dir, 'dns.log'))
+    const [port, httpPort] = [await freePort(), await freePort()]
+    const dns = new Proc(['dns', '--apps', apps.url, '--port', String(port), '--http-port', String(httpPort), '--log-level', 'debug'], join(cluster.dir, 'dns.log'))
     const resolver = new Resolver({ timeout: 1000, tries: 1 })
     resolver.setServers([`127.0.0.1:${port}`])
     const srvPorts = async (): Promise<number[]> => {
@@ -714,6 +714,12 @@ describe('service discovery by name', () => {
       }
       expect(await resolver.resolve4('named.dns.marathon.mesos')).toEqual(['127.0.0.1'])
       expect(await resolver.resolve4('leader.mesos')).toEqual(['127.0.0.1'])
+      // The same records over Mesos-DNS's HTTP interface.
+      const http = async (path: string): Promise<unknown> => (await fetch(`http://127.0.0.1:${httpPort}${path}`)).json()
+      const [srv] = await resolver.resolveSrv('_named.dns._tcp.marathon.mesos')
+      expect(await http('/v1/services/_named.dns._tcp.marathon.mesos')).toEqual([{ service: '_named.dns._tcp.marathon.mesos', host: `${srv!.name}.`, ip: '127.0.0.1', port: String(srv!.port) }])
+      expect(await http('/v1/hosts/named.dns.marathon.mesos')).toEqual([{ host: 'named.dns.marathon.mesos.', ip: '127.0.0.1' }])
+      expect(await http('/v1/hosts/nothing.marathon.mesos')).toEqual([{ host: '', ip: '' }])
       await expect(resolver.resolve4('nothing.marathon.mesos')).rejects.toMatchObject({ code: 'ENOTFOUND' })
     } finally {
       await dns.stop()

@@ -69,6 +69,8 @@ export interface DnsFlags {
   framework: string
   masterIp: string
   ttl: number
+  http: boolean
+  httpPort: number
   logLevel: string
 }
 

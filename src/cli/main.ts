@@ -5,6 +5,7 @@ import { runAgent, runApps, runDns, runLb, runMaster, runUp, UpRefusedError } fr
 import { DEFAULT_MAX_LAUNCHES_IN_FLIGHT } from '../apps/framework.js'
 import { runZddCommand } from './zdd.js'
 import { parseDurationMs } from '../core/duration.js'
+import { DROMOS_VERSION } from '../core/version.js'
 import { registerAppCommands } from './app-commands.js'
 import { registerClusterCommands } from './cluster-commands.js'
 import { registerCompletion } from './completion.js'
@@ -24,7 +25,7 @@ const int = (v: string): number => {
 }
 
 const program = new Command()
-program.name('dromos').description('A cluster manager and PaaS in the line of Mesos, Marathon and marathon-lb').version('0.1.0')
+program.name('dromos').description('A cluster manager and PaaS in the line of Mesos, Marathon and marathon-lb').version(DROMOS_VERSION)
 
 program
   .command('master')
@@ -145,6 +146,8 @@ program
   .option('--framework <name>', 'the framework name in record names', 'marathon')
   .option('--master-ip <ip>', 'what leader.<domain> and master.<domain> answer', '127.0.0.1')
   .option('--ttl <seconds>', 'TTL of the answers', int, 5)
+  .option('--http-port <port>', "port of the HTTP interface (Mesos-DNS's /v1/hosts/<name>, /v1/services/<name>) on --host", int, 8123)
+  .option('--no-http', 'serve no HTTP interface')
   .option('--log-level <level>', 'log level', 'info')
   .action(async (o: DnsFlags) => {
     await runDns(o)

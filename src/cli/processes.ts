@@ -315,6 +315,7 @@ export async function runDns(flags: DnsFlags): Promise<void> {
     framework: flags.framework,
     masterIp: flags.masterIp,
     ttl: flags.ttl,
+    ...(flags.http ? { httpPort: flags.httpPort } : {}),
     log: log.child({ component: 'dns' }),
   })
   await dns.start()

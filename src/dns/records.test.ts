@@ -1,5 +1,6 @@
 import * as packet from 'dns-packet'
 import { describe, expect, it } from 'vitest'
+import { hostEntries, serviceEntries } from './http.js'
 import { buildRecords, hostsOf, taskName } from './records.js'
 import { answer } from './server.js'
 
@@ -50,5 +51,21 @@ describe('Mesos-DNS records', () => {
     expect(srv.additionals!.every((x) => x.type === 'A')).toBe(true)
     expect(ask('nothing.marathon.mesos', 'A').rcode).toBe('NXDOMAIN')
     expect(ask('example.com', 'A').rcode).toBe('REFUSED')
+  })
+
+  it("gives the records over HTTP as Mesos-DNS's /v1/hosts and /v1/services do", () => {
+    expect(hostEntries(records, 'Web.Prod.marathon.mesos.')).toEqual([
+      { host: 'web.prod.marathon.mesos.', ip: '10.0.0.1' },
+      { host: 'web.prod.marathon.mesos.', ip: '10.0.0.2' },
+    ])
+    expect(hostEntries(records, 'web.prod.*.marathon.mesos')).toHaveLength(2)
+    expect(hostEntries(records, 'nothing.marathon.mesos')).toEqual([{ host: '', ip: '' }])
+    const services = serviceEntries(records, '_web.prod._udp.marathon.mesos')
+    expect(services.map((e) => [e.service, e.ip, e.port])).toEqual([
+      ['_web.prod._udp.marathon.mesos', '10.0.0.1', '31001'],
+      ['_web.prod._udp.marathon.mesos', '10.0.0.2', '31003'],
+    ])
+    for (const e of services) expect(e.host).toMatch(/^web\.prod-[a-z]{8}\.marathon\.mesos\.$/)
+    expect(serviceEntries(records, '_nothing._tcp.marathon.mesos')).toEqual([{ service: '', host: '', ip: '', port: '' }])
   })
 })

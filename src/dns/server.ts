@@ -4,8 +4,13 @@ import { createSocket } from 'node:dgram'
 import type { Socket } from 'node:dgram'
 import * as packet from 'dns-packet'
 import type { Logger } from 'pino'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createAppsFollower } from '../api/apps-follower.js'
 import { createHostResolver } from '../api/host-address.js'
+import { closeServer, listen } from '../api/http.js'
+import { DROMOS_VERSION } from '../core/version.js'
+import { createDnsRouter } from './http.js'
 import type { DnsApp, Records } from './records.js'
 import { buildRecords, hostsOf } from './records.js'
 
@@ -17,6 +22,8 @@ export interface DnsServerOptions {
   readonly framework: string
   readonly masterIp: string
   readonly ttl: number
+  /** The port of the HTTP interface (Mesos-DNS's `/v1/...`) on `host`, 0 for one the kernel picks; none without. */
+  readonly httpPort?: number
   readonly log: Logger
 }
 
@@ -24,6 +31,8 @@ export interface DnsServer {
   start(): Promise<void>
   stop(): Promise<void>
   records(): Records
+  /** The URL of the HTTP interface once started, if it has one. */
+  httpUrl(): string | undefined
 }
 
 // RFC 1035: a UDP answer is at most 512 bytes unless the client said more (EDNS).
@@ -61,6 +70,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const { log } = opts
   let records: Records = buildRecords([], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
   let socket: Socket | undefined
+  let http: Server | undefined
+  const httpUrl = (): string | undefined => (http ? `http://${opts.host}:${(http.address() as AddressInfo).port}` : undefined)
   // Tasks name their agent by hostname, as in Marathon; Mesos-DNS gives agents' addresses.
   const hosts = createHostResolver()
   const follower = createAppsFollower({
@@ -104,13 +115,26 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       })
       s.on('error', (e) => log.warn({ err: e.message }, 'dns socket error'))
       socket = s
+      if (opts.httpPort !== undefined) {
+        const port = s.address().port
+        const router = createDnsRouter({ records: () => records, config: { domain: opts.domain, port, httpPort: opts.httpPort, listener: opts.host, ttl: opts.ttl }, version: DROMOS_VERSION, log })
+        try {
+          http = await listen({ router, host: opts.host, port: opts.httpPort, log })
+        } catch (e) {
+          socket = undefined
+          s.close()
+          throw e
+        }
+      }
       follower.start()
-      log.info({ address: `${opts.host}:${opts.port}`, domain: opts.domain }, 'dns server started')
+      log.info({ address: `${opts.host}:${s.address().port}`, domain: opts.domain, ...(http ? { http: httpUrl() } : {}) }, 'dns server started')
     },
     async stop() {
       await follower.stop()
+      if (http) await closeServer(http)
       await new Promise<void>((res) => (socket ? socket.close(() => res()) : res()))
     },
     records: () => records,
+    httpUrl,
   }
 }
