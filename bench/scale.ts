@@ -5,7 +5,7 @@
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
 //       [--hollow-start-ms 0-10] [--hollow-node-options OPTS] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents]
-//       [--timeout SECONDS] [--lb] [--lb-instances 1000] [--max-launches-in-flight N]
+//       [--timeout SECONDS] [--lb] [--dns] [--lb-instances 1000] [--max-launches-in-flight N]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
 // tasks) and 10k (10,000 agents, 100,000 tasks), the last two only when asked for. Each agent
@@ -31,6 +31,8 @@
 // --lb also runs a real `dromos lb` with its HAProxy through the storm and, after it, scales an
 // app of its group 1 → --lb-instances → a tenth → back, timing each step until HAProxy's
 // enabled servers are the app's tasks and counting the lb's reloads (bench/scale/lb.ts).
+// --dns runs a real `dromos dns` through the storm (it follows every app) and times the same
+// steps (with --lb or without) until its SRV records (its HTTP interface) are the app's tasks.
 //
 // --hollow-node-options (default --max-semi-space-size=64) is given, through NODE_OPTIONS, to the
 // hollow agents' processes only: each holds a thousand agents, whose short-lived objects
@@ -51,8 +53,8 @@ import { parseArgs } from 'node:util'
 import { DEFAULT_MAX_LAUNCHES_IN_FLIGHT } from '../src/apps/framework.js'
 import { Proc, freePort, waitUntil } from '../test/lib/cluster.js'
 import { exitWith, fmt, handleInterrupts, now, pad, quantile, sleep, TimedEventStream } from './lib.js'
-import { agentHostnamePrefix, lbScalePhase, startLb } from './scale/lb.js'
-import type { ScaleLb } from './scale/lb.js'
+import { agentHostnamePrefix, discoveryScalePhase, startDns, startLb } from './scale/lb.js'
+import type { ScaleDns, ScaleLb } from './scale/lb.js'
 
 const SIZES = {
   small: { agents: 100, tasks: 1_000 },
@@ -61,7 +63,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--hollow-node-options OPTS] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--lb-instances N] [--max-launches-in-flight N]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--hollow-node-options OPTS] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--dns] [--lb-instances N] [--max-launches-in-flight N]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -78,6 +80,7 @@ const { values: argv } = parseArgs({
     'cpu-prof': { type: 'string', default: '' },
     timeout: { type: 'string' },
     lb: { type: 'boolean', default: false },
+    dns: { type: 'boolean', default: false },
     'lb-instances': { type: 'string', default: '1000' },
     'max-launches-in-flight': { type: 'string' },
   },
@@ -93,6 +96,7 @@ const PER_APP = Number(argv['instances-per-app'])
 const PER_PROCESS = Number(argv['agents-per-process'])
 const HEALTH = !argv['no-health']
 const LB = argv.lb
+const DNS = argv.dns
 const LB_INSTANCES = Number(argv['lb-instances'])
 const PROFILED = new Set(argv['cpu-prof'].split(',').map((s) => s.trim()).filter(Boolean))
 const SVG = argv.svg ?? join(tmpdir(), `dromos-scale-${SIZE}.svg`)
@@ -297,7 +301,7 @@ async function main(): Promise<void> {
     for (let k = 0, left = AGENTS; left > 0; k++, left -= PER_PROCESS) {
       const count = Math.min(PER_PROCESS, left)
       const p = start(`agents-${k}`, [
-        'agent', '--master', masterUrl, '--containerizers', 'hollow', '--count', String(count), '--hostname-prefix', LB ? agentHostnamePrefix(k) : `hollow-${k}-`, '--port', '0',
+        'agent', '--master', masterUrl, '--containerizers', 'hollow', '--count', String(count), '--hostname-prefix', LB || DNS ? agentHostnamePrefix(k) : `hollow-${k}-`, '--port', '0',
         '--work-dir', join(dir, `agents-${k}`), '--resources', AGENT_RESOURCES, '--hollow-start-ms', argv['hollow-start-ms'], '--log-level', argv['log-level'],
       ], dir, argv['hollow-node-options'])
       procs.push(p)
@@ -315,13 +319,15 @@ async function main(): Promise<void> {
     await waitUntil('apps to register', async () => !!(await json<{ frameworkId: string | null }>(`${appsUrl}/v2/info`)).frameworkId, 60_000)
     const lb: ScaleLb | undefined = LB ? await startLb({ appsUrl, dir, logLevel: argv['log-level'], start: (name, args) => start(name, args, dir) }) : undefined
     if (lb) procs.push(lb.proc)
+    const dns: ScaleDns | undefined = DNS ? await startDns({ appsUrl, logLevel: argv['log-level'], start: (name, args) => start(name, args, dir) }) : undefined
+    if (dns) procs.push(dns.proc)
     probe = await subscribeProbe(masterUrl)
     events = await TimedEventStream.open(appsUrl, ['status_update_event'])
     interrupts.check()
 
     // -- the storm: deploy, while sampling and timing the APIs --
     const before = await metrics()
-    const usageBefore = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid) }
+    const usageBefore = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid), dns: procUsage(dns?.proc.child.pid) }
     const samples: Array<{ at: number; running: number; offers: number }> = []
     const latency = { apps: [] as number[], state: [] as number[], call: [] as number[] }
     let storming = true
@@ -385,7 +391,7 @@ async function main(): Promise<void> {
     storming = false
     await Promise.all([sampler, prober])
     const after = await metrics()
-    const usageAfter = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid) }
+    const usageAfter = { master: procUsage(master.child.pid), apps: procUsage(appsProc.child.pid), lb: procUsage(lb?.proc.child.pid), dns: procUsage(dns?.proc.child.pid) }
     const agentUsage = agentProcs.map((p) => procUsage(p.child.pid))
 
     // -- the numbers --
@@ -411,6 +417,7 @@ async function main(): Promise<void> {
       ['master CPU during storm', `${fmt(usageAfter.master.cpuSecs - usageBefore.master.cpuSecs)} s`],
       ['apps CPU during storm', `${fmt(usageAfter.apps.cpuSecs - usageBefore.apps.cpuSecs)} s`],
       ...(lb ? [['lb CPU during storm (its group has no app yet)', `${fmt(usageAfter.lb.cpuSecs - usageBefore.lb.cpuSecs)} s`] as [string, string]] : []),
+      ...(dns ? [['dns CPU during storm (it follows every app)', `${fmt(usageAfter.dns.cpuSecs - usageBefore.dns.cpuSecs)} s`] as [string, string]] : []),
       ['agent processes CPU (total, all run)', `${fmt(agentUsage.reduce((n, u) => n + u.cpuSecs, 0))} s`],
       ['master peak RSS', `${fmt(usageAfter.master.hwmMb, 0)} MiB`],
       ['apps peak RSS', `${fmt(usageAfter.apps.hwmMb, 0)} MiB`],
@@ -420,7 +427,7 @@ async function main(): Promise<void> {
       [`scheduler RECONCILE p50 / p99 (n=${latency.call.length})`, `${fmt(quantile(latency.call, 0.5))} / ${fmt(quantile(latency.call, 0.99))} ms`],
       [`event lag p50 / p99 / max (n=${lags.length})`, `${fmt(quantile(lags, 0.5))} / ${fmt(quantile(lags, 0.99))} / ${fmt(Math.max(...lags))} ms`],
     ]
-    if (lb) rows.push(...(await lbScalePhase({ appsUrl, lb, instances: LB_INSTANCES, stepTimeoutMs: Math.max(120_000, LB_INSTANCES * 120) })))
+    if (lb || dns) rows.push(...(await discoveryScalePhase({ appsUrl, ...(lb ? { lb } : {}), ...(dns ? { dns } : {}), instances: LB_INSTANCES, stepTimeoutMs: Math.max(120_000, LB_INSTANCES * 120) })))
     const w = Math.max(...rows.map(([k]) => k.length))
     process.stdout.write(`\n${'metric'.padEnd(w)}  value\n`)
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${pad(v, 12)}\n`)

@@ -1,13 +1,15 @@
-// The lb phase of bench/scale.ts (--lb): a real `dromos lb` with its HAProxy follows the storm
-// (it serves one group, so the storm's apps only cost it their events), then an app of its
-// group scales 1 → N → N/10 → N. Each step is timed from the POST or PUT until HAProxy's
-// enabled servers are exactly the app's running tasks (read from the stats socket, `show
-// servers state`), alongside the apps framework's own count, and counts the lb's reloads: only
-// the first growth of the backend's slots may reload, the rest go through the runtime API.
+// The discovery phase of bench/scale.ts (--lb, --dns): a real `dromos lb` with its HAProxy
+// and/or a real `dromos dns` follow the storm (the lb serves one group, so the storm's apps
+// only cost it their events; the dns follows every app), then an app of the lb's group scales
+// 1 → N → N/10 → N. Each step is timed from the POST or PUT until HAProxy's enabled servers
+// (read from the stats socket, `show servers state`) and the dns's SRV records (its HTTP
+// interface, /v1/services/<name>) are exactly the app's running tasks, alongside the apps
+// framework's own count. The lb's reloads are counted: only the first growth of the backend's
+// slots may reload, the rest go through the runtime API.
 //
 // The app has no health check, so HAProxy checks nothing: no traffic goes to the hollow
 // tasks, whose agents are named by loopback addresses (see agentHostnamePrefix) so that the
-// lb resolves them as it resolves any agent's hostname.
+// lb and the dns resolve them as they resolve any agent's hostname.
 import { lookup } from 'node:dns/promises'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
@@ -18,6 +20,8 @@ import { fmt, now, sleep } from '../lib.js'
 
 export const LB_GROUP = 'scale-lb'
 const APP_ID = '/scale/lb'
+/** The app's SRV name: Mesos-DNS's task name of /scale/lb is lb.scale. */
+const APP_SERVICE = '_lb.scale._tcp.marathon.mesos'
 
 /**
  * Hostnames that resolve to a loopback address without DNS: `127.<k+1>.<i>` is an IPv4 address
@@ -31,6 +35,25 @@ export interface ScaleLb {
   readonly statsPort: number
   readonly socketPath: string
   metric(name: string): Promise<number>
+}
+
+export interface ScaleDns {
+  readonly proc: Proc
+  readonly httpUrl: string
+}
+
+export async function startDns(o: { appsUrl: string; logLevel: string; start: (name: string, args: string[]) => Proc }): Promise<ScaleDns> {
+  const [port, httpPort] = [await freePort(), await freePort()]
+  const proc = o.start('dns', ['dns', '--apps', o.appsUrl, '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--log-level', o.logLevel])
+  const httpUrl = `http://127.0.0.1:${httpPort}`
+  await waitUntil('the dns to answer /v1/version', async () => (await fetch(`${httpUrl}/v1/version`)).ok, 30_000)
+  return { proc, httpUrl }
+}
+
+/** The app's SRV records as address:port, from the dns's HTTP interface (one entry of empty strings when it has none). */
+async function srvRecords(dns: ScaleDns): Promise<Set<string>> {
+  const entries = (await (await fetch(`${dns.httpUrl}/v1/services/${APP_SERVICE}`)).json()) as Array<{ ip: string; port: string }>
+  return new Set(entries.filter((e) => e.port !== '').map((e) => `${e.ip}:${e.port}`))
 }
 
 export async function startLb(o: { appsUrl: string; dir: string; logLevel: string; start: (name: string, args: string[]) => Proc }): Promise<ScaleLb> {
@@ -104,20 +127,26 @@ interface Step {
   readonly instances: number
   appsSecs: number
   haproxySecs: number
+  dnsSecs: number
   reloads: number
   runtimeChanges: number
-  matches: boolean
+  serversMatch: boolean
+  recordsMatch: boolean
 }
 
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x))
+
 /** Scales the lb's app through its steps; the rows of the report. */
-export async function lbScalePhase(o: { appsUrl: string; lb: ScaleLb; instances: number; stepTimeoutMs: number }): Promise<Array<[string, string]>> {
+export async function discoveryScalePhase(o: { appsUrl: string; lb?: ScaleLb; dns?: ScaleDns; instances: number; stepTimeoutMs: number }): Promise<Array<[string, string]>> {
+  const { lb, dns } = o
   const servicePort = await freePort()
   const backend = backendName(APP_ID, servicePort)
   const n = o.instances
   const plan: Array<[string, number]> = [['create', 1], ['scale up', n], ['scale down', Math.max(1, Math.floor(n / 10))], ['scale up again', n]]
+  const lbMetric = (name: string): Promise<number> => (lb ? lb.metric(name) : Promise.resolve(0))
   const steps: Step[] = []
   for (const [what, instances] of plan) {
-    const [reloadsBefore, changesBefore] = [await o.lb.metric('dromos_lb_reloads_total'), await o.lb.metric('dromos_lb_changes_applied_total')]
+    const [reloadsBefore, changesBefore] = [await lbMetric('dromos_lb_reloads_total'), await lbMetric('dromos_lb_changes_applied_total')]
     const t0 = now()
     const r =
       what === 'create'
@@ -129,30 +158,38 @@ export async function lbScalePhase(o: { appsUrl: string; lb: ScaleLb; instances:
         : await fetch(`${o.appsUrl}/v2/apps${APP_ID}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ instances }) })
     if (!r.ok) throw new Error(`${what} of ${APP_ID} answered ${r.status}: ${await r.text()}`)
     let appsAt = NaN
-    let haproxyAt = NaN
+    let haproxyAt = lb ? NaN : 0
+    let dnsAt = dns ? NaN : 0
     const deadline = t0 + o.stepTimeoutMs
-    // Both sides polled in turn until both reach the count; HAProxy's side is what converges.
-    while ((Number.isNaN(appsAt) || Number.isNaN(haproxyAt)) && now() < deadline) {
+    // Every side polled in turn until each reaches the count; HAProxy's and the dns's are what converge.
+    while ([appsAt, haproxyAt, dnsAt].some(Number.isNaN) && now() < deadline) {
       if (Number.isNaN(appsAt)) {
         const { app } = (await (await fetch(`${o.appsUrl}/v2/apps${APP_ID}`)).json()) as { app: { tasksRunning: number; tasksStaged: number; deployments: unknown[] } }
         if (app.tasksRunning === instances && app.tasksStaged === 0 && app.deployments.length === 0) appsAt = now()
       }
-      if (Number.isNaN(haproxyAt) && (await enabledServers(o.lb.socketPath, backend)).size === instances) haproxyAt = now()
+      if (lb && Number.isNaN(haproxyAt) && (await enabledServers(lb.socketPath, backend)).size === instances) haproxyAt = now()
+      if (dns && Number.isNaN(dnsAt) && (await srvRecords(dns)).size === instances) dnsAt = now()
       await sleep(10)
     }
-    const [servers, tasks] = [await enabledServers(o.lb.socketPath, backend), await runningTasks(o.appsUrl)]
+    const tasks = await runningTasks(o.appsUrl)
     steps.push({
       what,
       instances,
       appsSecs: (appsAt - t0) / 1000,
       haproxySecs: (haproxyAt - t0) / 1000,
-      reloads: (await o.lb.metric('dromos_lb_reloads_total')) - reloadsBefore,
-      runtimeChanges: (await o.lb.metric('dromos_lb_changes_applied_total')) - changesBefore,
-      matches: servers.size === tasks.size && [...servers].every((s) => tasks.has(s)),
+      dnsSecs: (dnsAt - t0) / 1000,
+      reloads: (await lbMetric('dromos_lb_reloads_total')) - reloadsBefore,
+      runtimeChanges: (await lbMetric('dromos_lb_changes_applied_total')) - changesBefore,
+      serversMatch: lb ? sameSet(await enabledServers(lb.socketPath, backend), tasks) : true,
+      recordsMatch: dns ? sameSet(await srvRecords(dns), tasks) : true,
     })
   }
   return steps.map((s) => [
-    `lb: ${s.what} to ${s.instances}`,
-    `apps ${fmt(s.appsSecs, 2)} s, HAProxy ${fmt(s.haproxySecs, 2)} s, ${s.reloads} reload(s), ${s.runtimeChanges} server state change(s) through the runtime API, servers ${s.matches ? '=' : '≠'} tasks`,
+    `${[lb ? 'lb' : '', dns ? 'dns' : ''].filter(Boolean).join(' and ')}: ${s.what} to ${s.instances}`,
+    [
+      `apps ${fmt(s.appsSecs, 2)} s`,
+      ...(lb ? [`HAProxy ${fmt(s.haproxySecs, 2)} s, ${s.reloads} reload(s), ${s.runtimeChanges} server state change(s) through the runtime API, servers ${s.serversMatch ? '=' : '≠'} tasks`] : []),
+      ...(dns ? [`dns ${fmt(s.dnsSecs, 2)} s, SRV records ${s.recordsMatch ? '=' : '≠'} tasks`] : []),
+    ].join(', '),
   ])
 }
