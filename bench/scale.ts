@@ -4,7 +4,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--size small|1k|10k] [--agents N]
 //       [--tasks T] [--instances-per-app 100] [--agents-per-process 1000] [--allocation-interval 1s]
-//       [--hollow-start-ms 0-10] [--hollow-node-options OPTS] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents]
+//       [--hollow-start-ms 0-10] [--hollow-node-options OPTS] [--no-health] [--log-level info] [--svg FILE] [--cpu-prof master,apps,agents,lb,dns]
 //       [--timeout SECONDS] [--lb] [--dns] [--lb-instances 1000] [--max-launches-in-flight N]
 //
 // Sizes: small (100 agents, 1,000 tasks; what `make bench` runs), 1k (1,000 agents, 10,000
@@ -39,7 +39,7 @@
 // (requests, updates, checkpoint writes) cost them less in scavenges with a young generation
 // of 64 MiB than with V8's default. Options are given after an equals sign
 // (--hollow-node-options=--max-semi-space-size=32); --hollow-node-options= runs them with the defaults.
-// --cpu-prof master,apps,agents profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
+// --cpu-prof master,apps,agents,lb,dns profiles those processes (agents: every agent process) as `node --cpu-prof` would (bench/profile/cpu-profile.ts, preloaded through NODE_OPTIONS); the
 // .cpuprofile files land in the run's directory, which is then kept. Past --timeout (default 3 s
 // per 100 tasks, at least 180 s) the bench reports what it has, marked TIMED OUT. Everything
 // started is stopped at the end, also on failure or Ctrl-C. Exit status 0 whatever the numbers;
@@ -63,7 +63,7 @@ const SIZES = {
 } as const
 
 const USAGE =
-  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--hollow-node-options OPTS] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents] [--timeout SECONDS] [--lb] [--dns] [--lb-instances N] [--max-launches-in-flight N]\n'
+  'usage: scale [--size small|1k|10k] [--agents N] [--tasks T] [--instances-per-app N] [--agents-per-process N] [--allocation-interval D] [--hollow-start-ms R] [--hollow-node-options OPTS] [--no-health] [--log-level L] [--svg FILE] [--cpu-prof master,apps,agents,lb,dns] [--timeout SECONDS] [--lb] [--dns] [--lb-instances N] [--max-launches-in-flight N]\n'
 const { values: argv } = parseArgs({
   options: {
     size: { type: 'string', default: 'small' },
@@ -100,7 +100,7 @@ const DNS = argv.dns
 const LB_INSTANCES = Number(argv['lb-instances'])
 const PROFILED = new Set(argv['cpu-prof'].split(',').map((s) => s.trim()).filter(Boolean))
 const SVG = argv.svg ?? join(tmpdir(), `dromos-scale-${SIZE}.svg`)
-if (![AGENTS, TASKS, PER_APP, PER_PROCESS, LB_INSTANCES].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => p !== 'master' && p !== 'apps' && p !== 'agents')) {
+if (![AGENTS, TASKS, PER_APP, PER_PROCESS, LB_INSTANCES].every((n) => Number.isInteger(n) && n >= 1) || [...PROFILED].some((p) => !['master', 'apps', 'agents', 'lb', 'dns'].includes(p))) {
   process.stderr.write(USAGE)
   process.exit(2)
 }

@@ -1,6 +1,9 @@
-// Mesos-DNS names for the running tasks of the apps, as a pure function: A records
-// `<task>.<framework>.<domain>`, SRV records `_<task>._tcp.<framework>.<domain>` whose targets
-// name one task each, and `leader.<domain>` / `master.<domain>`.
+// Mesos-DNS names for the running tasks of the apps: A records `<task>.<framework>.<domain>`,
+// SRV records `_<task>._tcp.<framework>.<domain>` whose targets name one task each, and
+// `leader.<domain>` / `master.<domain>`. buildRecords builds them from the apps at once; a
+// records builder keeps them and, given the apps again, changes only the names of the apps
+// whose copies changed (a follower replaces the copy of an app that changed, never changes
+// one in place), so that at 10,000 tasks a task's event does not rebuild every name.
 
 export interface DnsTask {
   id: string
@@ -43,7 +46,10 @@ export interface RecordsOptions {
   readonly framework: string
   readonly domain: string
   readonly masterIp: string
-  /** Addresses of the tasks' hosts (resolved by the caller); a task whose host has none gets no record. */
+  /**
+   * Addresses of the tasks' hosts (resolved by the caller); a task whose host has none gets no
+   * record. A caller whose addresses change gives a new map: one given again is taken as the same.
+   */
   readonly hostAddresses?: ReadonlyMap<string, string>
 }
 
@@ -52,38 +58,128 @@ export function hostsOf(apps: readonly DnsApp[]): string[] {
   return [...new Set(apps.flatMap((a) => (a.tasks ?? []).filter((t) => t.state === 'TASK_RUNNING').map((t) => t.host)))]
 }
 
-export function buildRecords(apps: readonly DnsApp[], opts: RecordsOptions): Records {
-  const a = new Map<string, string[]>()
-  const srv = new Map<string, SrvRecord[]>()
-  const addA = (name: string, ip: string): void => {
-    const list = a.get(name) ?? []
-    if (!list.includes(ip)) list.push(ip)
-    a.set(name, list)
+/** What one app contributes to the records, kept while the app's copy is the same object. */
+interface AppRecords {
+  readonly suffix: string
+  /** The host addresses last found to give these records: the same map again needs no look. */
+  checkedWith?: ReadonlyMap<string, string> | undefined
+  /** The address each host of its running tasks had (undefined: none), which the records were built with. */
+  readonly hosts: ReadonlyMap<string, string | undefined>
+  readonly a: ReadonlyMap<string, readonly string[]>
+  readonly srv: ReadonlyMap<string, readonly SrvRecord[]>
+}
+
+function sameAddresses(hosts: ReadonlyMap<string, string | undefined>, addresses: ReadonlyMap<string, string> | undefined): boolean {
+  for (const [h, ip] of hosts) if (addresses?.get(h) !== ip) return false
+  return true
+}
+
+// A follower replaces the copy of an app that changed and keeps the others, so that a change of
+// one app rebuilds that app's records only, not those of every task of every app.
+const kept = new WeakMap<DnsApp, AppRecords>()
+
+function appRecords(app: DnsApp, suffix: string, hostAddresses: ReadonlyMap<string, string> | undefined): AppRecords {
+  const cached = kept.get(app)
+  if (cached && cached.suffix === suffix && (cached.checkedWith === hostAddresses || sameAddresses(cached.hosts, hostAddresses))) {
+    cached.checkedWith = hostAddresses
+    return cached
   }
+  const a = new Map<string, Set<string>>()
+  const srv = new Map<string, SrvRecord[]>()
+  const hosts = new Map<string, string | undefined>()
+  const addA = (name: string, ip: string): void => {
+    const set = a.get(name)
+    if (set) set.add(ip)
+    else a.set(name, new Set([ip]))
+  }
+  const name = taskName(app.id)
+  const bridged = (app.networks ?? []).some((n) => n.mode !== 'host')
+  const protocols = (bridged ? (app.container?.portMappings ?? []) : (app.portDefinitions ?? [])).map((p) => p.protocol ?? 'tcp')
+  for (const t of name ? (app.tasks ?? []) : []) {
+    if (t.state !== 'TASK_RUNNING') continue
+    const ip = hostAddresses?.get(t.host)
+    hosts.set(t.host, ip)
+    if (ip === undefined) continue
+    addA(`${name}.${suffix}`, ip)
+    // Each task gets a name of its own, so that an SRV record points at exactly one task.
+    const short = (t.id.split('.').pop() ?? t.id).slice(0, 8)
+    const target = `${name}-${short}.${suffix}`
+    addA(target, ip)
+    t.ports.forEach((port, i) => {
+      for (const proto of (protocols[i] ?? 'tcp').split(',')) {
+        const key = `_${name}._${proto.trim()}.${suffix}`
+        const list = srv.get(key)
+        if (list) list.push({ port, target })
+        else srv.set(key, [{ port, target }])
+      }
+    })
+  }
+  const built: AppRecords = { suffix, hosts, checkedWith: hostAddresses, a: new Map([...a].map(([n, ips]) => [n, [...ips]])), srv }
+  kept.set(app, built)
+  return built
+}
+
+export interface RecordsBuilder {
+  /** The records of these apps: the same maps each time, changed where the apps changed. */
+  update(apps: readonly DnsApp[], hostAddresses?: ReadonlyMap<string, string>): Records
+}
+
+export function createRecordsBuilder(opts: Omit<RecordsOptions, 'hostAddresses'>): RecordsBuilder {
   const suffix = `${opts.framework}.${opts.domain}`
-  addA(`leader.${opts.domain}`, opts.masterIp)
-  addA(`master.${opts.domain}`, opts.masterIp)
-  for (const app of apps) {
-    const name = taskName(app.id)
-    if (!name) continue
-    const bridged = (app.networks ?? []).some((n) => n.mode !== 'host')
-    const protocols = (bridged ? (app.container?.portMappings ?? []) : (app.portDefinitions ?? [])).map((p) => p.protocol ?? 'tcp')
-    for (const t of app.tasks ?? []) {
-      if (t.state !== 'TASK_RUNNING') continue
-      const ip = opts.hostAddresses?.get(t.host)
-      if (ip === undefined) continue
-      addA(`${name}.${suffix}`, ip)
-      // Each task gets a name of its own, so that an SRV record points at exactly one task.
-      const short = (t.id.split('.').pop() ?? t.id).slice(0, 8)
-      const target = `${name}-${short}.${suffix}`
-      addA(target, ip)
-      t.ports.forEach((port, i) => {
-        for (const proto of (protocols[i] ?? 'tcp').split(',')) {
-          const key = `_${name}._${proto.trim()}.${suffix}`
-          srv.set(key, [...(srv.get(key) ?? []), { port, target }])
-        }
-      })
+  const a = new Map<string, readonly string[]>()
+  const srv = new Map<string, readonly SrvRecord[]>()
+  // The static names are a contribution of their own, under a key no app id can be.
+  const STATIC = ''
+  const fixed: AppRecords = { suffix, hosts: new Map(), a: new Map([[`leader.${opts.domain}`, [opts.masterIp]], [`master.${opts.domain}`, [opts.masterIp]]]), srv: new Map() }
+  /** What each app (by id) contributes now. */
+  const contributions = new Map<string, AppRecords>()
+  /** Which apps contribute to each name, in the order they came. */
+  const owners = { a: new Map<string, Set<string>>(), srv: new Map<string, Set<string>>() }
+
+  /** A name's value from its owners: one owner's list as it is, several merged. */
+  function settle<V>(kind: 'a' | 'srv', name: string, into: Map<string, readonly V[]>): void {
+    const ids = owners[kind].get(name)
+    if (!ids || ids.size === 0) {
+      owners[kind].delete(name)
+      into.delete(name)
+      return
+    }
+    const lists = [...ids].map((id) => (contributions.get(id)![kind] as ReadonlyMap<string, readonly V[]>).get(name)!)
+    into.set(name, lists.length === 1 ? lists[0]! : kind === 'a' ? [...new Set(lists.flat())] : lists.flat())
+  }
+
+  function replace(id: string, next: AppRecords | undefined): void {
+    const before = contributions.get(id)
+    if (before === next) return
+    if (next) contributions.set(id, next)
+    else contributions.delete(id)
+    for (const kind of ['a', 'srv'] as const) {
+      const names = new Set([...(before?.[kind].keys() ?? []), ...(next?.[kind].keys() ?? [])])
+      for (const name of names) {
+        const ids = owners[kind].get(name) ?? new Set<string>()
+        if (next?.[kind].has(name)) ids.add(id)
+        else ids.delete(id)
+        owners[kind].set(name, ids)
+        if (kind === 'a') settle(kind, name, a)
+        else settle(kind, name, srv)
+      }
     }
   }
-  return { a, srv }
+
+  replace(STATIC, fixed)
+  return {
+    update(apps, hostAddresses) {
+      const seen = new Set<string>([STATIC])
+      for (const app of apps) {
+        seen.add(app.id)
+        replace(app.id, appRecords(app, suffix, hostAddresses))
+      }
+      for (const id of [...contributions.keys()]) if (!seen.has(id)) replace(id, undefined)
+      return { a, srv }
+    },
+  }
+}
+
+export function buildRecords(apps: readonly DnsApp[], opts: RecordsOptions): Records {
+  return createRecordsBuilder(opts).update(apps, opts.hostAddresses)
 }

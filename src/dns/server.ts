@@ -7,12 +7,14 @@ import type { Logger } from 'pino'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAppsFollower } from '../api/apps-follower.js'
+import type { FollowedApp } from '../api/apps-follower.js'
 import { createHostResolver } from '../api/host-address.js'
 import { closeServer, listen } from '../api/http.js'
+import { applyStatusEvent } from '../api/status-patch.js'
 import { DROMOS_VERSION } from '../core/version.js'
 import { createDnsRouter } from './http.js'
-import type { DnsApp, Records } from './records.js'
-import { buildRecords, hostsOf } from './records.js'
+import type { DnsApp, DnsTask, Records } from './records.js'
+import { createRecordsBuilder, hostsOf } from './records.js'
 
 export interface DnsServerOptions {
   readonly appsUrl: string
@@ -34,6 +36,9 @@ export interface DnsServer {
   /** The URL of the HTTP interface once started, if it has one. */
   httpUrl(): string | undefined
 }
+
+/** How long a host's address is kept before it is looked up again. */
+const HOSTS_TTL_MS = 60_000
 
 // RFC 1035: a UDP answer is at most 512 bytes unless the client said more (EDNS).
 const UDP_LIMIT = 512
@@ -68,28 +73,50 @@ export function answer(query: packet.Packet, records: Records, opts: { domain: s
 
 export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const { log } = opts
-  let records: Records = buildRecords([], { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
+  const builder = createRecordsBuilder({ framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
+  let records: Records = builder.update([])
   let socket: Socket | undefined
   let http: Server | undefined
   const httpUrl = (): string | undefined => (http ? `http://${opts.host}:${(http.address() as AddressInfo).port}` : undefined)
   // Tasks name their agent by hostname, as in Marathon; Mesos-DNS gives agents' addresses.
-  const hosts = createHostResolver()
+  const hosts = createHostResolver({ ttlMs: HOSTS_TTL_MS })
+  /** Replaced, never changed, when an address changes: the records builder takes the same map as the same addresses. */
+  let hostAddresses: ReadonlyMap<string, string> = new Map()
+  /** The copies of the apps the records were last built from: only the others' hosts are looked up again. */
+  let built = new WeakSet<object>()
+  let allHostsAt = -Infinity
   const follower = createAppsFollower({
     appsUrl: opts.appsUrl,
     log,
+    // A task's record comes and goes with its status event, without waiting for a read of its
+    // app (which still follows, and has the last word). Health does not change the records.
+    patch: (app, e) => (e.eventType === 'status_update_event' && e.appId === app.id ? applyStatusEvent(app as FollowedApp & { tasks?: DnsTask[] }, e) : undefined),
     onChange: async () => {
       const apps = [...follower.apps.values()] as unknown as DnsApp[]
-      const hostAddresses = new Map<string, string>()
-      await Promise.all(
-        hostsOf(apps).map(async (host) => {
+      // Every host again as often as the resolver forgets an answer, else those of apps that changed.
+      const all = Date.now() - allHostsAt >= HOSTS_TTL_MS
+      const changed = all ? apps : apps.filter((a) => !built.has(a))
+      const found = await Promise.all(
+        hostsOf(changed).map(async (host): Promise<[string, string | undefined]> => {
           try {
-            hostAddresses.set(host, await hosts.resolve(host))
+            return [host, await hosts.resolve(host)]
           } catch {
             log.warn({ host }, 'cannot resolve the host of a task: its records are left out')
+            return [host, undefined]
           }
         }),
       )
-      records = buildRecords(apps, { framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp, hostAddresses })
+      if (found.some(([host, ip]) => hostAddresses.get(host) !== ip)) {
+        const next = new Map(hostAddresses)
+        for (const [host, ip] of found) {
+          if (ip === undefined) next.delete(host)
+          else next.set(host, ip)
+        }
+        hostAddresses = next
+      }
+      if (all) allHostsAt = Date.now()
+      built = new WeakSet(apps)
+      records = builder.update(apps, hostAddresses)
     },
   })
   return {
