@@ -195,6 +195,43 @@ describe('apps follower', () => {
     expect(infos.at(-1)?.patched).toBe(false)
   })
 
+  it('with a reconcile interval, reads an app whose events were all patched no more often than that, and at once after one that was not', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    const f = createAppsFollower({
+      appsUrl: api.url,
+      log: pino({ level: 'silent' }),
+      patch: (app, e) => (e.eventType === 'health_status_changed_event' ? { ...app, version: e.version } : undefined),
+      reconcileIntervalMs: 300,
+      onChange: async () => {
+        seen.push(f.apps.get('/a')?.version as number | undefined)
+      },
+    })
+    follower = f
+    f.start()
+    await until(() => seen.includes(1))
+    const before = api.reads()
+    // Patched events every 20 ms for 700 ms: each is applied at once, and the app is read at most every 300 ms.
+    for (let v = 2; v <= 36; v++) {
+      api.versions.set('/a', v)
+      api.send({ eventType: 'health_status_changed_event', appId: '/a', version: v })
+      await until(() => seen.includes(v))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const patchedReads = api.reads() - before
+    expect(patchedReads).toBeGreaterThanOrEqual(1)
+    expect(patchedReads).toBeLessThanOrEqual(4)
+    // Whatever came since is read in the end: the copy is the app's latest.
+    await f.settled()
+    expect(f.apps.get('/a')?.version).toBe(36)
+    // An event the patch cannot apply is read at once, however recent the last read.
+    api.versions.set('/a', 40)
+    const t1 = Date.now()
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => seen.includes(40))
+    expect(Date.now() - t1).toBeLessThan(250)
+  })
+
   it('neither reads nor patches an app it does not follow for its task events, and follows it once a deployment brings the labels', async () => {
     api = await scriptedApps()
     api.labels.set('/a', { G: 'x' })

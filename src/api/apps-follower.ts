@@ -85,7 +85,8 @@ export function createAppsFollower(opts: {
   onChange: (firstEventAt: number | undefined, info: ChangeInfo) => Promise<void>
   /**
    * The copy of an app with an event applied, or undefined when the event cannot be applied
-   * without reading the app. It must return a new object, never change the one it is given.
+   * without reading the app. It returns a new object, or the one it is given for an event that
+   * changes nothing the follower's user keeps; it never changes the one it is given.
    */
   patch?: (app: FollowedApp, event: Record<string, unknown>) => FollowedApp | undefined
   onEvent?: () => void
@@ -97,6 +98,13 @@ export function createAppsFollower(opts: {
   follows?: (app: FollowedApp) => boolean
   /** Called with how long each read of one app took, in ms. */
   onRead?: (ms: number) => void
+  /**
+   * The least time between the starts of two reads of an app whose events since were all
+   * patched in (the dns: its copies are whole from the patches, and the reads only reconcile).
+   * An event that is not patched is read at once all the same. Without it, every event gets its
+   * read as soon as its patch is applied.
+   */
+  reconcileIntervalMs?: number
   now?: () => number
 }): AppsFollower {
   const { log } = opts
@@ -117,6 +125,10 @@ export function createAppsFollower(opts: {
    */
   const waiting = new Map<string, number | undefined>()
   let flushScheduled = false
+  /** app id -> when its latest read started (the follower's `now`), kept for reconcileIntervalMs */
+  const readStartedAt = new Map<string, number>()
+  /** The flush of reads not yet due (reconcileIntervalMs), and when it runs. */
+  let dueFlush: { timer: NodeJS.Timeout; at: number } | undefined
   /** when the oldest event behind copies not yet handed to onChange arrived */
   let pendingSince: number | undefined
   /** what lies behind the copies not yet handed to onChange */
@@ -201,6 +213,7 @@ export function createAppsFollower(opts: {
 
   function readApp(id: string, eventAt: number | undefined): void {
     const s = ++seq
+    if (opts.reconcileIntervalMs !== undefined) readStartedAt.set(id, now())
     reading.set(id, (reading.get(id) ?? 0) + 1)
     const p = (async () => {
       try {
@@ -236,8 +249,26 @@ export function createAppsFollower(opts: {
     if (stopped) return
     for (const [id, at] of waiting) {
       if ((reading.get(id) ?? 0) >= READS_PER_APP) continue
+      const due = at === undefined && opts.reconcileIntervalMs !== undefined ? (readStartedAt.get(id) ?? -Infinity) + opts.reconcileIntervalMs : -Infinity
+      if (due > now()) {
+        flushAt(due)
+        continue
+      }
       waiting.delete(id)
       readApp(id, at)
+    }
+  }
+
+  /** Flushes again at `at`, unless a flush is already due by then. */
+  function flushAt(at: number): void {
+    if (dueFlush && dueFlush.at <= at) return
+    if (dueFlush) clearTimeout(dueFlush.timer)
+    dueFlush = {
+      at,
+      timer: setTimeout(() => {
+        dueFlush = undefined
+        flush()
+      }, Math.max(0, at - now())),
     }
   }
 
@@ -342,8 +373,9 @@ export function createAppsFollower(opts: {
   }
 
   async function settled(): Promise<void> {
-    while (busy.size > 0 || flushScheduled) {
+    while (busy.size > 0 || flushScheduled || dueFlush) {
       if (busy.size > 0) await Promise.allSettled([...busy])
+      else if (dueFlush) await sleep(Math.max(1, dueFlush.at - now()))
       else await new Promise<void>((r) => queueMicrotask(r))
     }
   }
@@ -356,6 +388,8 @@ export function createAppsFollower(opts: {
     async stop() {
       stopped = true
       stream?.abort()
+      if (dueFlush) clearTimeout(dueFlush.timer)
+      dueFlush = undefined
       await settled()
     },
     settled,

@@ -37,6 +37,12 @@ export interface DnsServer {
   httpUrl(): string | undefined
 }
 
+/** Events about an app's tasks that change none of its records. */
+const RECORDLESS_EVENTS: ReadonlySet<string> = new Set(['health_status_changed_event', 'instance_health_changed_event', 'instance_changed_event', 'unhealthy_instance_kill_event'])
+/** The least time between two rebuilds of the records: what an answer may lag behind an event, at most. */
+const REBUILD_SPACING_MS = 20
+/** The least time between two reads of an app whose events were all patched in. */
+const RECONCILE_INTERVAL_MS = 1000
 /** How long a host's address is kept before it is looked up again. */
 const HOSTS_TTL_MS = 60_000
 
@@ -89,8 +95,16 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     appsUrl: opts.appsUrl,
     log,
     // A task's record comes and goes with its status event, without waiting for a read of its
-    // app (which still follows, and has the last word). Health does not change the records.
-    patch: (app, e) => (e.eventType === 'status_update_event' && e.appId === app.id ? applyStatusEvent(app as FollowedApp & { tasks?: DnsTask[] }, e) : undefined),
+    // app (which still follows, and has the last word).
+    patch: (app, e) => {
+      if (e.eventType === 'status_update_event') return e.appId === app.id ? applyStatusEvent(app as FollowedApp & { tasks?: DnsTask[] }, e) : undefined
+      // Health and an instance's conditions change no record (Mesos-DNS names a running task
+      // whatever its health): the copy stays as it is, and the event waits for no read.
+      return RECORDLESS_EVENTS.has(String(e.eventType)) ? app : undefined
+    },
+    // Those reads only reconcile: once a second for an app at most, not once for each of the
+    // thousands of events a deployment of thousands of tasks brings.
+    reconcileIntervalMs: RECONCILE_INTERVAL_MS,
     onChange: async () => {
       const apps = [...follower.apps.values()] as unknown as DnsApp[]
       // Every host again as often as the resolver forgets an answer, else those of apps that changed.
@@ -117,6 +131,9 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       if (all) allHostsAt = Date.now()
       built = new WeakSet(apps)
       records = builder.update(apps, hostAddresses)
+      // The changes that come meanwhile are handed over together, after this: a storm's thousands
+      // of events a second rebuild each app that changed a few times a second, not once an event.
+      await new Promise((r) => setTimeout(r, REBUILD_SPACING_MS))
     },
   })
   return {
