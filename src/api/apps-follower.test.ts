@@ -232,6 +232,34 @@ describe('apps follower', () => {
     expect(Date.now() - t1).toBeLessThan(250)
   })
 
+  it('lets a read already out count after a patch that changes nothing', async () => {
+    api = await scriptedApps()
+    const seen: Array<number | undefined> = []
+    const f = createAppsFollower({
+      appsUrl: api.url,
+      log: pino({ level: 'silent' }),
+      // Health changes nothing this follower keeps: the copy comes back as it was.
+      patch: (app, e) => (e.eventType === 'health_status_changed_event' ? app : undefined),
+      onChange: async () => {
+        seen.push(f.apps.get('/a')?.version as number | undefined)
+      },
+    })
+    follower = f
+    f.start()
+    await until(() => seen.includes(1))
+    // The read of version 2 answers after 300 ms; the one the health event still gets, after 1.5 s.
+    api.delays.push(300, 1500)
+    api.versions.set('/a', 2)
+    const t0 = Date.now()
+    api.send({ eventType: 'status_update_event', appId: '/a' })
+    await until(() => api!.reads() === 1)
+    api.send({ eventType: 'health_status_changed_event', appId: '/a' })
+    await until(() => seen.includes(2))
+    expect(Date.now() - t0).toBeLessThan(1200)
+    await f.settled()
+    expect(f.apps.get('/a')?.version).toBe(2)
+  })
+
   it('neither reads nor patches an app it does not follow for its task events, and follows it once a deployment brings the labels', async () => {
     api = await scriptedApps()
     api.labels.set('/a', { G: 'x' })

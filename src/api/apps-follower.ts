@@ -36,7 +36,7 @@ const APP_OF_EVENT: Record<string, (e: Record<string, unknown>) => string[]> = {
  * Events about an app's tasks, not its definition: none of them can change whether the app
  * matters to a follower given `follows` (its labels change only through a deployment).
  */
-const TASK_EVENTS: ReadonlySet<string> = new Set([
+export const TASK_EVENTS: ReadonlySet<string> = new Set([
   'status_update_event',
   'health_status_changed_event',
   'instance_health_changed_event',
@@ -291,16 +291,18 @@ export function createAppsFollower(opts: {
    * Applies an event to the copy of its app at once, when `patch` can. The patch counts as a
    * read made when the event arrived: a read sent before it is older and cannot undo it, and
    * the read the event still starts, sent after it, replaces it. Not before the first full
-   * read: until then there is no whole copy to patch.
+   * read: until then there is no whole copy to patch. A patch that gives the copy back as it
+   * was changes nothing: a read already out still counts.
    */
-  function patchApp(id: string, e: Record<string, unknown>): boolean {
+  function patchApp(id: string, e: Record<string, unknown>): 'changed' | 'unchanged' | undefined {
     const current = apps.get(id)
-    if (!opts.patch || floor === 0 || !current) return false
+    if (!opts.patch || floor === 0 || !current) return undefined
     const next = opts.patch(current, e)
-    if (!next) return false
+    if (!next) return undefined
+    if (next === current) return 'unchanged'
     apps.set(id, next)
     copiedAt.set(id, ++seq)
-    return true
+    return 'changed'
   }
 
   /**
@@ -321,7 +323,7 @@ export function createAppsFollower(opts: {
     let patched = false
     for (const id of ids) {
       const applied = patchApp(id, e)
-      patched ||= applied
+      patched ||= applied === 'changed'
       // A patched event still gets its read, only not counted as waited for.
       const since = applied ? undefined : at
       waiting.set(id, waiting.has(id) ? earliest(waiting.get(id), since) : since)

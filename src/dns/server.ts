@@ -6,7 +6,7 @@ import * as packet from 'dns-packet'
 import type { Logger } from 'pino'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createAppsFollower } from '../api/apps-follower.js'
+import { createAppsFollower, TASK_EVENTS } from '../api/apps-follower.js'
 import type { FollowedApp } from '../api/apps-follower.js'
 import { createHostResolver } from '../api/host-address.js'
 import { closeServer, listen } from '../api/http.js'
@@ -37,8 +37,6 @@ export interface DnsServer {
   httpUrl(): string | undefined
 }
 
-/** Events about an app's tasks that change none of its records. */
-const RECORDLESS_EVENTS: ReadonlySet<string> = new Set(['health_status_changed_event', 'instance_health_changed_event', 'instance_changed_event', 'unhealthy_instance_kill_event'])
 /** The least time between two rebuilds of the records: what an answer may lag behind an event, at most. */
 const REBUILD_SPACING_MS = 20
 /** The least time between two reads of an app whose events were all patched in. */
@@ -98,9 +96,9 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     // app (which still follows, and has the last word).
     patch: (app, e) => {
       if (e.eventType === 'status_update_event') return e.appId === app.id ? applyStatusEvent(app as FollowedApp & { tasks?: DnsTask[] }, e) : undefined
-      // Health and an instance's conditions change no record (Mesos-DNS names a running task
-      // whatever its health): the copy stays as it is, and the event waits for no read.
-      return RECORDLESS_EVENTS.has(String(e.eventType)) ? app : undefined
+      // The other task events (health, an instance's conditions) change no record: Mesos-DNS
+      // names a running task whatever its health. The copy stays as it is.
+      return TASK_EVENTS.has(String(e.eventType)) ? app : undefined
     },
     // Those reads only reconcile: once a second for an app at most, not once for each of the
     // thousands of events a deployment of thousands of tasks brings.
