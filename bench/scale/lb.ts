@@ -2,15 +2,16 @@
 // and/or a real `dromos dns` follow the storm (the lb serves one group, so the storm's apps
 // only cost it their events; the dns follows every app), then an app of the lb's group scales
 // 1 → N → N/10 → N. Each step is timed from the POST or PUT until HAProxy's enabled servers
-// (read from the stats socket, `show servers state`) and the dns's SRV records (its HTTP
-// interface, /v1/services/<name>) are exactly the app's running tasks, alongside the apps
-// framework's own count. The lb's reloads are counted: only the first growth of the backend's
+// (read from the stats socket, `show servers state`) and the dns's SRV records (asked over DNS
+// as a stock resolver asks, UDP then TCP) number the app's running tasks, alongside the apps
+// framework's own count; at the end of each step the records of its HTTP interface
+// (/v1/services/<name>) must be exactly those tasks. The lb's reloads are counted: only the first growth of the backend's
 // slots may reload, the rest go through the runtime API.
 //
 // The app has no health check, so HAProxy checks nothing: no traffic goes to the hollow
 // tasks, whose agents are named by loopback addresses (see agentHostnamePrefix) so that the
 // lb and the dns resolve them as they resolve any agent's hostname.
-import { lookup } from 'node:dns/promises'
+import { lookup, Resolver } from 'node:dns/promises'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { backendName } from '../../src/lb/routes.js'
@@ -40,6 +41,8 @@ export interface ScaleLb {
 export interface ScaleDns {
   readonly proc: Proc
   readonly httpUrl: string
+  /** Its DNS port, UDP and TCP. */
+  readonly port: number
 }
 
 export async function startDns(o: { appsUrl: string; logLevel: string; start: (name: string, args: string[]) => Proc }): Promise<ScaleDns> {
@@ -47,7 +50,17 @@ export async function startDns(o: { appsUrl: string; logLevel: string; start: (n
   const proc = o.start('dns', ['dns', '--apps', o.appsUrl, '--host', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort), '--log-level', o.logLevel])
   const httpUrl = `http://127.0.0.1:${httpPort}`
   await waitUntil('the dns to answer /v1/version', async () => (await fetch(`${httpUrl}/v1/version`)).ok, 30_000)
-  return { proc, httpUrl }
+  return { proc, httpUrl, port }
+}
+
+/**
+ * How many SRV records the app has over DNS itself, as a stock resolver (c-ares) gets them: over
+ * UDP, and again over TCP once the answer is too large for UDP (past a few dozen).
+ */
+async function srvCount(dns: ScaleDns): Promise<number> {
+  const resolver = new Resolver({ timeout: 2000, tries: 1 })
+  resolver.setServers([`127.0.0.1:${dns.port}`])
+  return (await resolver.resolveSrv(APP_SERVICE).catch(() => [])).length
 }
 
 /** The app's SRV records as address:port, from the dns's HTTP interface (one entry of empty strings when it has none). */
@@ -168,7 +181,7 @@ export async function discoveryScalePhase(o: { appsUrl: string; lb?: ScaleLb; dn
         if (app.tasksRunning === instances && app.tasksStaged === 0 && app.deployments.length === 0) appsAt = now()
       }
       if (lb && Number.isNaN(haproxyAt) && (await enabledServers(lb.socketPath, backend)).size === instances) haproxyAt = now()
-      if (dns && Number.isNaN(dnsAt) && (await srvRecords(dns)).size === instances) dnsAt = now()
+      if (dns && Number.isNaN(dnsAt) && (await srvCount(dns)) === instances) dnsAt = now()
       await sleep(10)
     }
     const tasks = await runningTasks(o.appsUrl)

@@ -1,8 +1,5 @@
-// dromos dns: answers Mesos-DNS A and SRV queries for running tasks over UDP, with records
+// dromos dns: answers Mesos-DNS A and SRV queries for running tasks over UDP and TCP, with records
 // rebuilt from the apps framework's event stream, not by polling.
-import { createSocket } from 'node:dgram'
-import type { Socket } from 'node:dgram'
-import * as packet from 'dns-packet'
 import type { Logger } from 'pino'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -12,9 +9,13 @@ import { createHostResolver } from '../api/host-address.js'
 import { closeServer, listen } from '../api/http.js'
 import { applyStatusEvent } from '../api/status-patch.js'
 import { DROMOS_VERSION } from '../core/version.js'
+import type { AnswerOptions } from './answer.js'
+import { answer } from './answer.js'
 import { createDnsRouter } from './http.js'
 import type { DnsApp, DnsTask, Records } from './records.js'
 import { createRecordsBuilder, hostsOf } from './records.js'
+import type { DnsListener } from './transport.js'
+import { listenDns } from './transport.js'
 
 export interface DnsServerOptions {
   readonly appsUrl: string
@@ -44,42 +45,13 @@ const RECONCILE_INTERVAL_MS = 1000
 /** How long a host's address is kept before it is looked up again. */
 const HOSTS_TTL_MS = 60_000
 
-// RFC 1035: a UDP answer is at most 512 bytes unless the client said more (EDNS).
-const UDP_LIMIT = 512
-
-export function answer(query: packet.Packet, records: Records, opts: { domain: string; ttl: number }): Buffer {
-  const question = query.questions?.[0]
-  const base = { id: query.id ?? 0, type: 'response' as const, flags: packet.AUTHORITATIVE_ANSWER | ((query.flags ?? 0) & packet.RECURSION_DESIRED), questions: query.questions ?? [] }
-  if (!question) return packet.encode({ ...base, flags: base.flags | 1 /* FORMERR */ })
-  const name = question.name.toLowerCase().replace(/\.$/, '')
-  const inZone = name === opts.domain || name.endsWith(`.${opts.domain}`)
-  if (!inZone) return packet.encode({ ...base, flags: (base.flags & ~packet.AUTHORITATIVE_ANSWER) | 5 /* REFUSED */ })
-  const answers: packet.Answer[] = []
-  const additionals: packet.Answer[] = []
-  const qtype: string = question.type
-  const aOf = (n: string): packet.Answer[] => (records.a.get(n) ?? []).map((ip) => ({ type: 'A', name: n, ttl: opts.ttl, class: 'IN', data: ip }))
-  if (qtype === 'A' || qtype === 'ANY') answers.push(...aOf(name))
-  if (qtype === 'SRV' || qtype === 'ANY') {
-    for (const r of records.srv.get(name) ?? []) {
-      answers.push({ type: 'SRV', name, ttl: opts.ttl, class: 'IN', data: { priority: 0, weight: 1, port: r.port, target: r.target } })
-      for (const add of aOf(r.target)) if (!additionals.some((x) => x.name === add.name)) additionals.push(add)
-    }
-  }
-  const known = records.a.has(name) || records.srv.has(name)
-  // NXDOMAIN only for names that do not exist at all; a known name with no record of the type is NOERROR.
-  const rcode = known ? 0 : 3
-  const full = packet.encode({ ...base, flags: base.flags | rcode, answers, additionals })
-  if (full.length <= UDP_LIMIT) return full
-  const trimmed = packet.encode({ ...base, flags: base.flags | rcode, answers })
-  if (trimmed.length <= UDP_LIMIT) return trimmed
-  return packet.encode({ ...base, flags: base.flags | rcode | packet.TRUNCATED_RESPONSE, answers: [] })
-}
-
 export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const { log } = opts
   const builder = createRecordsBuilder({ framework: opts.framework, domain: opts.domain, masterIp: opts.masterIp })
   let records: Records = builder.update([])
-  let socket: Socket | undefined
+  /** The zone's serial, as Mesos-DNS's: the time of the last change of the records, in seconds, and always growing. */
+  let serial = Math.floor(Date.now() / 1000)
+  let listener: DnsListener | undefined
   let http: Server | undefined
   const httpUrl = (): string | undefined => (http ? `http://${opts.host}:${(http.address() as AddressInfo).port}` : undefined)
   // Tasks name their agent by hostname, as in Marathon; Mesos-DNS gives agents' addresses.
@@ -128,7 +100,9 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       }
       if (all) allHostsAt = Date.now()
       built = new WeakSet(apps)
-      records = builder.update(apps, hostAddresses)
+      const next = builder.update(apps, hostAddresses)
+      if (next !== records) serial = Math.max(serial + 1, Math.floor(Date.now() / 1000))
+      records = next
       // The changes that come meanwhile are handed over together, after this: a storm's thousands
       // of events a second rebuild each app that changed a few times a second, not once an event.
       await new Promise((r) => setTimeout(r, REBUILD_SPACING_MS))
@@ -136,45 +110,27 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   })
   return {
     async start() {
-      const s = createSocket('udp4')
-      s.on('message', (msg, rinfo) => {
-        let query: packet.Packet
-        try {
-          query = packet.decode(msg)
-        } catch {
-          return
-        }
-        if (query.type !== 'query') return
-        const reply = answer(query, records, { domain: opts.domain, ttl: opts.ttl })
-        s.send(reply, rinfo.port, rinfo.address)
-      })
-      await new Promise<void>((res, rej) => {
-        s.once('error', rej)
-        s.bind(opts.port, opts.host, () => {
-          s.off('error', rej)
-          res()
-        })
-      })
-      s.on('error', (e) => log.warn({ err: e.message }, 'dns socket error'))
-      socket = s
+      const answerOpts = (): AnswerOptions => ({ domain: opts.domain, ttl: opts.ttl, serial })
+      const l = await listenDns({ host: opts.host, port: opts.port, log, respond: (msg, transport) => answer(msg, records, answerOpts(), transport) })
+      listener = l
       if (opts.httpPort !== undefined) {
-        const port = s.address().port
+        const port = l.port
         const router = createDnsRouter({ records: () => records, config: { domain: opts.domain, port, httpPort: opts.httpPort, listener: opts.host, ttl: opts.ttl }, version: DROMOS_VERSION, log })
         try {
           http = await listen({ router, host: opts.host, port: opts.httpPort, log })
         } catch (e) {
-          socket = undefined
-          s.close()
+          listener = undefined
+          await l.close()
           throw e
         }
       }
       follower.start()
-      log.info({ address: `${opts.host}:${s.address().port}`, domain: opts.domain, ...(http ? { http: httpUrl() } : {}) }, 'dns server started')
+      log.info({ address: `${opts.host}:${l.port}`, domain: opts.domain, ...(http ? { http: httpUrl() } : {}) }, 'dns server started')
     },
     async stop() {
       await follower.stop()
       if (http) await closeServer(http)
-      await new Promise<void>((res) => (socket ? socket.close(() => res()) : res()))
+      await listener?.close()
     },
     records: () => records,
     httpUrl,
