@@ -75,6 +75,16 @@ const task = (id: string, agentId: string) => ({
   command: { value: 'true' },
 })
 
+type V0Task = { id: string; statuses: Array<{ timestamp: number }> }
+type V0Framework = { tasks: V0Task[]; unreachable_tasks: V0Task[]; completed_tasks: V0Task[] }
+type V0State = { slaves: unknown[]; frameworks: V0Framework[]; completed_frameworks: V0Framework[] }
+/** What Mesos' /master/tasks gives of a state: every task of every framework, newest first status first, 100 at most. */
+const tasksOfState = (state: V0State): V0Task[] =>
+  [...state.frameworks, ...state.completed_frameworks]
+    .flatMap((f) => [...f.tasks, ...f.unreachable_tasks, ...f.completed_tasks])
+    .sort((a, b) => (b.statuses[0]?.timestamp ?? -Infinity) - (a.statuses[0]?.timestamp ?? -Infinity))
+    .slice(0, 100)
+
 describe("the master's calls to agents", () => {
   const agent = agentStub()
   const store = openSqliteStore(':memory:')
@@ -205,13 +215,19 @@ describe("the master's calls to agents", () => {
   })
   it('answers GET /master/slaves, /master/frameworks and /master/tasks with their parts of the state', async () => {
     const get = async (path: string) => (await (await fetch(`${url}${path}`)).json()) as Record<string, unknown>
-    const state = JSON.parse(JSON.stringify(buildV0State(master))) as { slaves: unknown[]; frameworks: Array<{ tasks: unknown[]; unreachable_tasks: unknown[] }> }
+    const state = JSON.parse(JSON.stringify(buildV0State(master))) as V0State
     expect(state.slaves.length).toBeGreaterThan(0)
     expect(await get('/master/slaves')).toEqual({ slaves: state.slaves })
-    expect(await get('/master/frameworks')).toEqual({ frameworks: state.frameworks })
-    const tasks = state.frameworks.flatMap((f) => [...f.tasks, ...f.unreachable_tasks])
+    // Mesos' /master/frameworks: the registered and the completed ones, and an empty unregistered_frameworks.
+    const frameworks = { frameworks: state.frameworks, completed_frameworks: state.completed_frameworks, unregistered_frameworks: [] }
+    expect(await get('/master/frameworks')).toEqual(frameworks)
+    expect(await get('/frameworks')).toEqual(frameworks)
+    expect(await get(`/master/frameworks?framework_id=${frameworkId}`)).toEqual(frameworks)
+    expect(await get('/master/frameworks?framework_id=nobody')).toEqual({ frameworks: [], completed_frameworks: [], unregistered_frameworks: [] })
+    const tasks = tasksOfState(state)
     expect(tasks.length).toBeGreaterThan(0)
     expect(await get('/master/tasks')).toEqual({ tasks })
+    expect(await get('/tasks')).toEqual({ tasks })
   })
   it('answers GET /master/state with the tasks and agents buildV0State gives, also once a task changed after it was last asked for', async () => {
     type V0 = { slaves: Array<{ used_resources: unknown }>; frameworks: Array<{ tasks: unknown; unreachable_tasks: unknown; completed_tasks: unknown }> }
@@ -236,9 +252,9 @@ describe("the master's calls to agents", () => {
     expect(b2?.state).toBe('TASK_FINISHED')
     // What the finished task used is free again on its agent.
     expect(second.slaves[0]!.used_resources).not.toEqual(first.slaves[0]!.used_resources)
-    // /master/tasks lists the tasks that have not ended, as the state does.
-    const listed = ((await (await fetch(`${url}/master/tasks`)).json()) as { tasks: Array<{ id: string }> }).tasks
-    expect(listed).toEqual(second.frameworks.flatMap((f) => [...(f.tasks as unknown[]), ...(f.unreachable_tasks as unknown[])]))
-    expect(listed.map((t) => t.id)).not.toContain('b2')
+    // /master/tasks lists it among the completed tasks, as Mesos does.
+    const listed = ((await (await fetch(`${url}/master/tasks`)).json()) as { tasks: Array<{ id: string; state: string }> }).tasks
+    expect(listed).toEqual(tasksOfState(JSON.parse(JSON.stringify(buildV0State(master))) as V0State))
+    expect(listed.find((t) => t.id === 'b2')?.state).toBe('TASK_FINISHED')
   })
 })

@@ -134,16 +134,22 @@ export function createMasterRouter(opts: Omit<MasterHttpOptions, 'host' | 'port'
 
   // ---- v0 JSON ----
   // The parts of the state are built alone: /master/slaves encodes no task.
-  const v0Frameworks = () => [...master.frameworks.values()].map((f) => v0Framework(master, f, !!f.stream))
   for (const path of ['/master/state', '/master/state.json', '/state.json', '/state']) router.on('GET', path, (ctx) => sendV0State(ctx.res, master))
   router.on('GET', '/master/slaves', (ctx) => sendJson(ctx.res, 200, { slaves: v0Slaves(master) }))
-  router.on('GET', '/master/frameworks', (ctx) => sendJson(ctx.res, 200, { frameworks: v0Frameworks() }))
-  // Each framework's tasks, then its unreachable ones, as /master/state lists them; nothing else of the frameworks is built.
-  const v0Tasks = () => [...master.frameworks.values()].flatMap((f) => {
-    const tasks = master.tasksOfFramework(f.id)
-    return [...tasks.filter(isListedTask), ...tasks.filter(isUnreachableTask)].map(v0TaskOf)
-  })
-  router.on('GET', '/master/tasks', (ctx) => sendJson(ctx.res, 200, { tasks: v0Tasks() }))
+  // As Mesos' /master/frameworks: the registered and the completed frameworks (framework_id keeps
+  // one), and the empty unregistered_frameworks that Mesos still sends.
+  for (const path of ['/master/frameworks', '/frameworks']) {
+    router.on('GET', path, (ctx) => {
+      const id = ctx.url.searchParams.get('framework_id')
+      const wanted = (f: FrameworkRecord): boolean => id === null || f.id === id
+      sendJson(ctx.res, 200, {
+        frameworks: [...master.frameworks.values()].filter(wanted).map((f) => v0Framework(master, f, !!f.stream)),
+        completed_frameworks: master.completedFrameworks.filter(wanted).map((f) => v0Framework(master, f, false)),
+        unregistered_frameworks: [],
+      })
+    })
+  }
+  for (const path of ['/master/tasks', '/tasks']) router.on('GET', path, (ctx) => sendJson(ctx.res, 200, { tasks: taskPage(master, ctx.url.searchParams).map(v0TaskOf) }))
   router.on('GET', '/master/redirect', (ctx) => {
     ctx.res.writeHead(307, { Location: `//${master.opts.hostname}:${master.opts.port}`, 'Content-Length': 0 })
     ctx.res.end()
@@ -376,6 +382,50 @@ function v0Slaves<T = object[]>(master: Master, listAs: ListAs<T> = asObjects as
 // As Mesos: an unreachable task is listed apart, not among a framework's tasks.
 const isUnreachableTask = (t: TaskRecord): boolean => t.state === 'TASK_UNREACHABLE'
 const isListedTask = (t: TaskRecord): boolean => !isTerminal(t.state) && !isUnreachableTask(t)
+
+/** Mesos' TASK_LIMIT: what /master/tasks lists at most unless given a limit. */
+const TASK_LIMIT = 100
+
+/**
+ * A number of /master/tasks' query, read as Mesos reads it (an int, in decimal or 0x hex; anything
+ * else is the default), and, as Mesos' size_t does with it, a negative one taken as beyond every count.
+ */
+function listOption(value: string | null, fallback: number): number {
+  const m = value === null ? null : /^([+-]?)(0x[0-9a-f]+|\d+)$/i.exec(value.trim())
+  if (!m) return fallback
+  const n = Number.parseInt(m[2]!, m[2]!.toLowerCase().startsWith('0x') ? 16 : 10) * (m[1] === '-' ? -1 : 1)
+  if (n > 2 ** 31 - 1 || n < -(2 ** 31)) return fallback
+  return n < 0 ? Number.POSITIVE_INFINITY : n
+}
+
+/**
+ * The tasks of /master/tasks, as Mesos lists them: of the registered and the completed frameworks
+ * (framework_id and task_id keep those of that id), each framework's tasks, unreachable ones and
+ * completed ones, ordered by the time of their first status (newest first, oldest first with
+ * order=asc; a task with none last, first with asc), then `limit` (100) of them from `offset`.
+ */
+export function taskPage(master: Master, query: URLSearchParams): TaskRecord[] {
+  const frameworkId = query.get('framework_id')
+  const taskId = query.get('task_id')
+  const frameworks = [...master.frameworks.values(), ...master.completedFrameworks].filter((f) => frameworkId === null || f.id === frameworkId)
+  const ids = new Set(frameworks.map((f) => f.id))
+  const completed = master.completedTasks.filter((t) => ids.has(t.frameworkId))
+  const tasks = frameworks.flatMap((f) => {
+    const ts = master.tasksOfFramework(f.id)
+    return [...ts.filter(isListedTask), ...ts.filter(isUnreachableTask), ...ts.filter((t) => isTerminal(t.state)), ...completed.filter((t) => t.frameworkId === f.id)]
+  })
+  const listed = taskId === null ? tasks : tasks.filter((t) => t.taskId === taskId)
+  const asc = query.get('order') === 'asc'
+  const first = (t: TaskRecord): number | undefined => t.statuses[0]?.timestamp
+  listed.sort((a, b) => {
+    const [x, y] = [first(a), first(b)]
+    if (x === undefined || y === undefined) return x === y ? 0 : (x === undefined) === asc ? -1 : 1
+    return asc ? x - y : y - x
+  })
+  const offset = listOption(query.get('offset'), 0)
+  const limit = listOption(query.get('limit'), TASK_LIMIT)
+  return offset === Number.POSITIVE_INFINITY ? [] : listed.slice(offset, offset + limit)
+}
 
 /** A framework of the v0 state, as /master/state and /master/frameworks list it. */
 function v0Framework<T = object[]>(master: Master, f: FrameworkRecord, active: boolean, listAs: ListAs<T> = asObjects as ListAs<T>) {
