@@ -85,12 +85,13 @@ export function killHaproxiesUnder(dir: string): number {
 export function hit(
   port: number,
   opts: { host?: string; path?: string; headers?: Record<string, string> } = {},
+  fresh = false,
 ): Promise<{ ok: boolean; body: string; headers: IncomingHttpHeaders }> {
   // node:http rather than fetch, which does not let a request choose its Host header.
   return new Promise((resolve) => {
     const headers = { ...(opts.host ? { Host: opts.host } : {}), ...opts.headers }
     const req = request(
-      { host: '127.0.0.1', port, path: opts.path ?? '/id', headers, agent: keepAlive, timeout: 5000 },
+      { host: '127.0.0.1', port, path: opts.path ?? '/id', headers, agent: fresh ? false : keepAlive, timeout: 5000 },
       (res) => {
         let body = ''
         res.on('data', (c: Buffer) => (body += c.toString()))
@@ -99,7 +100,14 @@ export function hit(
       },
     )
     req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (e) => resolve({ ok: false, body: `error: ${e.message}`, headers: {} }))
+    req.on('error', (e) => {
+      // An idle kept-alive connection that the server closed as this request went out on it (an
+      // HAProxy that finishes on a reload closes its idle ones): as browsers and most clients do
+      // (RFC 9112 9.3.1), a request that got no answer on a reused connection is sent again, once,
+      // on a new one. A failure on a new connection counts.
+      if (!fresh && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return void hit(port, opts, true).then(resolve)
+      resolve({ ok: false, body: `error: ${e.message}`, headers: {} })
+    })
     req.end()
   })
 }
