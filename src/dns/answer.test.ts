@@ -89,6 +89,8 @@ describe('dns answers', () => {
     expect(bytes.length).toBeLessThan(1000 * 55)
     // The glue would take it past 64 KiB: it goes, the answers stay, and TC stays clear.
     expect(msg.additionals).toEqual([])
+    const withOpt = ask('_big._tcp.marathon.mesos', 'SRV', 'tcp', edns(1232)).msg
+    expect([withOpt.answers!.length, withOpt.additionals!.map((r) => r.type), withOpt.flag_tc]).toEqual([1000, ['OPT'], false])
     const glued = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(4096)).msg
     for (const add of glued.additionals!.filter((r) => r.type === 'A')) expect(glued.answers!.some((r) => (data(r) as { target: string }).target === add.name)).toBe(true)
   })

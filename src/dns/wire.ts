@@ -145,7 +145,22 @@ function roomFor(r: Rr): number {
 
 const OPT_LENGTH = 11
 
-function write(reply: Reply, answers: readonly Rr[], additionals: readonly Rr[], truncated: boolean, ends?: number[]): Buffer {
+/** Writes the OPT record (RFC 6891) of a reply that has one. */
+function writeOpt(w: Writer, udpSize: number): void {
+  w.u8(0) // the root
+  w.u16(TYPE_OPT)
+  w.u16(udpSize)
+  w.u32(0) // extended rcode, version 0, no DO
+  w.u16(0) // no options
+}
+
+/** The message as written, and where its authorities end (its additional records begin). */
+interface Written {
+  readonly buf: Buffer
+  readonly authoritiesEnd: number
+}
+
+function write(reply: Reply, answers: readonly Rr[], additionals: readonly Rr[], truncated: boolean, ends?: number[]): Written {
   const records = [...answers, ...reply.authorities, ...additionals]
   const capacity = 12 + (reply.question ? Buffer.byteLength(reply.question.name) + 6 : 0) + records.reduce((n, r) => n + roomFor(r), 0) + OPT_LENGTH
   const w = new Writer(capacity)
@@ -165,14 +180,19 @@ function write(reply: Reply, answers: readonly Rr[], additionals: readonly Rr[],
     ends?.push(w.at)
   }
   for (const r of reply.authorities) w.rr(r)
+  const authoritiesEnd = w.at
   for (const r of additionals) w.rr(r)
-  if (reply.ednsUdpSize !== undefined) {
-    w.u8(0) // the root
-    w.u16(TYPE_OPT)
-    w.u16(reply.ednsUdpSize)
-    w.u32(0) // extended rcode, version 0, no DO
-    w.u16(0) // no options
-  }
+  if (reply.ednsUdpSize !== undefined) writeOpt(w, reply.ednsUdpSize)
+  return { buf: w.buf.subarray(0, w.at), authoritiesEnd }
+}
+
+/** The message without its additional records: they come last and nothing points into them, so it is what precedes them, and the OPT record. */
+function withoutAdditionals(reply: Reply, full: Written): Buffer {
+  const w = new Writer(full.authoritiesEnd + OPT_LENGTH)
+  full.buf.copy(w.buf, 0, 0, full.authoritiesEnd)
+  w.at = full.authoritiesEnd
+  if (reply.ednsUdpSize !== undefined) writeOpt(w, reply.ednsUdpSize)
+  w.buf.writeUInt16BE(reply.ednsUdpSize !== undefined ? 1 : 0, 10) // ARCOUNT
   return w.buf.subarray(0, w.at)
 }
 
@@ -186,18 +206,18 @@ export function encodeReply(reply: Reply, limit: number): Buffer {
   // more than this many answers cannot fit, and are not written only to be cut.
   const most = Math.floor(limit / 16)
   const ends: number[] = []
+  const optLength = reply.ednsUdpSize !== undefined ? OPT_LENGTH : 0
   if (reply.answers.length <= most) {
     const full = write(reply, reply.answers, reply.additionals, false, ends)
-    if (full.length <= limit) return full
-    const bare = write(reply, reply.answers, [], false)
-    if (bare.length <= limit) return bare
+    if (full.buf.length <= limit) return full.buf
+    if (full.authoritiesEnd + optLength <= limit) return withoutAdditionals(reply, full)
   } else {
     write(reply, reply.answers.slice(0, most), [], false, ends)
   }
   // The answers are written first and compressed only against what precedes them, so a run of
   // them takes in a shorter message what it took in the whole one; the rest is bounded above.
-  const tail = reply.authorities.reduce((n, r) => n + roomFor(r), 0) + (reply.ednsUdpSize !== undefined ? OPT_LENGTH : 0)
+  const tail = reply.authorities.reduce((n, r) => n + roomFor(r), 0) + optLength
   let kept = 0
   while (kept < ends.length && ends[kept]! + tail <= limit) kept++
-  return write(reply, reply.answers.slice(0, kept), [], true)
+  return write(reply, reply.answers.slice(0, kept), [], true).buf
 }
