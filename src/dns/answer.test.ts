@@ -64,10 +64,9 @@ describe('dns answers', () => {
     expect(ask('example.com', 'A').msg.rcode).toBe('REFUSED')
     expect(ask('example.com', 'A').msg.flag_aa).toBe(false)
     expect(ask('web.prod.marathon.mesos', 'A', 'udp', { flags: 2 << 11 }).msg.rcode).toBe('NOTIMP')
-    const garbage = Buffer.from([0x12, 0x34, 0xff, 0xff, 0xff])
+    const garbage = Buffer.from([0x12, 0x34, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0xff])
     const formerr = packet.decode(answer(garbage, records, opts, 'udp')!) as Decoded
     expect([formerr.id, formerr.rcode]).toEqual([0x1234, 'FORMERR'])
-    expect(answer(Buffer.from([1]), records, opts, 'udp')).toBeUndefined()
     expect(answer(packet.encode({ id: 1, type: 'response', questions: [{ name: 'web.prod.marathon.mesos', type: 'A' }] }), records, opts, 'udp')).toBeUndefined()
   })
 
@@ -91,31 +90,44 @@ describe('dns answers', () => {
     expect(msg.additionals).toEqual([])
     const withOpt = ask('_big._tcp.marathon.mesos', 'SRV', 'tcp', edns(1232)).msg
     expect([withOpt.answers!.length, withOpt.additionals!.map((r) => r.type), withOpt.flag_tc]).toEqual([1000, ['OPT'], false])
-    const glued = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(4096)).msg
+    const glued = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(1232)).msg
     for (const add of glued.additionals!.filter((r) => r.type === 'A')) expect(glued.answers!.some((r) => (data(r) as { target: string }).target === add.name)).toBe(true)
   })
 
-  it('cuts a UDP answer to 512 bytes, or to what EDNS offers up to 4,096, keeping the answers that fit and setting TC', () => {
+  it('cuts a UDP answer to 512 bytes, or to what EDNS offers up to 1,232, keeping the answers that fit and setting TC', () => {
     const plain = ask('_big._tcp.marathon.mesos', 'SRV')
     expect(plain.bytes.length).toBeLessThanOrEqual(512)
     expect(plain.msg.flag_tc).toBe(true)
     expect(plain.msg.answers!.length).toBeGreaterThan(5)
     expect(plain.msg.additionals).toEqual([])
-    const offered = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(1232))
-    expect(offered.bytes.length).toBeLessThanOrEqual(1232)
-    expect(offered.bytes.length).toBeGreaterThan(1232 - 60)
+    const offered = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(1000))
+    expect(offered.bytes.length).toBeLessThanOrEqual(1000)
+    expect(offered.bytes.length).toBeGreaterThan(1000 - 60)
     expect(offered.msg.flag_tc).toBe(true)
     expect(offered.msg.answers!.length).toBeGreaterThan(plain.msg.answers!.length)
     // The reply carries an OPT record when the query did (RFC 6891), offering this server's size.
-    expect(offered.msg.additionals!.map((r) => [r.type, (r as { udpPayloadSize?: number }).udpPayloadSize])).toEqual([['OPT', 4096]])
+    expect(offered.msg.additionals!.map((r) => [r.type, (r as { udpPayloadSize?: number }).udpPayloadSize])).toEqual([['OPT', 1232]])
+    // An offer over 1,232 is taken down to it (DNS Flag Day 2020: no IP fragments, a small answer to a spoofed query).
     const huge = ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(65000))
-    expect(huge.bytes.length).toBeLessThanOrEqual(4096)
-    expect(huge.bytes.length).toBeGreaterThan(4096 - 60)
+    expect(huge.bytes.length).toBeLessThanOrEqual(1232)
+    expect(huge.bytes.length).toBeGreaterThan(1232 - 60)
     // An offer under 512 counts as 512.
     expect(ask('_big._tcp.marathon.mesos', 'SRV', 'udp', edns(100)).bytes.length).toBeGreaterThan(400)
     // What fits once the glue is gone is not truncated.
     const two = ask('_web.prod._tcp.marathon.mesos', 'SRV')
     expect([two.msg.flag_tc, two.msg.answers!.length, two.msg.additionals!.length]).toEqual([false, 2, 2])
+  })
+
+  it('answers FORMERR without the question to a name it could not give back as it came, and nothing to what is no query', () => {
+    // A label of 0xff bytes, which a UTF-8 reading makes three times as long; a name whose lower case is longer than itself.
+    const raw = (labels: Buffer[]): Buffer => Buffer.concat([Buffer.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels.flatMap((l) => [Buffer.from([l.length]), l]), Buffer.from([0, 0, 1, 0, 1])])
+    for (const msg of [raw([Buffer.alloc(40, 0xff), Buffer.from('mesos')]), raw([Buffer.from('İ'.repeat(12)), Buffer.from('mesos')]), raw([Buffer.alloc(40, 0xff)])]) {
+      const reply = packet.decode(answer(msg, records, opts, 'udp')!) as Decoded
+      expect([reply.id, reply.rcode, reply.questions]).toEqual([9, 'FORMERR', []])
+    }
+    // Too short for a header, or a reply: no answer.
+    expect(answer(Buffer.from([0x12, 0x34, 0xff]), records, opts, 'udp')).toBeUndefined()
+    expect(answer(Buffer.from([0x12, 0x34, 0x80, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0xff]), records, opts, 'udp')).toBeUndefined()
   })
 
   it('answers SERVFAIL for a record it cannot write, and keeps answering', () => {

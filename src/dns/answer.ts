@@ -4,6 +4,7 @@
 // NXDOMAIN with the zone's SOA (RFC 2308) for the rest, save SRV, which Mesos-DNS answers empty.
 import * as packet from 'dns-packet'
 import { createRequire } from 'node:module'
+import { isIPv4 } from 'node:net'
 import type { Records } from './records.js'
 import type { Reply, Rr } from './wire.js'
 import { encodeReply } from './wire.js'
@@ -21,8 +22,11 @@ export type Transport = 'udp' | 'tcp'
 
 /** RFC 1035: without EDNS a UDP answer is at most 512 bytes. */
 const UDP_PLAIN_LIMIT = 512
-/** What this server takes an EDNS client's offer down to, and offers itself. */
-export const EDNS_UDP_SIZE = 4096
+/**
+ * What this server takes an EDNS client's offer down to, and offers itself: the size DNS Flag Day
+ * 2020 settled on, which needs no IP fragments and keeps a spoofed query's answer small.
+ */
+export const EDNS_UDP_SIZE = 1232
 /** A TCP message is prefixed by its 16-bit length. */
 const TCP_LIMIT = 65535
 
@@ -52,7 +56,9 @@ export function replyTo(query: packet.Packet, records: Records, opts: AnswerOpti
   const edns = ednsSize(query)
   const flags = 0x8000 /* QR */ | ((query.flags ?? 0) & (OPCODE_MASK | packet.RECURSION_DESIRED))
   const base = { id: query.id ?? 0, answers: [], authorities: [], additionals: [], ...(edns !== undefined ? { ednsUdpSize: EDNS_UDP_SIZE } : {}) }
-  if (!question) return { ...base, flags, rcode: RCODE.FORMERR }
+  // A name that would not be written back as it came (bytes outside printable ASCII, which the
+  // decoder reads as UTF-8, a label over 63 bytes) gets a FORMERR without the question.
+  if (!question || !writable(question.name)) return { ...base, flags, rcode: RCODE.FORMERR }
   const q = { name: question.name, type: typeCode(question.type), class: classCode(question.class) }
   if (((query.flags ?? 0) & OPCODE_MASK) !== 0) return { ...base, flags, rcode: RCODE.NOTIMP, question: q }
   const name = question.name.toLowerCase().replace(/\.$/, '')
@@ -61,7 +67,7 @@ export function replyTo(query: packet.Packet, records: Records, opts: AnswerOpti
 
   const ttl = opts.ttl
   const random = opts.random ?? Math.random
-  const aOf = (n: string): Rr[] => (records.a.get(n) ?? []).map((ip) => ({ type: 'A', name: n, ttl, ip }))
+  const aOf = (n: string): Rr[] => (records.a.get(n) ?? []).filter((ip) => isIPv4(ip)).map((ip) => ({ type: 'A', name: n, ttl, ip }))
   const soa: Rr = { type: 'SOA', name: zone, ttl, mname: `ns1.${zone}`, rname: `root.ns1.${zone}`, serial: opts.serial, refresh: 60, retry: 600, expire: 86400, minimum: ttl }
   const ns: Rr = { type: 'NS', name: zone, ttl, ns: `ns1.${zone}` }
   const answers: Rr[] = []
@@ -102,22 +108,28 @@ export function limitFor(query: packet.Packet, transport: Transport): number {
 
 /** The answer to a query, encoded for its transport; a FORMERR for bytes that are not one. */
 export function answer(msg: Buffer, records: Records, opts: AnswerOptions, transport: Transport): Buffer | undefined {
+  const bare = (id: number, rcode: number): Buffer => encodeReply({ id, flags: 0x8000, rcode, answers: [], authorities: [], additionals: [] }, UDP_PLAIN_LIMIT)
   let query: packet.Packet
   try {
     query = packet.decode(msg)
   } catch {
-    // Not a message: a FORMERR to its id when it has one (RFC 1035 4.1.1), else nothing.
-    if (msg.length < 2) return undefined
-    return encodeReply({ id: msg.readUInt16BE(0), flags: 0x8000, rcode: RCODE.FORMERR, answers: [], authorities: [], additionals: [] }, UDP_PLAIN_LIMIT)
+    // Not a message: a FORMERR to its id when it has a whole header and asks (RFC 1035 4.1.1), else nothing.
+    if (msg.length < 12 || (msg[2]! & 0x80) !== 0) return undefined
+    return bare(msg.readUInt16BE(0), RCODE.FORMERR)
   }
   if (query.type !== 'query') return undefined
   const reply = replyTo(query, records, opts)
   try {
     return encodeReply(reply, limitFor(query, transport))
   } catch {
-    // A name that cannot be written (a label over 63 bytes): SERVFAIL, not a dead server.
-    return encodeReply({ ...reply, rcode: RCODE.SERVFAIL, answers: [], authorities: [], additionals: [] }, UDP_PLAIN_LIMIT)
+    // A record that cannot be written (a label over 63 bytes): SERVFAIL, not a dead server.
+    return bare(reply.id, RCODE.SERVFAIL)
   }
+}
+
+/** Whether a decoded name is written back byte for byte: printable ASCII, labels of at most 63 bytes, 253 in all. */
+function writable(name: string): boolean {
+  return /^[\x21-\x7e]*$/.test(name) && name.length <= 254 && name.split('.').every((l) => l.length <= 63)
 }
 
 // dns-packet decodes a question's type and class to their names (UNKNOWN_<n> for the others);

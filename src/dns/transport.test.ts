@@ -90,6 +90,45 @@ describe('dns over UDP and TCP', () => {
     expect(decoded[2]!.answers!.map((r) => (r as { data: string }).data)).toEqual(['127.0.0.1'])
   })
 
+  it('answers no faster than a client reads: queries wait while its answers are unread, and all come once it reads', async () => {
+    const c = connect(listener.port, '127.0.0.1')
+    await new Promise((r) => c.once('connect', r))
+    c.pause()
+    seen.length = 0
+    const n = 600
+    // 600 queries whose answers are about 53 KB each: 32 MB if all were answered at once.
+    c.write(Buffer.concat(Array.from({ length: n }, (_, i) => framed(query(i, '_big._tcp.marathon.mesos', 'SRV')))))
+    await new Promise((r) => setTimeout(r, 500))
+    const answeredUnread = seen.length
+    expect(answeredUnread).toBeGreaterThan(0)
+    expect(answeredUnread).toBeLessThan(n / 2)
+    const got = readMessages(c, n)
+    c.resume()
+    const { messages } = await got
+    c.destroy()
+    expect(messages.map((m) => packet.decode(m).id)).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+
+  it('goes on answering when answering one query throws', async () => {
+    const failing = await listenDns({
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      respond: (msg, transport) => {
+        if (packet.decode(msg).questions?.[0]?.name === 'boom.mesos') throw new Error('boom')
+        return answer(msg, records, { domain: 'mesos', ttl: 5, serial: 1 }, transport)
+      },
+    })
+    try {
+      const resolver = new Resolver({ timeout: 300, tries: 1 })
+      resolver.setServers([`127.0.0.1:${failing.port}`])
+      await expect(resolver.resolve4('boom.mesos')).rejects.toThrow()
+      expect(await resolver.resolve4('leader.mesos')).toEqual(['127.0.0.1'])
+    } finally {
+      await failing.close()
+    }
+  })
+
   it('closes a connection that claims a message too long for a query, or stays idle, or is one too many; the rest go on', async () => {
     const oversized = connect(listener.port, '127.0.0.1')
     const cut = readMessages(oversized, 1)

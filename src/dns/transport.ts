@@ -53,15 +53,32 @@ function listenTcp(server: Server, host: string, port: number): Promise<void> {
   })
 }
 
-/** Reads length-prefixed messages off a connection and writes back each one's answer, in order. */
+/** A connection's unread answers past this pause the reading of its queries until they are taken. */
+const MAX_UNSENT = 256 * 1024
+
+/** The answer to a message, or none (logged) if answering it throws: one query does not end the server. */
+function safely(respond: DnsListenerOptions['respond'], log: Logger): DnsListenerOptions['respond'] {
+  return (msg, transport) => {
+    try {
+      return respond(msg, transport)
+    } catch (e) {
+      log.warn({ err: (e as Error).message, transport }, 'dns query not answered')
+      return undefined
+    }
+  }
+}
+
+/**
+ * Reads length-prefixed messages off a connection and writes back each one's answer, in order;
+ * while the client leaves more than MAX_UNSENT of answers unread, its queries wait.
+ */
 function serveConnection(c: Socket, respond: DnsListenerOptions['respond'], idleMs: number): void {
   let pending: Buffer = Buffer.alloc(0)
   c.setNoDelay(true)
   c.setTimeout(idleMs, () => c.destroy())
   c.on('error', () => c.destroy())
-  c.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-    while (pending.length >= 2) {
+  const pump = (): void => {
+    while (pending.length >= 2 && c.writableLength <= MAX_UNSENT) {
       const length = pending.readUInt16BE(0)
       if (length > MAX_PENDING) return void c.destroy()
       if (pending.length < 2 + length) break
@@ -73,7 +90,16 @@ function serveConnection(c: Socket, respond: DnsListenerOptions['respond'], idle
       prefix.writeUInt16BE(reply.length)
       c.write(Buffer.concat([prefix, reply]))
     }
-    if (pending.length > MAX_PENDING + 2) c.destroy()
+    if (c.writableLength > MAX_UNSENT) c.pause()
+  }
+  c.on('drain', () => {
+    c.resume()
+    pump()
+  })
+  c.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    if (pending.length > MAX_PENDING + 2 + MAX_UNSENT) return void c.destroy()
+    pump()
   })
 }
 
@@ -94,18 +120,19 @@ async function bindBoth(host: string, port: number, tcp: Server): Promise<UdpSoc
 export async function listenDns(opts: DnsListenerOptions): Promise<DnsListener> {
   const { log } = opts
   const connections = new Set<Socket>()
+  const respond = safely(opts.respond, log)
   const tcp = createServer({ noDelay: true }, (c) => {
     if (connections.size >= (opts.maxConnections ?? MAX_CONNECTIONS)) return void c.destroy()
     connections.add(c)
     c.on('close', () => connections.delete(c))
-    serveConnection(c, opts.respond, opts.idleMs ?? IDLE_MS)
+    serveConnection(c, respond, opts.idleMs ?? IDLE_MS)
   })
   const udp = await bindBoth(opts.host, opts.port, tcp)
   tcp.on('error', (e) => log.warn({ err: e.message }, 'dns tcp server error'))
   const port = udp.address().port
   udp.on('error', (e) => log.warn({ err: e.message }, 'dns socket error'))
   udp.on('message', (msg, rinfo) => {
-    const reply = opts.respond(msg, 'udp')
+    const reply = respond(msg, 'udp')
     if (reply) udp.send(reply, rinfo.port, rinfo.address)
   })
   return {
