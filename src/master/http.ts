@@ -415,16 +415,15 @@ export function taskPage(master: Master, query: URLSearchParams): TaskRecord[] {
     return [...ts.filter(isListedTask), ...ts.filter(isUnreachableTask), ...ts.filter((t) => isTerminal(t.state)), ...completed.filter((t) => t.frameworkId === f.id)]
   })
   const listed = taskId === null ? tasks : tasks.filter((t) => t.taskId === taskId)
-  const asc = query.get('order') === 'asc'
-  const first = (t: TaskRecord): number | undefined => t.statuses[0]?.timestamp
-  listed.sort((a, b) => {
-    const [x, y] = [first(a), first(b)]
-    if (x === undefined || y === undefined) return x === y ? 0 : (x === undefined) === asc ? -1 : 1
-    return asc ? x - y : y - x
-  })
   const offset = listOption(query.get('offset'), 0)
   const limit = listOption(query.get('limit'), TASK_LIMIT)
-  return offset === Number.POSITIVE_INFINITY ? [] : listed.slice(offset, offset + limit)
+  if (offset === Number.POSITIVE_INFINITY) return []
+  // Sorted by a key read once a task: the first status's time, a task with none last (first when ascending).
+  const asc = query.get('order') === 'asc'
+  const none = asc ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY
+  const keyed = listed.map((t) => ({ t, key: asc ? (t.statuses[0]?.timestamp ?? none) : -(t.statuses[0]?.timestamp ?? -none) }))
+  keyed.sort((a, b) => (a.key === b.key ? 0 : a.key < b.key ? -1 : 1))
+  return keyed.slice(offset, offset + limit).map((k) => k.t)
 }
 
 /** A framework of the v0 state, as /master/state and /master/frameworks list it. */
