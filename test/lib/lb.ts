@@ -86,7 +86,7 @@ export function hit(
   port: number,
   opts: { host?: string; path?: string; headers?: Record<string, string> } = {},
   fresh = false,
-): Promise<{ ok: boolean; body: string; headers: IncomingHttpHeaders }> {
+): Promise<{ ok: boolean; body: string; headers: IncomingHttpHeaders; retried?: true }> {
   // node:http rather than fetch, which does not let a request choose its Host header.
   return new Promise((resolve) => {
     const headers = { ...(opts.host ? { Host: opts.host } : {}), ...opts.headers }
@@ -105,7 +105,7 @@ export function hit(
       // HAProxy that finishes on a reload closes its idle ones): as browsers and most clients do
       // (RFC 9112 9.3.1), a request that got no answer on a reused connection is sent again, once,
       // on a new one. A failure on a new connection counts.
-      if (!fresh && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return void hit(port, opts, true).then(resolve)
+      if (!fresh && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') return void hit(port, opts, true).then((r) => resolve({ ...r, retried: true }))
       resolve({ ok: false, body: `error: ${e.message}`, headers: {} })
     })
     req.end()
@@ -114,7 +114,7 @@ export function hit(
 
 /** Sends requests one after another until stopped, bounded in count and time. */
 export class RequestLoop {
-  readonly results: Array<{ ok: boolean; body: string; at: number }> = []
+  readonly results: Array<{ ok: boolean; body: string; at: number; retried?: true }> = []
   private stopped = false
   private done: Promise<void>
   constructor(port: number, opts: { maxRequests?: number; maxMs?: number; host?: string } = {}) {
@@ -134,5 +134,9 @@ export class RequestLoop {
   }
   failures(): Array<{ body: string; at: number }> {
     return this.results.filter((r) => !r.ok)
+  }
+  /** The requests sent again after a reset on a reused connection (see hit): one for each pooled connection an HAProxy closed at most. */
+  retries(): number {
+    return this.results.filter((r) => r.retried).length
   }
 }
