@@ -109,7 +109,10 @@ describe('agent state', () => {
     expect([...s.updates.keys()]).toEqual(['f1/t4'])
     expect(s.updates.get('f1/t4')).toMatchObject({ attempt: 1, updates: [{ status: { uuid: 'u12' }, seq: 1 }, { status: { uuid: 'u13' }, seq: 2 }] })
     expect(s.frameworks.get('f1')?.name).toBe('one, again')
-    expect(sortedEntries(store.kv).map(([k]) => k)).toEqual(['agent', 'completed/f1', 'completed/f2', 'frameworks/f1', 'frameworks/f2', 'task-progress/f1/t4', 'task-progress/f2/t3', 'tasks/f1/t4', 'tasks/f2/t3', 'updates/f1/t4'])
+    expect(sortedEntries(store.kv).map(([k]) => k)).toEqual(['agent', 'completed/f1', 'completed/f2', 'frameworks/f1', 'frameworks/f2', 'task-progress/f1/t4', 'task-progress/f2/t3', 'tasks/f1/t4', 'tasks/f2/t3'])
+    // The updates t4 awaits are kept with its progress.
+    expect(store.kv.get('task-progress/f1/t4')).toMatchObject({ state: 'TASK_FINISHED', pending: [{ status: { uuid: 'u12' }, seq: 1 }, { status: { uuid: 'u13' }, seq: 2 }] })
+    expect(store.kv.get('task-progress/f2/t3')).not.toHaveProperty('pending')
   })
 
   it('numbers each task\'s updates from 1, in the order they are made, whether queued or not', async () => {
@@ -159,17 +162,35 @@ describe('agent state', () => {
         for (const w of writes) await (w.op === 'put' ? backing.put(w.key, w.value) : backing.delete(w.key))
       },
     }
-    const state = createAgentState({ store, log })
+    const puts: string[] = []
+    const counted: BatchStore = {
+      ...store,
+      async put(key, value) {
+        puts.push(key)
+        await backing.put(key, value)
+      },
+    }
+    const state = createAgentState({ store: counted, log })
     state.apply(launched('f1', 't1'), 1)
+    state.apply({ type: 'framework-info', frameworkId: 'f1', info: framework('one') }, 1)
     await state.written()
     batches.length = 0
+    puts.length = 0
     // The container starts and its TASK_RUNNING follows in the same turn.
     state.apply({ type: 'container-started', frameworkId: 'f1', taskId: 't1', containerId: 'c1', ipAddresses: [] }, 2)
     state.apply(status('f1', 't1', 'TASK_RUNNING', 'u1'), 2)
     await state.written()
-    expect(batches.map((b) => b.map((w) => w.key))).toEqual([['task-progress/f1/t1', 'updates/f1/t1']])
-    expect(backing.kv.get('task-progress/f1/t1')).toMatchObject({ state: 'TASK_RUNNING', containerId: 'c1', updateSeq: 1 })
+    // One key, written once: the task's progress with the update it awaits.
+    expect([...batches.map((b) => b.map((w) => w.key)), puts]).toEqual([['task-progress/f1/t1']])
+    expect(backing.kv.get('task-progress/f1/t1')).toMatchObject({ state: 'TASK_RUNNING', containerId: 'c1', updateSeq: 1, pending: [{ status: { uuid: 'u1' }, seq: 1 }] })
     expect((await loadedFrom(backing)).checkpoint()).toEqual(state.checkpoint())
+    // Its acknowledgement writes that one key again.
+    puts.length = 0
+    state.apply(ack('f1', 't1', 'u1'), 3)
+    await state.written()
+    expect([...batches.map((b) => b.map((w) => w.key)), puts]).toEqual([['task-progress/f1/t1']])
+    expect(backing.kv.get('task-progress/f1/t1')).not.toHaveProperty('pending')
+    expect((await loadedFrom(backing)).pending('f1', 't1')).toEqual([])
   })
 
   it('load() from the checkpoint restores what was checkpointed', async () => {
@@ -188,7 +209,7 @@ describe('agent state', () => {
     )
     // Loading writes nothing.
     await loaded.written()
-    expect(sortedEntries(first.store.kv)).toHaveLength(10)
+    expect(sortedEntries(first.store.kv)).toHaveLength(9)
   })
 
   it('reads each task as launched with what it reached since over it, and no task from what a task reached alone', async () => {
@@ -233,8 +254,15 @@ describe('agent state', () => {
     expect([...s.completed.keys()]).toEqual(['f1', 'f0'])
     expect(s.completedSeq).toBe(7)
     expect(s.pending('f1', 't1').map((u) => [u.status.uuid, u.seq])).toEqual([['x2', 0]])
+    // The queue moves into the task's progress when it next changes: the old key goes.
+    s.apply(status('f1', 't1', 'TASK_RUNNING', 'x2b'), 1)
+    await s.written()
+    expect(store.kv.has('updates/f1/t1')).toBe(false)
+    expect(store.kv.get('task-progress/f1/t1')).toMatchObject({ pending: [{ status: { uuid: 'x2' } }, { status: { uuid: 'x2b' } }] })
+    expect((await loadedFrom(store)).checkpoint()).toStrictEqual(s.checkpoint())
     // And it writes them back the same way.
     s.apply(ack('f1', 't1', 'x2'), 1)
+    s.apply(ack('f1', 't1', 'x2b'), 1)
     s.apply(status('f1', 't1', 'TASK_FINISHED', 'x3'), 2)
     s.apply(ack('f1', 't1', 'x3'), 3)
     await s.written()

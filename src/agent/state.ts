@@ -58,12 +58,17 @@ const launchedOf = (t: AgentTask): TaskCheckpoint => ({
   state: t.state,
 })
 
-/** What changes as a task runs: written at each change, without the TaskInfo (most of a task's bytes). */
-const progressOf = (t: AgentTask): TaskProgressCheckpoint => ({
+/**
+ * What changes as a task runs: written at each change, without the TaskInfo (most of a task's
+ * bytes), with the updates awaiting acknowledgement when given them, so that an update and its
+ * acknowledgement each write one key.
+ */
+const progressOf = (t: AgentTask, pending?: readonly PendingUpdate[]): TaskProgressCheckpoint => ({
   state: t.state,
   ...(t.latest ? { latest: t.latest } : {}),
   ...(t.updateSeq > 0 ? { updateSeq: t.updateSeq } : {}),
   ...(t.containerId ? { containerId: t.containerId } : {}),
+  ...(pending && pending.length > 0 ? { pending: [...pending] } : {}),
 })
 
 const fromCheckpoint = (cp: TaskCheckpoint): AgentTask => ({
@@ -82,13 +87,24 @@ const fromCheckpoint = (cp: TaskCheckpoint): AgentTask => ({
 
 const byKey = <T>(entries: Iterable<readonly [string, T]>): Array<[string, T]> => [...entries].map(([k, v]): [string, T] => [k, v]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
-/** The tasks a store holds, each as launched with what it reached since (a checkpoint of earlier agents has it all under `tasks/`). */
-async function tasksIn(store: Store): Promise<TaskCheckpoint[]> {
+/**
+ * The tasks a store holds, each as launched with what it reached since (a checkpoint of earlier
+ * agents has it all under `tasks/`), and the updates they await, by task key: those kept in
+ * their progress, and those under `updates/` (earlier agents'), whose keys are `legacy`.
+ */
+async function tasksIn(store: Store): Promise<{ tasks: TaskCheckpoint[]; updates: Array<readonly [string, readonly PendingUpdateCheckpoint[]]>; legacy: string[] }> {
   const progress = new Map((await store.list<TaskProgressCheckpoint>('task-progress/')).map(([k, p]) => [k.slice('task-progress/'.length), p]))
-  return (await store.list<TaskCheckpoint>('tasks/')).map(([k, t]) => {
-    const p = progress.get(k.slice('tasks/'.length))
-    return p ? { ...t, ...p } : t
+  const updates: Array<readonly [string, readonly PendingUpdateCheckpoint[]]> = []
+  const tasks = (await store.list<TaskCheckpoint>('tasks/')).map(([key, t]) => {
+    const k = key.slice('tasks/'.length)
+    const p = progress.get(k)
+    if (!p) return t
+    const { pending, ...reached } = p
+    if (pending && pending.length > 0) updates.push([k, pending])
+    return { ...t, ...reached }
   })
+  const legacy = (await store.list<PendingUpdateCheckpoint[]>('updates/')).map(([key, list]) => [key.slice('updates/'.length), list] as const)
+  return { tasks, updates: [...updates, ...legacy], legacy: legacy.map(([k]) => k) }
 }
 
 export function createAgentState(opts: { store: Store; log: Logger }): AgentState {
@@ -134,11 +150,20 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
   }
   const put = (key: string, value: unknown): void => record({ op: 'put', key, value })
   const del = (key: string): void => record({ op: 'delete', key })
-  const putTask = (t: AgentTask): void => put(`task-progress/${taskKey(t.frameworkId, t.info.task_id.value)}`, progressOf(t))
+  /** The queues read from `updates/<key>` (earlier agents' layout) whose key is still there. */
+  const legacyQueues = new Set<string>()
+  const putTask = (t: AgentTask): void => {
+    const k = taskKey(t.frameworkId, t.info.task_id.value)
+    put(`task-progress/${k}`, progressOf(t, updates.get(k)?.updates))
+  }
+  /** Writes a task's queue: into its progress, or under `updates/` for a queue without its task (only read from an earlier checkpoint). */
   const putQueue = (k: string, q: UpdateQueue): void => {
-    const list = [...q.updates]
-    if (list.length === 0) del(`updates/${k}`)
-    else put(`updates/${k}`, list)
+    const t = tasks.get(k)
+    if (t) {
+      if (legacyQueues.delete(k)) del(`updates/${k}`)
+      putTask(t)
+    } else if (q.updates.length === 0) del(`updates/${k}`)
+    else put(`updates/${k}`, [...q.updates])
   }
 
   /** Stops tracking a task that ended, keeping it among its framework's completed tasks. */
@@ -162,6 +187,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
     }
     del(`tasks/${k}`)
     del(`task-progress/${k}`)
+    if (legacyQueues.delete(k)) del(`updates/${k}`)
   }
 
   function apply(cmd: AgentCommand, at: number): void {
@@ -181,6 +207,7 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         }
         for (const t of cp.tasks) tasks.set(taskKey(t.frameworkId, t.info.task_id.value), fromCheckpoint(t))
         for (const [k, list] of cp.updates) updates.set(k, { updates: list.map((u) => ({ ...u, seq: u.seq ?? 0 })), attempt: 0 })
+        for (const k of cmd.legacyQueues ?? []) legacyQueues.add(k)
         return
       }
       case 'registered': {
@@ -204,10 +231,10 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
       }
       case 'framework-removed': {
         removedFrameworks.add(cmd.frameworkId)
-        for (const k of [...updates.keys()]) {
+        for (const [k, q] of [...updates]) {
           if (!k.startsWith(`${cmd.frameworkId}/`)) continue
           updates.delete(k)
-          del(`updates/${k}`)
+          putQueue(k, { ...q, updates: [] })
         }
         return
       }
@@ -244,7 +271,6 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
           else putTask(t)
           return
         }
-        putTask(t)
         const q = updates.get(k) ?? { updates: [], attempt: 0 }
         q.updates = [...q.updates, { frameworkId: t.frameworkId, status, seq: t.updateSeq }]
         updates.set(k, q)
@@ -269,11 +295,11 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
         if (q?.updates[0]?.status.uuid !== cmd.uuid) return
         q.updates = q.updates.slice(1)
         q.attempt = 0
-        putQueue(k, q)
-        if (q.updates.length > 0) return
-        updates.delete(k)
+        if (q.updates.length === 0) updates.delete(k)
         const t = tasks.get(k)
-        if (t && isTerminal(t.state)) complete(k, t)
+        // A task that ended and has nothing more to be acknowledged goes; its progress with it.
+        if (q.updates.length === 0 && t && isTerminal(t.state)) complete(k, t)
+        else putQueue(k, q)
         return
       }
       case 'update-sent': {
@@ -317,14 +343,15 @@ export function createAgentState(opts: { store: Store; log: Logger }): AgentStat
     written: writes.written,
     async load(at) {
       const saved = await store.get<{ agentId: string }>('agent')
+      const { tasks: taskList, updates: queues, legacy } = await tasksIn(store)
       const checkpoint: AgentCheckpoint = {
         ...(saved ? { agentId: saved.agentId } : {}),
         frameworks: (await store.list<FrameworkInfo>('frameworks/')).map(([k, info]) => [k.slice('frameworks/'.length), info] as const),
-        tasks: await tasksIn(store),
+        tasks: taskList,
         completed: (await store.list<CompletedCheckpoint>('completed/')).map(([, c]) => c),
-        updates: (await store.list<PendingUpdateCheckpoint[]>('updates/')).map(([k, list]) => [k.slice('updates/'.length), list] as const),
+        updates: queues,
       }
-      apply({ type: 'checkpoint-loaded', checkpoint }, at)
+      apply({ type: 'checkpoint-loaded', checkpoint, ...(legacy.length > 0 ? { legacyQueues: legacy } : {}) }, at)
     },
     checkpoint() {
       return {

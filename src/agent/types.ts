@@ -83,7 +83,9 @@ export const MAX_COMPLETED_FRAMEWORKS = 50
 
 // ---- the checkpoint, as the store holds it ----
 // Keys: `agent`, `frameworks/<fid>`, `tasks/<fid>/<tid>` (as launched), `task-progress/<fid>/<tid>`
-// (what the task reached since, over the launch's), `completed/<fid>`, `updates/<fid>/<tid>`.
+// (what the task reached since, over the launch's, with its updates awaiting acknowledgement),
+// `completed/<fid>`. Earlier agents kept a task's awaited updates under `updates/<fid>/<tid>`;
+// they are read from there, and moved into the task's progress when they next change.
 // Work directories outlive upgrades: change these shapes only compatibly.
 
 export interface TaskCheckpoint {
@@ -100,8 +102,11 @@ export interface TaskCheckpoint {
   readonly containerId?: string
 }
 
-/** What a task reached since its launch; a task's checkpoint is its launch's with this over it. */
-export type TaskProgressCheckpoint = Pick<TaskCheckpoint, 'state' | 'latest' | 'updateSeq' | 'containerId'>
+/**
+ * What a task reached since its launch; a task's checkpoint is its launch's with this over it.
+ * `pending`: its updates awaiting acknowledgement, oldest first (none: none).
+ */
+export type TaskProgressCheckpoint = Pick<TaskCheckpoint, 'state' | 'latest' | 'updateSeq' | 'containerId'> & { readonly pending?: readonly PendingUpdateCheckpoint[] }
 
 /** A queued update as checkpointed: one written before updates were numbered has no seq. */
 export type PendingUpdateCheckpoint = Omit<PendingUpdate, 'seq'> & { readonly seq?: number }
@@ -123,7 +128,12 @@ export interface AgentCheckpoint {
 
 export type AgentCommand =
   /** The checkpoint read at start; nothing is written back. */
-  | { readonly type: 'checkpoint-loaded'; readonly checkpoint: AgentCheckpoint }
+  | {
+      readonly type: 'checkpoint-loaded'
+      readonly checkpoint: AgentCheckpoint
+      /** The task keys whose queues were read from `updates/<key>`, the layout of earlier agents: that key goes when the queue next changes. */
+      readonly legacyQueues?: readonly string[]
+    }
   /** The master accepted a (re-)registration. */
   | { readonly type: 'registered'; readonly agentId: string; readonly masterId: string; readonly pingIntervalMs: number }
   | { readonly type: 'master-pinged' }
