@@ -64,24 +64,45 @@ function answerOf(res: IncomingMessage, body: Buffer): PostAnswer {
 
 /** POSTs `body` (JSON text) to `url`; rejects on a network error or past the timeout, never on a status. */
 export function postJson(url: string, body: string, opts: PostOptions): Promise<PostAnswer> {
-  return exchange('POST', url, body, opts)
+  return exchange('POST', url, body, opts).catch((e: unknown) => {
+    throw e instanceof ResetOnReuse ? e.cause : e
+  })
 }
 
-/** GETs `url` as postJson POSTs: the master's agent pings, one per agent every ping interval. */
+/**
+ * GETs `url` as postJson POSTs: the master's agent pings, one per agent every ping interval. A
+ * GET that gets a reset without an answer on a reused connection (the agent closed it as idle
+ * as the request went out) is sent again once on a new one, within the same timeout, as HTTP
+ * clients do for a request that is safe to repeat (RFC 9112 9.3.1).
+ */
 export function getKeptAlive(url: string, opts: PostOptions): Promise<PostAnswer> {
-  return exchange('GET', url, undefined, opts)
+  const deadline = Date.now() + opts.timeoutMs
+  return exchange('GET', url, undefined, opts).catch((e: unknown) => {
+    if (!(e instanceof ResetOnReuse)) throw e
+    return exchange('GET', url, undefined, { ...opts, timeoutMs: Math.max(1, deadline - Date.now()), fresh: true }).catch((again: unknown) => {
+      throw again instanceof ResetOnReuse ? again.cause : again
+    })
+  })
 }
 
-function exchange(method: 'GET' | 'POST', url: string, body: string | undefined, opts: PostOptions): Promise<PostAnswer> {
+/** A reset before any answer on a connection that had carried an exchange before: the cause, and that it may be sent again. */
+class ResetOnReuse extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message)
+  }
+}
+
+function exchange(method: 'GET' | 'POST', url: string, body: string | undefined, opts: PostOptions & { readonly fresh?: boolean }): Promise<PostAnswer> {
   return new Promise<PostAnswer>((resolve, reject) => {
     const headers = body === undefined ? { ...opts.headers } : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...opts.headers }
-    const req = url.startsWith('https:') ? tlsRequest(url, { method, agent: keptAliveTls, headers }) : request(url, { method, agent: opts.agent ?? keptAlive, headers })
+    const agent = opts.fresh ? false : undefined
+    const req = url.startsWith('https:') ? tlsRequest(url, { method, agent: agent ?? keptAliveTls, headers }) : request(url, { method, agent: agent ?? opts.agent ?? keptAlive, headers })
     // One timer for the whole exchange: cheaper than an AbortSignal, and it also covers a
     // server that takes the request and never answers.
     const timer = setTimeout(() => req.destroy(new PostTimeoutError(url, opts.timeoutMs)), opts.timeoutMs)
     const fail = (e: Error): void => {
       clearTimeout(timer)
-      reject(e)
+      reject(req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET' ? new ResetOnReuse(e) : e)
     }
     req.on('error', fail)
     req.on('response', (res) => {
