@@ -21,6 +21,8 @@ const run = promisify(execFile)
 let cluster: TestCluster
 let apps: AppsProcess
 let lb: LbProcess
+/** The lb's reload counter, for a request loop to bound the requests it may send again. */
+const lbReloads = (): Promise<number> => lb.metric('dromos_lb_reloads_total')
 
 beforeAll(async () => {
   await ensureBusyboxImage()
@@ -113,7 +115,7 @@ describe('routing follows the apps', () => {
     await apps.waitDeployed('/lb/scale')
     await waitUntil('three instances serving', async () => (await seen(10101, 9)).size === 3)
 
-    const loop = new RequestLoop(10101, { maxMs: 90_000 })
+    const loop = new RequestLoop(10101, { maxMs: 90_000, reloads: lbReloads })
     const reloads0 = await lb.metric('dromos_lb_reloads_total')
     const restart = await apps.req('POST', '/v2/apps/lb/scale/restart')
     expect(restart.status).toBe(200)
@@ -461,7 +463,7 @@ describe('blue/green deployments (dromos lb zdd)', () => {
       await apps.waitDeployed('/zdd/web-blue')
       await waitUntil('blue to serve on the group\'s port', async () => (await seen(10501, 8)).size === 2)
 
-      const loop = new RequestLoop(10501, { maxMs: 200_000 })
+      const loop = new RequestLoop(10501, { maxMs: 200_000, reloads: lbReloads })
       expect(await zdd(webApp('/zdd/web', 10501, { instances: 2, labels, env: { COLOUR: 'green' } }), 'zdd-green')).toBe(0)
       expect(await apps.app('/zdd/web-blue')).toBeFalsy()
       const green = await apps.waitDeployed('/zdd/web-green')
@@ -522,7 +524,7 @@ describe('blue/green deployments (dromos lb zdd)', () => {
       expect(asked.status).toBe(1)
       expect(await apps.app('/zdd/resume-green')).toBeFalsy()
 
-      const loop = new RequestLoop(10511, { maxMs: 200_000 })
+      const loop = new RequestLoop(10511, { maxMs: 200_000, reloads: lbReloads })
       const first = zddProc(green, 'resume-green')
       await waitUntil('the first old instance to go', async () => logOf('resume-green').includes('killing 1 drained'), 90_000)
       await first.stop('SIGKILL')
@@ -558,7 +560,7 @@ describe('blue/green deployments (dromos lb zdd)', () => {
       expect(await zdd(webApp('/zdd/hook', 10521, { instances: 2, labels: group }), 'hook-blue')).toBe(0)
       const blue = await apps.waitDeployed('/zdd/hook-blue')
       await waitUntil('blue to serve', async () => (await seen(10521, 8)).size === 2)
-      const loop = new RequestLoop(10521, { maxMs: 200_000 })
+      const loop = new RequestLoop(10521, { maxMs: 200_000, reloads: lbReloads })
       const green = webApp('/zdd/hook', 10521, { instances: 2, labels: group, env: { COLOUR: 'green' } })
 
       const failing = hook('hook-fails', 1)
@@ -595,7 +597,7 @@ describe('blue/green deployments (dromos lb zdd)', () => {
       await apps.waitDeployed('/zdd/hybrid-blue')
       await waitUntil('blue to serve', async () => (await seen(10531, 12)).size === 3)
 
-      const loop = new RequestLoop(10531, { maxMs: 200_000, maxRequests: 100_000 })
+      const loop = new RequestLoop(10531, { maxMs: 200_000, maxRequests: 100_000, reloads: lbReloads })
       const green = webApp('/zdd/hybrid', 10531, { instances: 3, labels: group, env: { COLOUR: 'green' } })
       expect(await zdd(green, 'hybrid-green', ['-n', '2'])).toBe(0)
       expect(logOf('hybrid-green')).toContain('/zdd/hybrid-green: 2 instance(s) serve beside 1 of /zdd/hybrid-blue, as a hybrid deployment; /zdd/hybrid-blue stays')

@@ -117,7 +117,17 @@ export class RequestLoop {
   readonly results: Array<{ ok: boolean; body: string; at: number; retried?: true }> = []
   private stopped = false
   private done: Promise<void>
-  constructor(port: number, opts: { maxRequests?: number; maxMs?: number; host?: string } = {}) {
+  private readonly reloads: (() => Promise<number>) | undefined
+  private readonly reloadsAtStart: Promise<number> | undefined
+  private reloadsDuring: number | undefined
+  /**
+   * `reloads`: the lb's reload counter. A request sent again after a reset on a reused
+   * connection (see hit) is then a failure past 4 (the pooled connections) for each HAProxy
+   * that finished while the loop ran, and one more: more would be requests dropped in flight.
+   */
+  constructor(port: number, opts: { maxRequests?: number; maxMs?: number; host?: string; reloads?: () => Promise<number> } = {}) {
+    this.reloads = opts.reloads
+    this.reloadsAtStart = opts.reloads?.()
     const maxRequests = opts.maxRequests ?? 5000
     const deadline = Date.now() + (opts.maxMs ?? 120_000)
     this.done = (async () => {
@@ -131,9 +141,13 @@ export class RequestLoop {
   async stop(): Promise<void> {
     this.stopped = true
     await this.done
+    if (this.reloads && this.reloadsAtStart) this.reloadsDuring = (await this.reloads()) - (await this.reloadsAtStart)
   }
   failures(): Array<{ body: string; at: number }> {
-    return this.results.filter((r) => !r.ok)
+    const failed: Array<{ body: string; at: number }> = this.results.filter((r) => !r.ok)
+    const allowed = this.reloadsDuring === undefined ? Number.POSITIVE_INFINITY : 4 * (this.reloadsDuring + 1)
+    if (this.retries() > allowed) failed.push({ body: `${this.retries()} requests sent again after a reset, more than ${allowed} for ${this.reloadsDuring} reload(s)`, at: Date.now() })
+    return failed
   }
   /** The requests sent again after a reset on a reused connection (see hit): one for each pooled connection an HAProxy closed at most. */
   retries(): number {
