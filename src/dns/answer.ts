@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { isIPv4 } from 'node:net'
 import type { Records } from './records.js'
 import type { Reply, Rr } from './wire.js'
-import { encodeReply } from './wire.js'
+import { encodeReply, RR_TYPES } from './wire.js'
 
 export interface AnswerOptions {
   readonly domain: string
@@ -26,13 +26,13 @@ const UDP_PLAIN_LIMIT = 512
  * What this server takes an EDNS client's offer down to, and offers itself: the size DNS Flag Day
  * 2020 settled on, which needs no IP fragments and keeps a spoofed query's answer small.
  */
-export const EDNS_UDP_SIZE = 1232
+const EDNS_UDP_SIZE = 1232
 /** A TCP message is prefixed by its 16-bit length. */
 const TCP_LIMIT = 65535
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const
 const OPCODE_MASK = 0x7800
-const TYPE = { A: 1, NS: 2, SOA: 6, AAAA: 28, SRV: 33, ANY: 255 } as const
+const TYPE = { ...RR_TYPES, AAAA: 28, ANY: 255 } as const
 
 /** The query's EDNS UDP payload size, if it has an OPT record. */
 function ednsSize(query: packet.Packet): number | undefined {
@@ -51,7 +51,7 @@ function shuffle<T>(xs: T[], random: () => number): T[] {
 }
 
 /** The reply to a decoded query: its records, before they are encoded. */
-export function replyTo(query: packet.Packet, records: Records, opts: AnswerOptions): Reply {
+function replyTo(query: packet.Packet, records: Records, opts: AnswerOptions): Reply {
   const question = query.questions?.[0]
   const edns = ednsSize(query)
   const flags = 0x8000 /* QR */ | ((query.flags ?? 0) & (OPCODE_MASK | packet.RECURSION_DESIRED))
@@ -100,7 +100,7 @@ export function replyTo(query: packet.Packet, records: Records, opts: AnswerOpti
 }
 
 /** The most bytes an answer may take on this transport for this query. */
-export function limitFor(query: packet.Packet, transport: Transport): number {
+function limitFor(query: packet.Packet, transport: Transport): number {
   if (transport === 'tcp') return TCP_LIMIT
   const edns = ednsSize(query)
   return edns === undefined ? UDP_PLAIN_LIMIT : Math.min(Math.max(edns, UDP_PLAIN_LIMIT), EDNS_UDP_SIZE)

@@ -1,6 +1,6 @@
 // The DNS answers on the wire (RFC 1035 section 4): a response with its names compressed, so
-// that the SRV answer of an app of 1,000 tasks fits one TCP message (about 40 bytes a record
-// instead of about 90), and cut to what the transport allows the way Mesos-DNS cuts it: the
+// that the SRV answer of an app of 1,000 tasks fits one TCP message (about 50 bytes a record
+// instead of about 80), and cut to what the transport allows the way Mesos-DNS cuts it: the
 // additional records go first, then the answers beyond the longest run that fits, and TC is set
 // when an answer had to go. Queries are decoded with dns-packet, which reads every form.
 
@@ -34,8 +34,9 @@ export interface Reply {
   readonly ednsUdpSize?: number
 }
 
-export const TRUNCATED = 0x0200
-const TYPES = { A: 1, NS: 2, SOA: 6, SRV: 33 } as const
+const TRUNCATED = 0x0200
+/** The type codes of the records written here. */
+export const RR_TYPES = { A: 1, NS: 2, SOA: 6, SRV: 33 } as const
 const CLASS_IN = 1
 const TYPE_OPT = 41
 /** A compression pointer holds an offset below 2^14. */
@@ -98,7 +99,7 @@ class Writer {
   }
   rr(r: Rr): void {
     this.name(r.name)
-    this.u16(TYPES[r.type])
+    this.u16(RR_TYPES[r.type])
     this.u16(CLASS_IN)
     this.u32(r.ttl)
     const lengthAt = this.at
